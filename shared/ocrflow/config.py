@@ -1,0 +1,197 @@
+"""Configuration: one pydantic model read from the environment and validated once.
+
+A bad value stops the start with :class:`~ocrflow.errors.ConfigError`, whose message names
+the variable and says what is expected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import catalogue
+from .errors import ConfigError
+from .routing import Route, RouteRule
+
+# field name -> environment variables, first one set wins
+ENV: dict[str, tuple[str, ...]] = {
+    "project_id": ("OCR_PROJECT_ID", "HUAWEICLOUD_SDK_PROJECT_ID"),
+    "region": ("OCR_REGION",),
+    "api_regions": ("OCR_API_REGIONS",),
+    "project_ids": ("OCR_PROJECT_IDS",),
+    "endpoint": ("OCR_ENDPOINT",),
+    "ak": ("HUAWEICLOUD_SDK_AK",),
+    "sk": ("HUAWEICLOUD_SDK_SK",),
+    "security_token": ("HUAWEICLOUD_SDK_SECURITY_TOKEN",),
+    "iam_token": ("OCR_IAM_TOKEN",),
+    "routes": ("OCR_ROUTES",),
+    "result_queue_url": ("RESULT_QUEUE_URL",),
+    "failure_queue_url": ("FAILURE_QUEUE_URL",),
+    "object_store_url": ("OBJECT_STORE_URL",),
+    "claim_check_url": ("CLAIM_CHECK_URL",),
+    "idempotency_store_url": ("IDEMPOTENCY_STORE_URL",),
+    "idempotency_ttl_s": ("IDEMPOTENCY_TTL_S",),
+    "service_name": ("POWERTOOLS_SERVICE_NAME",),
+    "log_level": ("POWERTOOLS_LOG_LEVEL",),
+    "metrics_namespace": ("POWERTOOLS_METRICS_NAMESPACE",),
+    "max_concurrency": ("OCR_MAX_CONCURRENCY",),
+    "max_calls_per_day": ("OCR_MAX_CALLS_PER_DAY",),
+    "connect_timeout_s": ("OCR_CONNECT_TIMEOUT_S",),
+    "read_timeout_s": ("OCR_READ_TIMEOUT_S",),
+    "max_attempts": ("OCR_MAX_ATTEMPTS",),
+    "deadline_s": ("OCR_DEADLINE_S",),
+    "url_allowed_hosts": ("OCR_URL_ALLOWED_HOSTS",),
+    "state_dir": ("OCRFLOW_STATE_DIR",),
+}
+JSON_FIELDS = {"api_regions", "project_ids", "routes", "url_allowed_hosts"}
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def default_state_dir() -> str:
+    """Where the embedded sqlite files live: ``./.ocrflow`` for local runs, ``/tmp`` on a
+    function platform whose code folder is read-only."""
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or os.environ.get("RUNTIME_CODE_ROOT"):
+        return "/tmp/.ocrflow"  # noqa: S108 - the only writable place on the platforms
+    return str(Path.cwd() / ".ocrflow")
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    project_id: str | None = None
+    region: str = "cn-north-4"
+    api_regions: dict[str, str] = Field(default_factory=dict)
+    #: project id per region, for APIs bought in regions other than the default one
+    project_ids: dict[str, str] = Field(default_factory=dict)
+    endpoint: str = "https://ocr.{region}.myhuaweicloud.com"
+    ak: str | None = Field(default=None, repr=False)
+    sk: str | None = Field(default=None, repr=False)
+    security_token: str | None = Field(default=None, repr=False)
+    iam_token: str | None = Field(default=None, repr=False)
+    routes: list[RouteRule] = Field(default_factory=list)
+    result_queue_url: str | None = None
+    failure_queue_url: str | None = None
+    object_store_url: str = "s3://"
+    claim_check_url: str | None = None
+    idempotency_store_url: str | None = None
+    idempotency_ttl_s: float = Field(default=7 * 24 * 3600, gt=0)
+    service_name: str = "ocrflow"
+    log_level: LogLevel = "INFO"
+    metrics_namespace: str = "ocrflow"
+    max_concurrency: int = Field(default=8, ge=1, le=256)
+    max_calls_per_day: int | None = Field(default=None, ge=0)
+    connect_timeout_s: float = Field(default=3.05, gt=0)
+    read_timeout_s: float = Field(default=20.0, gt=0)
+    max_attempts: int = Field(default=4, ge=1, le=10)
+    deadline_s: float = Field(default=60.0, gt=0)
+    url_allowed_hosts: list[str] = Field(default_factory=list)
+    state_dir: str = Field(default_factory=default_state_dir)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in catalogue.load().regions:
+            raise ValueError(f"unknown region {value!r}; expected one of {', '.join(catalogue.KNOWN_REGIONS)}")
+        return value
+
+    @field_validator("api_regions")
+    @classmethod
+    def _api_regions(cls, value: dict[str, str]) -> dict[str, str]:
+        cat = catalogue.load()
+        for api, region in value.items():
+            if api not in cat.apis:
+                raise ValueError(f"unknown API {api!r}")
+            if region not in cat.regions:
+                raise ValueError(f"unknown region {region!r} for {api!r}")
+        return value
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL template such as https://ocr.{region}.myhuaweicloud.com")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _credentials_pair(self) -> Settings:
+        if bool(self.ak) != bool(self.sk):
+            missing = "HUAWEICLOUD_SDK_SK" if self.ak else "HUAWEICLOUD_SDK_AK"
+            raise ValueError(f"{missing} must be set together with its pair")
+        return self
+
+    # --- derived -----------------------------------------------------------------------
+    def region_for(self, api: str) -> str:
+        """The region where ``api``'s package was bought (the one place that decides it)."""
+        return self.api_regions.get(api, self.region)
+
+    def project_for(self, region: str) -> str | None:
+        return self.project_ids.get(region, self.project_id)
+
+    def endpoint_for(self, region: str) -> str:
+        return self.endpoint.replace("{region}", region)
+
+    def queue_url(self, which: str) -> str:
+        explicit = self.result_queue_url if which == "result" else self.failure_queue_url
+        if explicit:
+            return explicit
+        name = "results" if which == "result" else "failures"
+        return f"sqlite:///{Path(self.state_dir) / 'queues.db'}?queue={name}"
+
+    @property
+    def idempotency_url(self) -> str:
+        return self.idempotency_store_url or f"sqlite:///{Path(self.state_dir) / 'idempotency.db'}"
+
+    @property
+    def routing(self) -> Route:
+        return Route(self.routes)
+
+
+def _env_value(env: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str] | None:
+    for name in names:
+        value = env.get(name)
+        if value is not None and value.strip() != "":
+            return name, value
+    return None
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Reads the settings from ``env`` (default ``os.environ``)."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    for field, names in ENV.items():
+        found = _env_value(env, names)
+        if found is None:
+            continue
+        name, value = found
+        source[field] = name
+        if field in JSON_FIELDS:
+            try:
+                raw[field] = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(name, f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+        else:
+            raw[field] = value.strip()
+    raw.update(overrides)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        field = loc[0] if loc else ""
+        variable = source.get(field) or (ENV[field][0] if field in ENV else "configuration")
+        where = "" if len(loc) <= 1 else f" (at {'.'.join(loc[1:])})"
+        message = err["msg"].removeprefix("Value error, ")
+        got = raw.get(field, None)
+        shown = "" if field in {"ak", "sk", "security_token", "iam_token"} or got is None else f"; got {str(got)[:80]!r}"
+        raise ConfigError(variable, f"{message}{where}{shown}") from None

@@ -1,0 +1,203 @@
+"""Error types and the catalogue of ``OCRFLOW.*`` codes.
+
+Every failure that ends a record carries a code. Codes the OCR service returned are kept
+verbatim (``AIS.*``, ``ModelArts.*``, ``APIG.*``); codes of our own are listed in
+:data:`OCRFLOW_CODES` with what they mean and what the user should do, and the README's
+table is checked against this dictionary by a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+ErrorSource = Literal["provider", "ocrflow"]
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    meaning: str
+    action: str
+    retryable: bool = False
+
+
+OCRFLOW_CODES: dict[str, CodeInfo] = {
+    "OCRFLOW.EVENT_INVALID": CodeInfo(
+        "The trigger event could not be parsed into object references.",
+        "Check what sends events to the function; the failure carries a bounded excerpt.",
+    ),
+    "OCRFLOW.KEY_INVALID": CodeInfo(
+        "The object key is empty, longer than 1024 bytes, has control characters or '..' "
+        "segments.",
+        "Rename the object; such keys are refused before anything is read.",
+    ),
+    "OCRFLOW.OBJECT_NOT_FOUND": CodeInfo(
+        "The object (or the version named by the event) no longer exists.",
+        "Nothing to do if it was deleted on purpose; otherwise upload it again.",
+    ),
+    "OCRFLOW.OBJECT_CHANGED": CodeInfo(
+        "The object's ETag no longer matches the one in the event: it was overwritten.",
+        "The newer upload has its own event; this one is dropped without a call.",
+    ),
+    "OCRFLOW.OBJECT_READ_FAILED": CodeInfo(
+        "The object store refused or failed the read.",
+        "Check the function's read permission on the bucket; redrive after fixing it.",
+        retryable=True,
+    ),
+    "OCRFLOW.EMPTY_OBJECT": CodeInfo(
+        "The object is empty (0 bytes).",
+        "Upload the real file.",
+    ),
+    "OCRFLOW.FILE_TOO_LARGE": CodeInfo(
+        "The file is over the API's size limit (base64 body at most 10 MB, so about 7.5 MB).",
+        "Shrink or split the file, or route it to an API that takes a URL.",
+    ),
+    "OCRFLOW.UNSUPPORTED_FORMAT": CodeInfo(
+        "The file's real format (read from its bytes, not its name) is not accepted by "
+        "the routed API.",
+        "Convert the file, or route this suffix to an API that takes the format.",
+    ),
+    "OCRFLOW.IMAGE_UNREADABLE": CodeInfo(
+        "The file claims an image format but its header is truncated or corrupt, or the "
+        "PDF is encrypted.",
+        "Re-export the file and upload it again.",
+    ),
+    "OCRFLOW.IMAGE_DIMENSIONS": CodeInfo(
+        "The image's sides or pixel count are outside the routed API's limits.",
+        "Resize the image into the API's range (see the catalogue in the README).",
+    ),
+    "OCRFLOW.API_NOT_IN_REGION": CodeInfo(
+        "The routed API is not offered in the region configured for it; no call was made.",
+        "Set OCR_API_REGIONS for this API to the region where its package was bought.",
+    ),
+    "OCRFLOW.UNKNOWN_API": CodeInfo(
+        "A route names an API that the catalogue does not know.",
+        "Fix OCR_ROUTES.",
+    ),
+    "OCRFLOW.CONFIG_INVALID": CodeInfo(
+        "The configuration cannot make a call (for example no project id or credentials).",
+        "Set the variable named in the message and redrive.",
+    ),
+    "OCRFLOW.BUDGET_EXCEEDED": CodeInfo(
+        "OCR_MAX_CALLS_PER_DAY was reached; no call was made.",
+        "Raise the budget or wait for the next UTC day, then redrive the failures.",
+        retryable=True,
+    ),
+    "OCRFLOW.INVOICE_TOO_RECENT": CodeInfo(
+        "The invoice was issued less than 24 hours ago; the tax system would not know it yet.",
+        "Redrive after 24 hours.",
+        retryable=True,
+    ),
+    "OCRFLOW.INVOICE_DAILY_LIMIT": CodeInfo(
+        "This invoice was already verified 5 times today, the service's daily limit.",
+        "Redrive tomorrow.",
+        retryable=True,
+    ),
+    "OCRFLOW.URL_NOT_ALLOWED": CodeInfo(
+        "URL mode was asked for a host that is not on the allow-list.",
+        "Add the host to OCR_URL_ALLOWED_HOSTS, or use image mode.",
+    ),
+    "OCRFLOW.TRANSPORT": CodeInfo(
+        "The OCR endpoint could not be reached or the connection dropped, on every attempt.",
+        "Check network access to the endpoint; redrive once it is reachable.",
+        retryable=True,
+    ),
+    "OCRFLOW.TIMEOUT": CodeInfo(
+        "The OCR call did not answer before the deadline, on every attempt. A call that "
+        "timed out may still have been billed.",
+        "Raise the function timeout or lower OCR_MAX_CONCURRENCY; redrive.",
+        retryable=True,
+    ),
+    "OCRFLOW.BAD_RESPONSE": CodeInfo(
+        "The OCR service answered with something that is not its documented JSON.",
+        "Check OCR_ENDPOINT points at the OCR service; redrive.",
+        retryable=True,
+    ),
+    "OCRFLOW.RESULT_STORE_FAILED": CodeInfo(
+        "A result too large for the queue could not be stored in the object store.",
+        "Check write permission on the bucket for results; redrive.",
+        retryable=True,
+    ),
+}
+
+
+class OcrflowError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(OcrflowError):
+    """A configuration variable is missing or malformed; the message names it."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+class EventError(OcrflowError):
+    """An event (or one of its records) cannot be turned into object references."""
+
+
+class UnknownSchemeError(ConfigError):
+    pass
+
+
+class ObjectStoreError(OcrflowError):
+    code = "OCRFLOW.OBJECT_READ_FAILED"
+
+
+class ObjectNotFound(ObjectStoreError):
+    code = "OCRFLOW.OBJECT_NOT_FOUND"
+
+
+class ObjectChanged(ObjectStoreError):
+    code = "OCRFLOW.OBJECT_CHANGED"
+
+
+class PublishError(OcrflowError):
+    """A message was not confirmed by the queue: the record must fail and be redelivered."""
+
+
+class IdempotencyError(OcrflowError):
+    """The idempotency store could not be read or written."""
+
+
+class RecordInProgress(OcrflowError):
+    """Another invocation holds an unexpired claim on the same record."""
+
+
+@dataclass
+class Failure:
+    """A coded failure that ends a record in a message on the failure queue."""
+
+    code: str
+    message: str
+    source: ErrorSource = "ocrflow"
+    http_status: int | None = None
+    retryable: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "http_status": self.http_status,
+            "source": self.source,
+            "retryable": self.retryable,
+        }
+
+
+def ocrflow_failure(code: str, message: str) -> Failure:
+    info = OCRFLOW_CODES[code]  # KeyError here is a programming error: every code is listed
+    return Failure(code=code, message=message, source="ocrflow", retryable=info.retryable)
+
+
+class FailureError(OcrflowError):
+    """Raised inside a step to end the record with a coded failure."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(f"{failure.code}: {failure.message}")
+        self.failure = failure
+
+    @classmethod
+    def of(cls, code: str, message: str) -> FailureError:
+        return cls(ocrflow_failure(code, message))

@@ -1,0 +1,111 @@
+"""The small interfaces behind which every backend sits.
+
+Adapters live one module per backend (``stores/``, ``queues/``, ``idempotency/``) and are
+chosen by URL scheme in :mod:`ocrflow.registry`, imported only when that scheme is used.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from .models import ObjectInfo, OutgoingMessage
+
+
+class ObjectStore(abc.ABC):
+    """Read access to buckets (and write access for claim-check results)."""
+
+    @abc.abstractmethod
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        """Size, ETag and metadata of an object. Raises ObjectNotFound."""
+
+    @abc.abstractmethod
+    def get(self, bucket: str, key: str, version_id: str | None = None,
+            if_match: str | None = None) -> bytes:
+        """The object's bytes. Raises ObjectNotFound, or ObjectChanged when ``if_match``
+        (an ETag) no longer matches."""
+
+    @abc.abstractmethod
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> str:
+        """Stores bytes and returns a URL that names them (``file://…``, ``s3://…``)."""
+
+    @abc.abstractmethod
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under ``prefix``, in key order."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+class Queue(abc.ABC):
+    """A message queue that results or failures are published to."""
+
+    #: Largest message body the queue takes, or None for no practical limit. Larger
+    #: results are stored in the object store and sent as a reference (claim check).
+    max_message_bytes: int | None = None
+
+    @abc.abstractmethod
+    def publish(self, message: OutgoingMessage) -> None:
+        """Publishes one message and returns only once the broker confirmed it.
+        Raises PublishError otherwise."""
+
+    @abc.abstractmethod
+    def dump(self) -> Iterator[dict[str, Any]]:
+        """Every message on the queue, oldest first, as decoded JSON, without removing it."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+class ClaimState(str, Enum):
+    CLAIMED = "claimed"  # the caller owns the record and goes on
+    IN_PROGRESS = "in_progress"  # someone else holds an unexpired claim
+    OUTCOME_STORED = "outcome_stored"  # called before; the stored message still to publish
+    COMPLETED = "completed"  # published before: nothing to do
+
+
+@dataclass
+class Claim:
+    state: ClaimState
+    #: The serialised CloudEvent stored after the call (OUTCOME_STORED, COMPLETED).
+    message: bytes | None = None
+    #: Which queue the stored message is for: "result" or "failure".
+    destination: str | None = None
+    message_id: str | None = None
+
+
+class IdempotencyStore(abc.ABC):
+    """Remembers what was done for each record, so no OCR call is paid twice.
+
+    Lifecycle of a key: ``claim`` (in progress, with an expiry) → ``save_outcome`` (the
+    message is stored before it is published, so a failed publish is retried without a
+    second call) → ``complete``. A claim whose expiry passed can be taken over.
+    """
+
+    @abc.abstractmethod
+    def claim(self, key: str, expires_in_s: float) -> Claim:
+        """Atomically claims ``key`` unless it is held, has a stored outcome, or is done."""
+
+    @abc.abstractmethod
+    def save_outcome(self, key: str, destination: str, message_id: str,
+                     message: bytes) -> None:
+        """Stores the message for ``key`` (still to be published)."""
+
+    @abc.abstractmethod
+    def complete(self, key: str) -> None:
+        """Marks ``key`` as published."""
+
+    @abc.abstractmethod
+    def release(self, key: str) -> None:
+        """Drops a claim that produced no outcome, so the next delivery starts afresh."""
+
+    @abc.abstractmethod
+    def increment(self, counter: str, limit: int | None, expires_in_s: float) -> int | None:
+        """Adds one to ``counter`` unless that would pass ``limit``; returns the new value,
+        or None when the limit was reached (nothing added). Counters expire."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass

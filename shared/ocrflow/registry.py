@@ -1,0 +1,68 @@
+"""URL scheme → adapter. Each adapter module is imported only when its scheme is used,
+so a cold start pays only for the backends it talks to."""
+
+from __future__ import annotations
+
+import importlib
+from urllib.parse import urlsplit
+
+from .errors import UnknownSchemeError
+from .ports import IdempotencyStore, ObjectStore, Queue
+
+# scheme -> "module:factory"; a factory takes the URL (and for stores the variable name).
+_STORES = {
+    "file": "ocrflow.stores.file:open_store",
+    "s3": "ocrflow.stores.s3:open_store",
+    "obs": "ocrflow.stores.s3:open_store",
+}
+_QUEUES = {
+    "sqlite": "ocrflow.queues.sqlite:open_queue",
+    "https": "ocrflow.queues.sqs:open_queue",
+    "sqs": "ocrflow.queues.sqs:open_queue",
+    "amqp": "ocrflow.queues.amqp:open_queue",
+    "amqps": "ocrflow.queues.amqp:open_queue",
+    "redis": "ocrflow.queues.redis_streams:open_queue",
+    "rediss": "ocrflow.queues.redis_streams:open_queue",
+    "kafka": "ocrflow.queues.kafka:open_queue",
+}
+_IDEMPOTENCY = {
+    "sqlite": "ocrflow.idempotency.sqlite:open_store",
+    "redis": "ocrflow.idempotency.redis:open_store",
+    "rediss": "ocrflow.idempotency.redis:open_store",
+    "dynamodb": "ocrflow.idempotency.dynamodb:open_store",
+}
+
+
+def _load(table: dict[str, str], url: str, variable: str) -> object:
+    scheme = urlsplit(url).scheme.lower()
+    target = table.get(scheme)
+    if target is None:
+        known = ", ".join(sorted(f"{s}://" for s in table))
+        raise UnknownSchemeError(variable, f"unsupported scheme in {url!r}; expected one of {known}")
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UnknownSchemeError(
+            variable, f"the {scheme}:// backend needs a package that is not installed ({exc.name})"
+        ) from exc
+    return getattr(module, attr)
+
+
+def open_object_store(url: str, variable: str = "OBJECT_STORE_URL") -> ObjectStore:
+    factory = _load(_STORES, url, variable)
+    return factory(url)  # type: ignore[operator,no-any-return]
+
+
+def open_queue(url: str, variable: str = "RESULT_QUEUE_URL") -> Queue:
+    factory = _load(_QUEUES, url, variable)
+    return factory(url)  # type: ignore[operator,no-any-return]
+
+
+def open_idempotency_store(url: str, variable: str = "IDEMPOTENCY_STORE_URL") -> IdempotencyStore:
+    factory = _load(_IDEMPOTENCY, url, variable)
+    return factory(url)  # type: ignore[operator,no-any-return]
+
+
+def queue_schemes() -> list[str]:
+    return sorted(_QUEUES)

@@ -1,0 +1,89 @@
+"""Routing: which OCR API (with which options) an object goes to.
+
+``OCR_ROUTES`` is a JSON list of rules, tried in order; the first whose conditions all hold
+wins. A rule without conditions matches everything (a catch-all). When none matches, the
+object goes to ``general-text``.
+
+    [{"prefix": "invoices/", "suffix": [".pdf", ".jpg"], "api": "vat-invoice"},
+     {"metadata": {"doc-type": "mixed"}, "api": "auto-classification"},
+     {"prefix": "forms/", "api": "custom-template", "options": {"template_id": "…"}},
+     {"api": "general-text", "options": {"detect_direction": true}}]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_API = "general-text"
+
+
+class RouteRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api: str
+    prefix: str | None = None
+    suffix: list[str] | None = None
+    metadata: dict[str, str] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("suffix", mode="before")
+    @classmethod
+    def _suffix_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("api")
+    @classmethod
+    def _known_api(cls, value: str) -> str:
+        from . import catalogue
+
+        if value not in catalogue.load().apis:
+            raise ValueError(f"unknown API {value!r}")
+        return value
+
+    @field_validator("options")
+    @classmethod
+    def _no_payload(cls, value: dict[str, Any]) -> dict[str, Any]:
+        clash = {"image", "url", "data"} & set(value)
+        if clash:
+            raise ValueError(f"options may not set {sorted(clash)}: the file is sent by ocrflow")
+        return value
+
+    @property
+    def needs_metadata(self) -> bool:
+        return bool(self.metadata)
+
+    def matches(self, key: str, metadata: dict[str, str] | None) -> bool:
+        if self.prefix is not None and not key.startswith(self.prefix):
+            return False
+        if self.suffix is not None and not key.lower().endswith(tuple(s.lower() for s in self.suffix)):
+            return False
+        if self.metadata:
+            meta = {k.lower(): v for k, v in (metadata or {}).items()}
+            for name, expected in self.metadata.items():
+                if meta.get(name.lower()) != expected:
+                    return False
+        return True
+
+
+@dataclass(frozen=True)
+class Choice:
+    api: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Route:
+    rules: list[RouteRule]
+
+    @property
+    def needs_metadata(self) -> bool:
+        return any(r.needs_metadata for r in self.rules)
+
+    def choose(self, key: str, metadata: dict[str, str] | None = None) -> Choice:
+        for rule in self.rules:
+            if rule.matches(key, metadata):
+                return Choice(rule.api, dict(rule.options))
+        return Choice(DEFAULT_API, {})
