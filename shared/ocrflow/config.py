@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import catalogue
 from .errors import ConfigError
@@ -122,13 +122,6 @@ class Settings(BaseModel):
             raise ValueError("expected an http(s) URL template such as https://ocr.{region}.myhuaweicloud.com")
         return value.rstrip("/")
 
-    @model_validator(mode="after")
-    def _credentials_pair(self) -> Settings:
-        if bool(self.ak) != bool(self.sk):
-            missing = "HUAWEICLOUD_SDK_SK" if self.ak else "HUAWEICLOUD_SDK_AK"
-            raise ValueError(f"{missing} must be set together with its pair")
-        return self
-
     # --- derived -----------------------------------------------------------------------
     def region_for(self, api: str) -> str:
         """The region where ``api``'s package was bought (the one place that decides it)."""
@@ -183,6 +176,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         else:
             raw[field] = value.strip()
     raw.update(overrides)
+    if bool(raw.get("ak")) != bool(raw.get("sk")):
+        missing = "HUAWEICLOUD_SDK_SK" if raw.get("ak") else "HUAWEICLOUD_SDK_AK"
+        raise ConfigError(missing, "must be set together with its pair (AK and SK)")
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:

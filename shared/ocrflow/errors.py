@@ -118,6 +118,24 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "Check write permission on the bucket for results; redrive.",
         retryable=True,
     ),
+    # Outcome codes of records that were not published (in summaries and logs, never in a
+    # message): the platform redelivers the record.
+    "OCRFLOW.PUBLISH_FAILED": CodeInfo(
+        "The queue did not confirm the message; the record is reported failed and redelivered.",
+        "Nothing, if the queue comes back: the stored outcome is published without a new call.",
+        retryable=True,
+    ),
+    "OCRFLOW.IDEMPOTENCY_UNAVAILABLE": CodeInfo(
+        "The idempotency store could not be read or written, so the record was not processed.",
+        "Check IDEMPOTENCY_STORE_URL and the store's health; the record is redelivered.",
+        retryable=True,
+    ),
+    "OCRFLOW.INTERNAL_ERROR": CodeInfo(
+        "An unexpected error in ocrflow itself; the record is redelivered and ends in the "
+        "dead-letter queue if it keeps failing.",
+        "Report it with the log line's exception_name and function_request_id.",
+        retryable=True,
+    ),
 }
 
 

@@ -85,6 +85,9 @@ class IdempotencyStore(abc.ABC):
     second call) → ``complete``. A claim whose expiry passed can be taken over.
     """
 
+    #: How long a stored outcome / completed record is remembered (IDEMPOTENCY_TTL_S).
+    retention_s: float = 7 * 24 * 3600
+
     @abc.abstractmethod
     def claim(self, key: str, expires_in_s: float) -> Claim:
         """Atomically claims ``key`` unless it is held, has a stored outcome, or is done."""

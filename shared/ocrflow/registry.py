@@ -6,7 +6,9 @@ from __future__ import annotations
 import importlib
 from urllib.parse import urlsplit
 
-from .errors import UnknownSchemeError
+from typing import Any
+
+from .errors import ConfigError, UnknownSchemeError
 from .ports import IdempotencyStore, ObjectStore, Queue
 
 # scheme -> "module:factory"; a factory takes the URL (and for stores the variable name).
@@ -49,19 +51,27 @@ def _load(table: dict[str, str], url: str, variable: str) -> object:
     return getattr(module, attr)
 
 
+def _open(table: dict[str, str], url: str, variable: str) -> Any:
+    factory = _load(table, url, variable)
+    try:
+        return factory(url)  # type: ignore[operator]
+    except ConfigError as exc:
+        # adapters name a default variable; say the one the user actually set
+        if exc.variable != variable:
+            raise ConfigError(variable, exc.problem) from None
+        raise
+
+
 def open_object_store(url: str, variable: str = "OBJECT_STORE_URL") -> ObjectStore:
-    factory = _load(_STORES, url, variable)
-    return factory(url)  # type: ignore[operator,no-any-return]
+    return _open(_STORES, url, variable)  # type: ignore[no-any-return]
 
 
 def open_queue(url: str, variable: str = "RESULT_QUEUE_URL") -> Queue:
-    factory = _load(_QUEUES, url, variable)
-    return factory(url)  # type: ignore[operator,no-any-return]
+    return _open(_QUEUES, url, variable)  # type: ignore[no-any-return]
 
 
 def open_idempotency_store(url: str, variable: str = "IDEMPOTENCY_STORE_URL") -> IdempotencyStore:
-    factory = _load(_IDEMPOTENCY, url, variable)
-    return factory(url)  # type: ignore[operator,no-any-return]
+    return _open(_IDEMPOTENCY, url, variable)  # type: ignore[no-any-return]
 
 
 def queue_schemes() -> list[str]:

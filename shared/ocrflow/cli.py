@@ -1,0 +1,216 @@
+"""The ``ocrflow`` command line (design.md §5)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import ConfigError, OcrflowError
+
+EXIT_OK, EXIT_NOT_ALL_PUBLISHED, EXIT_USAGE = 0, 1, 2
+
+
+def _settings(**overrides: Any) -> Any:
+    from .config import load_settings
+
+    return load_settings(**overrides)
+
+
+def _print_json(obj: Any, out: TextIO) -> None:
+    out.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+# --- invoke ---------------------------------------------------------------------------------
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from .handler import RecordsNotPublished, handle, reset_runtime, runtime
+
+    path = Path(args.event)
+    try:
+        raw = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError("EVENT.json", f"cannot read {path}: {exc.strerror}") from None
+    reset_runtime()
+    rt = runtime(_settings())
+    try:
+        answer = handle(raw, None, function=args.function, rt=rt)
+    except RecordsNotPublished as exc:
+        _print_json({"error": str(exc)}, sys.stdout)
+        return EXIT_NOT_ALL_PUBLISHED
+    finally:
+        reset_runtime()
+    _print_json(answer, sys.stdout)
+    if "batchItemFailures" in answer and answer["batchItemFailures"]:
+        return EXIT_NOT_ALL_PUBLISHED
+    return EXIT_OK
+
+
+# --- run --------------------------------------------------------------------------------------
+class _Progress:
+    """Progress on stderr for long runs: a line every few seconds (or a live line on a TTY)."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+        self.total, self.stream = total, stream
+        self.done = self.failed = 0
+        self.started = self.last = time.monotonic()
+        self.tty = stream.isatty()
+        self.lock = threading.Lock()
+
+    def __call__(self, outcome: Any) -> None:
+        with self.lock:
+            self.done += 1
+            if not outcome.done or outcome.status == "failure":
+                self.failed += 1
+            now = time.monotonic()
+            if self.total >= 20 and (now - self.last >= (0.2 if self.tty else 5.0) or self.done == self.total):
+                self.last = now
+                rate = self.done / max(now - self.started, 1e-6)
+                line = f"processed {self.done}/{self.total} ({self.failed} failed, {rate:.1f} files/s)"
+                self.stream.write(("\r" + line if self.tty else line + "\n"))
+                if self.tty and self.done == self.total:
+                    self.stream.write("\n")
+                self.stream.flush()
+
+
+def _fmt_table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(out)
+
+
+def _short(text: str | None, width: int = 40) -> str:
+    if not text:
+        return ""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .handler import credentials_for, deadline_for, summarise
+    from .log import configure
+    from .models import ObjectRef
+    from .pipeline import Pipeline, Runtime
+
+    root = Path(args.dir).resolve()
+    if not root.is_dir():
+        raise ConfigError("DIR", f"{args.dir} is not a folder")
+    if "POWERTOOLS_LOG_LEVEL" not in os.environ:
+        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # keep the table readable
+    settings = _settings(object_store_url=root.parent.as_uri())
+    configure(settings.service_name, settings.log_level)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not any(
+        part.startswith(".") for part in p.relative_to(root).parts))
+    refs = [ObjectRef(bucket=root.name, key=p.relative_to(root).as_posix(), size=p.stat().st_size)
+            for p in files]
+    rt = Runtime(settings)
+    progress = _Progress(len(refs))
+    t0 = time.monotonic()
+    try:
+        # one deadline per file: a local run has no platform timeout to respect
+        outcomes = Pipeline(rt, "recognize").process(
+            refs, credentials_for(settings, None), deadline_for(settings, None) + 86400,
+            on_done=progress)
+        calls = rt.metrics.snapshot()
+    finally:
+        rt.close()
+    elapsed = time.monotonic() - t0
+    rows = []
+    for o in outcomes:
+        what = o.status if o.status != "failure" else f"failure {o.code}"
+        line = o.first_line if o.status == "result" else (o.detail if o.status != "duplicate" else "already processed")
+        rows.append([o.ref.key if o.ref else "?", o.api or "", o.region or "", what,
+                     _short(line), f"{o.duration_ms} ms"])
+    out = sys.stdout
+    out.write(_fmt_table(rows, ["file", "api", "region", "outcome", "first line", "time"]) + "\n\n")
+    counts = summarise(outcomes)["counts"]
+    out.write(f"{counts['records']} files in {elapsed:.1f} s ({counts['records'] / max(elapsed, 1e-6):.1f} files/s): "
+              f"{counts['results']} results, {counts['failures']} failures, "
+              f"{counts['duplicates']} already processed, {counts['unpublished']} not published\n")
+    for api, regions in sorted(calls.items()):
+        for region, c in sorted(regions.items()):
+            out.write(f"OCR calls {api} @ {region}: {c['total']} total, {c['success']} success, "
+                      f"{c['failed']} failed\n")
+    out.write(f"Messages: ocrflow queue dump '{settings.queue_url('result')}'\n")
+    if counts["failures"]:
+        out.write(f"Failures: ocrflow queue dump '{settings.queue_url('failure')}'\n")
+    if args.json:
+        _print_json(summarise(outcomes), out)
+    return EXIT_OK if counts["unpublished"] == 0 else EXIT_NOT_ALL_PUBLISHED
+
+
+# --- queue dump -------------------------------------------------------------------------------
+def cmd_queue_dump(args: argparse.Namespace) -> int:
+    from .registry import open_queue
+
+    queue = open_queue(args.url, "QUEUE_URL")
+    try:
+        for message in queue.dump():
+            sys.stdout.write(json.dumps(message, ensure_ascii=False) + "\n")
+    finally:
+        queue.close()
+    return EXIT_OK
+
+
+def cmd_emulator(argv: list[str]) -> int:
+    try:
+        from .emulator.cli import main as emulator_main
+    except ImportError as exc:
+        sys.stderr.write(f"ocrflow emulator: not available ({exc}); install ocrflow[emulator]\n")
+        return EXIT_USAGE
+    return emulator_main(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ocrflow", description=(
+        "Bucket uploads → Huawei Cloud OCR → results on a queue. Configuration comes from the "
+        "environment (see the README)."))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("invoke", help="run the recognize handler on an event file")
+    p.add_argument("event", metavar="EVENT.json")
+    p.add_argument("--function", default="recognize", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_invoke)
+
+    p = sub.add_parser("run", help="process every file under DIR as an upload (bucket = DIR's name)")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--json", action="store_true", help="also print the full summary as JSON")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("queue", help="inspect a queue")
+    qsub = p.add_subparsers(dest="queue_command", required=True, metavar="SUBCOMMAND")
+    d = qsub.add_parser("dump", help="print each message as one JSON line, oldest first, without removing it")
+    d.add_argument("url", metavar="QUEUE_URL")
+    d.set_defaults(func=cmd_queue_dump)
+
+    sub.add_parser("emulator", help="a local stand-in for the Huawei Cloud OCR API",
+                   add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["emulator"]:
+        return cmd_emulator(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        sys.stderr.write(f"ocrflow: configuration error: {exc}\n")
+        return EXIT_USAGE
+    except OcrflowError as exc:
+        sys.stderr.write(f"ocrflow: {exc}\n")
+        return EXIT_NOT_ALL_PUBLISHED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""The OCR client: one reused ``requests`` session, AK/SK signing or an IAM token,
+connect/read timeouts, and the one retry policy of the product.
+
+Answers map to outcomes by HTTP status and ``error_code`` — never by message text:
+
+* retried with backoff and jitter: 429 / ``APIG.0308``, ``ModelArts.4401``, any 5xx
+  (``APIG.0201`` is a 504), transport errors and timeouts;
+* never retried: input errors (``AIS.*``), ``ModelArts.4204`` (package not in this region),
+  other account/permission codes, URL-input codes and 401s (five failed authentications in
+  a row lock the caller out for five minutes, so a run of them stops calling altogether).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import Failure, ocrflow_failure
+from .signer import Credentials, sign
+
+if TYPE_CHECKING:
+    import requests
+
+    from .config import Settings
+    from .metrics import Metrics
+
+RETRYABLE_CODES = frozenset({"APIG.0308", "ModelArts.4401", "APIG.0201"})
+AUTH_STATUSES = frozenset({401})
+#: After this many 401s in a row, stop calling (the gateway locks out at five).
+AUTH_FAILURE_STOP = 3
+AUTH_LOCKOUT_S = 300.0
+CONTENT_TYPE = "application/json;charset=utf8"
+
+
+def is_retryable(status: int, code: str | None) -> bool:
+    """The one place that decides whether a provider answer is worth another attempt."""
+    if code in RETRYABLE_CODES:
+        return True
+    return status == 429 or status >= 500
+
+
+@dataclass
+class CallResult:
+    result: Any = None
+    failure: Failure | None = None
+    request_id: str | None = None
+    attempts: int = 0
+    duration_ms: int = 0
+    #: attempts whose answer never came (timeouts): they may have been billed
+    unanswered: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def encode_body(field: str, data: bytes, options: dict[str, Any]) -> bytes:
+    """``{"image": "<base64>", ...options}`` built without running the (large) base64 text
+    through the JSON encoder: base64 needs no escaping, and this saves a copy."""
+    prefix = b"{" + json.dumps(field).encode() + b":"  # b'{"image":'
+    rest = json.dumps(options, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    tail = b"}" if rest == b"{}" else b"," + rest[1:]
+    return b"".join((prefix, b'"', base64.b64encode(data), b'"', tail))
+
+
+class OcrClient:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None,
+                 session: requests.Session | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self._session = session
+        self._session_lock = threading.Lock()
+        self._sleep = sleep
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._auth_lock = threading.Lock()
+        self._auth_failures = 0
+        self._auth_locked_until = 0.0
+        self._last_auth_failure: Failure | None = None
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            with self._session_lock:
+                if self._session is None:
+                    import requests
+                    from requests.adapters import HTTPAdapter
+
+                    session = requests.Session()
+                    pool = max(10, self.settings.max_concurrency)
+                    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
+                    session.mount("https://", adapter)
+                    session.mount("http://", adapter)
+                    self._session = session
+        return self._session
+
+    def url_for(self, api: str, region: str, project_id: str) -> str:
+        return f"{self.settings.endpoint_for(region)}/v2/{project_id}/ocr/{api}"
+
+    def call(self, api: str, region: str, body: bytes, deadline: float,
+             credentials: Credentials | None) -> CallResult:
+        """Posts ``body`` to ``api`` in ``region`` with retries until ``deadline``
+        (a ``time.monotonic()`` value)."""
+        started = time.monotonic()
+        outcome = CallResult()
+        project_id = self.settings.project_for(region)
+        if not project_id:
+            outcome.failure = ocrflow_failure(
+                "OCRFLOW.CONFIG_INVALID",
+                f"no project id for region {region}: set OCR_PROJECT_ID (or OCR_PROJECT_IDS)")
+            return outcome
+        if credentials is None and not self.settings.iam_token:
+            outcome.failure = ocrflow_failure(
+                "OCRFLOW.CONFIG_INVALID",
+                "no credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or OCR_IAM_TOKEN")
+            return outcome
+        locked = self._auth_lockout()
+        if locked is not None:
+            outcome.failure = locked
+            return outcome
+
+        url = self.url_for(api, region, project_id)
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome.attempts = attempt
+            failure, retryable = self._attempt(api, region, url, project_id, body, deadline,
+                                               credentials, outcome)
+            if failure is None:
+                outcome.failure = None  # an earlier attempt's failure no longer counts
+                break
+            outcome.failure = failure
+            if not retryable or attempt >= self.settings.max_attempts:
+                break
+            pause = self._backoff(attempt)
+            # another attempt only if it can still finish before the deadline
+            if time.monotonic() + pause + self.settings.connect_timeout_s + 1.0 > deadline:
+                break
+            self._sleep(pause)
+        outcome.duration_ms = int((time.monotonic() - started) * 1000)
+        return outcome
+
+    def _backoff(self, attempt: int) -> float:
+        # "full jitter": uniform in [0, min(cap, base·2^n)]
+        cap = min(5.0, 0.25 * 2 ** (attempt - 1))
+        return self._rng.uniform(cap / 4, cap)
+
+    def _headers(self, url: str, project_id: str, body: bytes,
+                 credentials: Credentials | None) -> dict[str, str]:
+        headers = {"Content-Type": CONTENT_TYPE, "X-Project-Id": project_id}
+        if credentials is not None:
+            return sign("POST", url, headers, body, credentials)
+        headers["X-Auth-Token"] = self.settings.iam_token or ""
+        return headers
+
+    def _attempt(self, api: str, region: str, url: str, project_id: str, body: bytes,
+                 deadline: float, credentials: Credentials | None,
+                 outcome: CallResult) -> tuple[Failure | None, bool]:
+        import requests
+
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.5:
+            return ocrflow_failure("OCRFLOW.TIMEOUT", "no time left before the deadline"), False
+        timeout = (self.settings.connect_timeout_s, min(self.settings.read_timeout_s, remaining))
+        headers = self._headers(url, project_id, body, credentials)
+        t0 = time.monotonic()
+        try:
+            response = self.session.post(url, data=body, headers=headers, timeout=timeout)
+        except requests.exceptions.ConnectTimeout:
+            return ocrflow_failure("OCRFLOW.TRANSPORT", f"could not connect to the {region} "
+                                   "endpoint in time"), True
+        except requests.exceptions.Timeout:
+            outcome.unanswered += 1
+            self._record(api, region, False, t0)
+            return ocrflow_failure("OCRFLOW.TIMEOUT", f"no answer within {timeout[1]:.1f} s "
+                                   "(the call may still have been billed)"), True
+        except requests.exceptions.ConnectionError as exc:
+            if _request_was_sent(exc):
+                self._record(api, region, False, t0)
+            return ocrflow_failure("OCRFLOW.TRANSPORT",
+                                   f"connection to the {region} endpoint failed "
+                                   f"({type(_root_cause(exc)).__name__})"), True
+        except requests.exceptions.RequestException as exc:
+            return ocrflow_failure("OCRFLOW.TRANSPORT", f"request failed ({type(exc).__name__})"), True
+
+        outcome.request_id = response.headers.get("X-Request-Id") or outcome.request_id
+        status = response.status_code
+        payload = _json_or_none(response)
+        self._record(api, region, 200 <= status < 300, t0)
+        if 200 <= status < 300:
+            if isinstance(payload, dict) and "result" in payload and "error_code" not in payload:
+                self._auth_ok()
+                outcome.result = payload["result"]
+                return None, False
+            if isinstance(payload, dict) and "error_code" in payload:
+                return _provider_failure(status, payload), False
+            return ocrflow_failure("OCRFLOW.BAD_RESPONSE",
+                                   f"{status} answer without a result object"), True
+        if isinstance(payload, dict) and isinstance(payload.get("error_code"), str):
+            failure = _provider_failure(status, payload)
+        else:
+            failure = ocrflow_failure("OCRFLOW.BAD_RESPONSE",
+                                      f"HTTP {status} without the service's error body")
+            failure.http_status = status
+        failure.retryable = is_retryable(status, failure.code if failure.source == "provider" else None)
+        if status in AUTH_STATUSES:
+            self._auth_failed(failure)
+        return failure, failure.retryable
+
+    def _record(self, api: str, region: str, success: bool, t0: float) -> None:
+        if self.metrics is not None:
+            self.metrics.record_call(api, region, success, (time.monotonic() - t0) * 1000)
+
+    # --- the 401 guard ------------------------------------------------------------------
+    def _auth_lockout(self) -> Failure | None:
+        with self._auth_lock:
+            if self._auth_failures >= AUTH_FAILURE_STOP and time.monotonic() < self._auth_locked_until:
+                last = self._last_auth_failure
+                return Failure(
+                    code=last.code if last else "APIG.0301",
+                    message=f"not sent: {self._auth_failures} authentication failures in a row "
+                            "(the gateway locks the caller out after five); fix the credentials",
+                    source="provider", http_status=401, retryable=False)
+            return None
+
+    def _auth_failed(self, failure: Failure) -> None:
+        with self._auth_lock:
+            self._auth_failures += 1
+            self._last_auth_failure = failure
+            if self._auth_failures >= AUTH_FAILURE_STOP:
+                self._auth_locked_until = time.monotonic() + AUTH_LOCKOUT_S
+
+    def _auth_ok(self) -> None:
+        if self._auth_failures:
+            with self._auth_lock:
+                self._auth_failures = 0
+
+
+def _provider_failure(status: int, payload: dict[str, Any]) -> Failure:
+    code = str(payload.get("error_code"))
+    message = str(payload.get("error_msg", ""))[:500]
+    return Failure(code=code, message=message, source="provider", http_status=status,
+                   retryable=is_retryable(status, code))
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = exc
+    while True:
+        nxt = seen.__cause__ or seen.__context__
+        if nxt is None and seen.args and isinstance(seen.args[0], BaseException):
+            nxt = seen.args[0]
+        if nxt is None or nxt is seen:
+            return seen
+        if hasattr(nxt, "reason") and isinstance(nxt.reason, BaseException):
+            return nxt.reason
+        seen = nxt
+
+
+def _request_was_sent(exc: BaseException) -> bool:
+    """A refused connection never reached the service (nothing to count or bill); a
+    dropped one did."""
+    from urllib3.exceptions import NewConnectionError
+
+    node: Any = exc
+    for _ in range(6):
+        if isinstance(node, NewConnectionError):
+            return False
+        reason = getattr(node, "reason", None)
+        nxt = reason if isinstance(reason, BaseException) else (
+            node.args[0] if getattr(node, "args", None) and isinstance(node.args[0], BaseException)
+            else node.__cause__ or node.__context__)
+        if nxt is None:
+            break
+        node = nxt
+    return True

@@ -1,0 +1,121 @@
+"""The entry shared by the function handlers: event in, platform answer out.
+
+Works on AWS Lambda and Huawei FunctionGraph (``handler(event, context)`` on both):
+
+* an SQS batch answers ``{"batchItemFailures": [...]}`` listing only the messages with a
+  record that could not be published (a coded OCR failure *is* a published message);
+* any other event (S3/OBS asynchronous triggers, EventBridge, EventGrid) returns a summary
+  when every record ended in a message, and raises :class:`RecordsNotPublished` otherwise
+  so the platform retries the invocation (idempotency keeps retries from paying twice).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+from . import events as events_mod
+from .config import Settings, load_settings
+from .errors import OcrflowError
+from .log import bind_invocation, configure, get_logger
+from .pipeline import PUBLISH_MARGIN_S, Outcome, Pipeline, Runtime
+from .signer import Credentials
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+class RecordsNotPublished(OcrflowError):
+    """Some records did not end in a published message: the platform must retry."""
+
+
+def runtime(settings: Settings | None = None) -> Runtime:
+    """The process-wide runtime, built on first use (the cold start) from the environment."""
+    global _runtime
+    if _runtime is None:
+        with _runtime_lock:
+            if _runtime is None:
+                settings = settings or load_settings()
+                configure(settings.service_name, settings.log_level)
+                _runtime = Runtime(settings)
+    return _runtime
+
+
+def reset_runtime() -> None:
+    """Drops the cached runtime (tests, ``ocrflow`` commands that change the environment)."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is not None:
+            _runtime.close()
+        _runtime = None
+
+
+def credentials_for(settings: Settings, context: Any) -> Credentials | None:
+    """Configured AK/SK first; else FunctionGraph's temporary keys from the context."""
+    if settings.ak and settings.sk:
+        return Credentials(settings.ak, settings.sk, settings.security_token)
+    getter = getattr(context, "getSecurityAccessKey", None)
+    if callable(getter):
+        ak = getter()
+        sk = context.getSecuritySecretKey()
+        token = context.getSecurityToken() if hasattr(context, "getSecurityToken") else None
+        if ak and sk:
+            return Credentials(ak, sk, token or None)
+    return None
+
+
+def deadline_for(settings: Settings, context: Any) -> float:
+    """A ``time.monotonic()`` deadline below the platform's own, leaving time to publish."""
+    budget = settings.deadline_s
+    remaining_ms = None
+    if context is not None:
+        for name in ("get_remaining_time_in_millis", "getRemainingTimeInMilliSeconds"):
+            method = getattr(context, name, None)
+            if callable(method):
+                remaining_ms = method()
+                break
+    if remaining_ms is not None:
+        budget = min(budget, max(1.0, remaining_ms / 1000 - PUBLISH_MARGIN_S))
+    return time.monotonic() + budget
+
+
+def handle(event: Any, context: Any = None, function: str = "recognize",
+           rt: Runtime | None = None) -> dict[str, Any]:
+    rt = rt or runtime()
+    bind_invocation(context, rt.settings.service_name)
+    log = get_logger()
+    records = events_mod.parse_event(event)
+    batch_ids = events_mod.delivery_ids(event)
+    log.info("invocation started", records=len(records), sqs_messages=len(batch_ids) or None)
+    try:
+        outcomes = Pipeline(rt, function).process(
+            records, credentials_for(rt.settings, context), deadline_for(rt.settings, context))
+    finally:
+        rt.metrics.flush()
+    summary = summarise(outcomes)
+    if batch_ids:
+        failed = sorted({o.delivery_id for o in outcomes if not o.done and o.delivery_id},
+                        key=batch_ids.index)
+        log.info("invocation finished", **summary["counts"], batch_item_failures=len(failed))
+        return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+    log.info("invocation finished", **summary["counts"])
+    if summary["counts"]["unpublished"]:
+        raise RecordsNotPublished(
+            f"{summary['counts']['unpublished']} of {len(outcomes)} records were not published; "
+            "retry the invocation")
+    return summary
+
+
+def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
+    counts = {"records": len(outcomes), "results": 0, "failures": 0, "duplicates": 0,
+              "unpublished": 0}
+    names = {"result": "results", "failure": "failures", "duplicate": "duplicates"}
+    for o in outcomes:
+        counts[names.get(o.status, "unpublished")] += 1
+    return {"counts": counts, "outcomes": [o.summary() for o in outcomes]}
+
+
+def in_function_platform() -> bool:
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or os.environ.get("RUNTIME_CODE_ROOT"))

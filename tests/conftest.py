@@ -1,0 +1,65 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "shared") not in sys.path:  # the package is installed by `make test`; this
+    sys.path.insert(0, str(ROOT / "shared"))  # keeps a bare `pytest` working from a checkout
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+EVENTS = ROOT / "tests" / "events"
+
+
+def load_event(name: str) -> Any:
+    return json.loads((EVENTS / name).read_text("utf-8"))
+
+
+@pytest.fixture
+def validate_message() -> Any:
+    """Validates a message (dict or bytes) against the JSON Schema shipped for its type."""
+    import jsonschema
+
+    from ocrflow import messages
+
+    checkers = {kind: jsonschema.Draft202012Validator(
+        messages.schema(kind), format_checker=jsonschema.FormatChecker())
+        for kind in (messages.RESULT_TYPE, messages.FAILURE_TYPE)}
+
+    def check(message: Any) -> dict[str, Any]:
+        if isinstance(message, (bytes, str)):
+            message = json.loads(message)
+        checkers[message["type"]].validate(message)
+        return message  # type: ignore[no-any-return]
+
+    return check
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Captures every structured log line written while the test runs."""
+    from ocrflow import log
+
+    stream = io.StringIO()
+    log._configured = None
+    log.configure("ocrflow-test", "DEBUG", stream)
+    yield stream
+    log._configured = None
+
+
+@pytest.fixture
+def replay() -> Iterator[Any]:
+    from tests.support.replay_server import ReplayServer
+
+    server = ReplayServer()
+    yield server
+    server.stop()
