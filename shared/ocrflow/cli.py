@@ -124,7 +124,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     rows = []
     for o in outcomes:
         what = o.status if o.status != "failure" else f"failure {o.code}"
-        line = o.first_line if o.status == "result" else (o.detail if o.status != "duplicate" else "already processed")
+        line = o.first_line if o.status in ("result", "duplicate") else o.detail
+        if o.status == "duplicate":
+            what = "already processed (no new call)"
         rows.append([o.ref.key if o.ref else "?", o.api or "", o.region or "", what,
                      _short(line), f"{o.duration_ms} ms"])
     out = sys.stdout

@@ -300,6 +300,7 @@ class Pipeline:
             return base
         if claim.state is ClaimState.COMPLETED:
             base.status, base.message_id = "duplicate", claim.message_id
+            base.first_line = _first_line_of(claim.message)
             return base
         if claim.state is ClaimState.IN_PROGRESS:
             base.status, base.detail = "in_progress", "another invocation is processing this record"
@@ -487,6 +488,15 @@ class Pipeline:
             self.log.info("record processed", **fields)
         else:
             self.log.warning("record not published; it will be redelivered", **fields)
+
+
+def _first_line_of(message: bytes | None) -> str | None:
+    if not message:
+        return None
+    try:
+        return first_line(json.loads(message).get("data", {}).get("result"))
+    except (ValueError, AttributeError):
+        return None
 
 
 def _store_failure(exc: ObjectStoreError) -> Failure:

@@ -1,0 +1,60 @@
+# ocrflow — every target installs what it needs into .venv on a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help run test test-fast lint package deploy bench bench-smoke services clean pr
+
+help:
+	@echo "make run      install, start the local OCR emulator, process samples/, print what was recognised"
+	@echo "make test     install the test dependencies, check local services, run every test"
+	@echo "make lint     ruff, mypy and the SAM template checks"
+	@echo "make bench    benchmarks with ratios against baselines measured in the same run"
+	@echo "make package  FunctionGraph zip and Lambda layer under dist/"
+	@echo "make deploy   sam build + sam deploy --guided (needs the AWS SAM CLI and credentials)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# one stamp per set of extras; reinstalled when pyproject.toml changes
+$(VENV)/.run-installed: pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[emulator]"
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[test,dev,aws,amqp,redis,kafka,emulator]"
+	touch $@
+
+run: $(VENV)/.run-installed
+	@VENV=$(VENV) bash scripts/demo.sh
+
+services:
+	@bash scripts/check_services.sh
+
+test: $(VENV)/.test-installed services
+	$(PY) -m pytest
+
+test-fast: $(VENV)/.test-installed
+	$(PY) -m pytest tests/unit -q
+
+lint: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check shared functions tests scripts
+	$(VENV)/bin/mypy
+	@if [ -f scripts/lint_template.sh ]; then VENV=$(VENV) bash scripts/lint_template.sh; fi
+
+pr: lint test
+
+package: $(VENV)/.test-installed
+	@VENV=$(VENV) bash scripts/package_functiongraph.sh dist/ocrflow-functiongraph.zip
+
+deploy:
+	sam build && sam deploy --guided
+
+bench: $(VENV)/.test-installed
+	@VENV=$(VENV) bash scripts/bench.sh
+
+clean:
+	rm -rf $(VENV) .ocrflow dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache

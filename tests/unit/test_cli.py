@@ -1,0 +1,89 @@
+"""The command line: invoke, run and queue dump, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ROOT
+from tests.support.replay_server import ReplayServer
+from tests.unit.test_pipeline import png_bytes
+
+
+def ocrflow(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "PYTHONPATH": str(ROOT / "shared"), **env}
+    return subprocess.run([sys.executable, "-m", "ocrflow.cli", *args], cwd=cwd, env=full,
+                          capture_output=True, text=True, timeout=60)
+
+
+def base_env(tmp_path: Path, replay: ReplayServer) -> dict[str, str]:
+    return {"OBJECT_STORE_URL": (tmp_path / "buckets").as_uri(), "OCR_ENDPOINT": replay.url,
+            "OCR_PROJECT_ID": "proj", "HUAWEICLOUD_SDK_AK": "AK", "HUAWEICLOUD_SDK_SK": "SK"}
+
+
+def test_invoke_publishes_a_cloudevent_that_queue_dump_shows(tmp_path: Path, replay: ReplayServer,
+                                                              validate_message: Any) -> None:
+    bucket = tmp_path / "buckets" / "ocrflow-uploads" / "invoices" / "2026"
+    bucket.mkdir(parents=True)
+    (bucket / "scan 01.png").write_bytes(png_bytes())
+    event = json.loads((ROOT / "tests/events/s3_put.json").read_text())
+    obj = event["Records"][0]["s3"]["object"]
+    obj.pop("versionId"), obj.pop("eTag")
+    obj["size"] = (bucket / "scan 01.png").stat().st_size
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    env = base_env(tmp_path, replay)
+    run = ocrflow("invoke", "event.json", cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["counts"]["results"] == 1
+    assert summary["outcomes"][0]["key"] == "invoices/2026/scan 01.png"
+    url = f"sqlite:///.ocrflow/queues.db?queue=results"
+    dump = ocrflow("queue", "dump", url, cwd=tmp_path, env=env)
+    assert dump.returncode == 0, dump.stderr
+    [message] = [json.loads(line) for line in dump.stdout.splitlines()]
+    validate_message(message)
+    assert message["subject"] == "invoices/2026/scan 01.png"
+    assert message["id"] == summary["outcomes"][0]["message_id"]
+    # logs and metrics go to stderr as JSON lines; stdout stays the summary
+    kinds = [json.loads(line) for line in run.stderr.splitlines()]
+    assert any("_aws" in k for k in kinds) and any(k.get("message") == "invocation started" for k in kinds)
+
+
+def test_run_processes_a_folder_and_prints_a_table(tmp_path: Path, replay: ReplayServer) -> None:
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "a.png").write_bytes(png_bytes())
+    (docs / "sub" / "b.png").write_bytes(png_bytes(90, 40))
+    (docs / "notes.txt").write_text("hello")
+    env = base_env(tmp_path, replay)
+    run = ocrflow("run", "docs", cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "a.png" in out and "sub/b.png" in out and "hello" in out
+    assert "failure OCRFLOW.UNSUPPORTED_FORMAT" in out
+    assert "3 files" in out and "2 results, 1 failures" in out
+    assert "OCR calls general-text @ cn-north-4: 2 total, 2 success, 0 failed" in out
+    assert "ocrflow queue dump" in out
+
+
+def test_bad_configuration_names_the_variable(tmp_path: Path) -> None:
+    run = ocrflow("run", ".", cwd=tmp_path, env={"OCR_MAX_CONCURRENCY": "lots"})
+    assert run.returncode == 2
+    assert "OCR_MAX_CONCURRENCY" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_invoke_exits_non_zero_when_a_record_is_not_published(tmp_path: Path,
+                                                               replay: ReplayServer) -> None:
+    bucket = tmp_path / "buckets" / "b"
+    bucket.mkdir(parents=True)
+    (bucket / "x.png").write_bytes(png_bytes())
+    (tmp_path / "event.json").write_text(json.dumps(
+        {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": "x.png"}}}]}))
+    env = {**base_env(tmp_path, replay), "RESULT_QUEUE_URL": "sqlite:////proc/forbidden/q.db?queue=r"}
+    run = ocrflow("invoke", "event.json", cwd=tmp_path, env=env)
+    assert run.returncode != 0
+    assert "Traceback" not in run.stdout
