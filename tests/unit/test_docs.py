@@ -1,0 +1,33 @@
+"""The README's contracts match the code: every OCRFLOW code, every variable."""
+
+from __future__ import annotations
+
+import re
+
+from ocrflow.config import ENV
+from ocrflow.errors import OCRFLOW_CODES
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text("utf-8")
+
+
+def test_every_ocrflow_code_is_documented_with_its_meaning_and_action() -> None:
+    block = README.split("<!-- codes:start -->")[1].split("<!-- codes:end -->")[0]
+    rows = re.findall(r"^\| `(OCRFLOW\.[A-Z_]+)` \| (.+?) \| (.+?) \|$", block, re.M)
+    assert {code for code, _, _ in rows} == set(OCRFLOW_CODES)
+    for code, meaning, action in rows:
+        assert meaning == OCRFLOW_CODES[code].meaning
+        assert action == OCRFLOW_CODES[code].action
+
+
+def test_every_code_used_in_the_source_is_listed() -> None:
+    used: set[str] = set()
+    for path in (ROOT / "shared" / "ocrflow").rglob("*.py"):
+        used |= set(re.findall(r'"(OCRFLOW\.[A-Z_]+)"', path.read_text("utf-8")))
+    assert used <= set(OCRFLOW_CODES), used - set(OCRFLOW_CODES)
+
+
+def test_every_configuration_variable_is_documented() -> None:
+    for names in ENV.values():
+        for name in names:
+            assert f"`{name}`" in README, name
