@@ -67,11 +67,12 @@ class _Progress:
             if not outcome.done or outcome.status == "failure":
                 self.failed += 1
             now = time.monotonic()
-            if self.total >= 20 and (now - self.last >= (0.2 if self.tty else 5.0) or self.done == self.total):
+            every = 0.2 if self.tty else 5.0
+            if self.total >= 20 and (now - self.last >= every or self.done == self.total):
                 self.last = now
                 rate = self.done / max(now - self.started, 1e-6)
                 line = f"processed {self.done}/{self.total} ({self.failed} failed, {rate:.1f} files/s)"
-                self.stream.write(("\r" + line if self.tty else line + "\n"))
+                self.stream.write("\r" + line if self.tty else line + "\n")
                 if self.tty and self.done == self.total:
                     self.stream.write("\n")
                 self.stream.flush()
@@ -132,7 +133,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = sys.stdout
     out.write(_fmt_table(rows, ["file", "api", "region", "outcome", "first line", "time"]) + "\n\n")
     counts = summarise(outcomes)["counts"]
-    out.write(f"{counts['records']} files in {elapsed:.1f} s ({counts['records'] / max(elapsed, 1e-6):.1f} files/s): "
+    rate = counts["records"] / max(elapsed, 1e-6)
+    out.write(f"{counts['records']} files in {elapsed:.1f} s ({rate:.1f} files/s): "
               f"{counts['results']} results, {counts['failures']} failures, "
               f"{counts['duplicates']} already processed, {counts['unpublished']} not published\n")
     for api, regions in sorted(calls.items()):
@@ -158,6 +160,22 @@ def cmd_queue_dump(args: argparse.Namespace) -> int:
     finally:
         queue.close()
     return EXIT_OK
+
+
+def cmd_redrive(args: argparse.Namespace) -> int:
+    from .handler import credentials_for, deadline_for
+    from .pipeline import Runtime
+    from .redrive import redrive
+
+    settings = _settings()
+    rt = Runtime(settings)
+    try:
+        report = redrive(rt, args.url, set(args.code) or None, credentials_for(settings, None),
+                         deadline_for(settings, None), dry_run=args.dry_run)
+    finally:
+        rt.close()
+    _print_json(report.summary(), sys.stdout)
+    return EXIT_OK if all(o.done for o in report.outcomes) else EXIT_NOT_ALL_PUBLISHED
 
 
 def cmd_emulator(argv: list[str]) -> int:
@@ -190,6 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
     d = qsub.add_parser("dump", help="print each message as one JSON line, oldest first, without removing it")
     d.add_argument("url", metavar="QUEUE_URL")
     d.set_defaults(func=cmd_queue_dump)
+
+    p = sub.add_parser("redrive", help="replay failures whose cause is fixed")
+    p.add_argument("url", metavar="FAILURE_QUEUE_URL")
+    p.add_argument("--code", action="append", default=[],
+                   help="only failures with this error code (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="only count what would be replayed")
+    p.set_defaults(func=cmd_redrive)
 
     sub.add_parser("emulator", help="a local stand-in for the Huawei Cloud OCR API",
                    add_help=False)

@@ -101,7 +101,8 @@ class Settings(BaseModel):
     @classmethod
     def _known_region(cls, value: str) -> str:
         if value not in catalogue.load().regions:
-            raise ValueError(f"unknown region {value!r}; expected one of {', '.join(catalogue.KNOWN_REGIONS)}")
+            known = ", ".join(catalogue.KNOWN_REGIONS)
+            raise ValueError(f"unknown region {value!r}; expected one of {known}")
         return value
 
     @field_validator("api_regions")
@@ -189,5 +190,6 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         where = "" if len(loc) <= 1 else f" (at {'.'.join(loc[1:])})"
         message = err["msg"].removeprefix("Value error, ")
         got = raw.get(field, None)
-        shown = "" if field in {"ak", "sk", "security_token", "iam_token"} or got is None else f"; got {str(got)[:80]!r}"
+        secret = field in {"ak", "sk", "security_token", "iam_token"}
+        shown = "" if secret or got is None else f"; got {str(got)[:80]!r}"
         raise ConfigError(variable, f"{message}{where}{shown}") from None

@@ -93,6 +93,15 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "Redrive tomorrow.",
         retryable=True,
     ),
+    "OCRFLOW.INVOICE_TOO_OLD": CodeInfo(
+        "The invoice was issued more than 5 years ago; the service only verifies newer ones.",
+        "Nothing to redrive: such invoices cannot be verified online.",
+    ),
+    "OCRFLOW.INVOICE_FIELDS": CodeInfo(
+        "An invoice-verification upload is not a JSON document with code, number, issue_date "
+        "(YYYY-MM-DD) and, as the invoice kind needs, check_code or subtotal_amount.",
+        "Upload the invoice's fields as JSON, e.g. the fields of a vat-invoice result.",
+    ),
     "OCRFLOW.URL_NOT_ALLOWED": CodeInfo(
         "URL mode was asked for a host that is not on the allow-list.",
         "Add the host to OCR_URL_ALLOWED_HOSTS, or use image mode.",
@@ -219,3 +228,14 @@ class FailureError(OcrflowError):
     @classmethod
     def of(cls, code: str, message: str) -> FailureError:
         return cls(ocrflow_failure(code, message))
+
+
+def codes_markdown() -> str:
+    """The README's table of ``OCRFLOW.*`` codes (``python -m ocrflow.errors`` prints it)."""
+    rows = ["| code | meaning | what to do |", "|---|---|---|"]
+    rows += [f"| `{code}` | {info.meaning} | {info.action} |" for code, info in OCRFLOW_CODES.items()]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(codes_markdown())

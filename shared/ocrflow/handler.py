@@ -108,6 +108,24 @@ def handle(event: Any, context: Any = None, function: str = "recognize",
     return summary
 
 
+def redrive_handle(event: Any, context: Any = None, rt: Runtime | None = None) -> dict[str, Any]:
+    from .redrive import redrive
+
+    rt = rt or runtime()
+    bind_invocation(context, rt.settings.service_name)
+    codes = set(event.get("codes") or []) if isinstance(event, dict) else set()
+    try:
+        report = redrive(rt, rt.settings.queue_url("failure"), codes or None,
+                         credentials_for(rt.settings, context), deadline_for(rt.settings, context),
+                         dry_run=bool(isinstance(event, dict) and event.get("dry_run")))
+    finally:
+        rt.metrics.flush()
+    summary = report.summary()
+    get_logger().info("redrive finished", scanned=report.scanned, selected=report.selected,
+                      removed=report.removed)
+    return summary
+
+
 def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
     counts = {"records": len(outcomes), "results": 0, "failures": 0, "duplicates": 0,
               "unpublished": 0}

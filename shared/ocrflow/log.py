@@ -17,7 +17,8 @@ import os
 import sys
 import traceback
 from datetime import datetime, timezone
-from typing import IO, Any
+from collections.abc import MutableMapping
+from typing import IO, Any, TextIO, cast
 
 import structlog
 from structlog.contextvars import bind_contextvars, clear_contextvars, merge_contextvars
@@ -34,18 +35,18 @@ _cold_start = True
 _configured: tuple[str, str, int] | None = None
 
 
-def _timestamp(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _timestamp(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     now = datetime.now(timezone.utc)
     event["timestamp"] = now.strftime("%Y-%m-%d %H:%M:%S,") + f"{now.microsecond // 1000:03d}+0000"
     return event
 
 
-def _level(_: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _level(_: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     event["level"] = {"warn": "WARNING", "exception": "ERROR"}.get(method, method.upper())
     return event
 
 
-def _location(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _location(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     func = event.pop("func_name", None)
     line = event.pop("lineno", None)
     if func is not None:
@@ -53,14 +54,14 @@ def _location(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
         if key.lower() in REDACTED_KEYS:
             event[key] = "***"
     return event
 
 
-def _exception(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _exception(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     exc_info = event.pop("exc_info", None)
     if exc_info:
         if exc_info is True:
@@ -79,7 +80,7 @@ def _exception(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def _order(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _order(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # structlog keeps the message under "event"; Powertools calls it "message"
     event["message"] = event.pop("event", event.get("message"))
     ordered = {k: event.pop(k) for k in _FIRST if k in event}
@@ -109,7 +110,7 @@ def configure(service: str, level: str = "INFO", stream: IO[str] | None = None) 
             structlog.processors.JSONRenderer(ensure_ascii=False, default=str),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.WriteLoggerFactory(file=stream or sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, stream or sys.stderr)),
         cache_logger_on_first_use=False,
     )
     bind_contextvars(service=service)

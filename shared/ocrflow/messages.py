@@ -79,4 +79,4 @@ def outgoing(event: dict[str, Any], body: bytes | None = None) -> OutgoingMessag
 
 def schema(kind: str) -> dict[str, Any]:
     text = resources.files("ocrflow").joinpath(f"data/schemas/{SCHEMA_FILES[kind]}").read_text("utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)

@@ -20,6 +20,9 @@ class ObjectRef:
     # Identifier of the delivery unit that carried this record (SQS messageId), used for
     # partial batch failures. Not part of the object's identity.
     delivery_id: str | None = field(default=None, compare=False)
+    # Set when a failure is replayed: the id of the failure message. A replay is a new
+    # attempt (its own idempotency record), replaying the same failure twice is not.
+    redrive_of: str | None = field(default=None, compare=False)
 
     def as_message_object(self) -> dict[str, Any]:
         return {

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from . import catalogue as catalogue_mod
-from . import filecheck, messages
+from . import filecheck, invoices, messages, urlmode
 from .client import CallResult, OcrClient, encode_body
 from .config import Settings
 from .errors import (
@@ -164,8 +164,10 @@ class Runtime:
 def record_key(ref: ObjectRef, api: str, region: str) -> str:
     """The idempotency key: the object's identity (bucket, key, version or ETag) with the
     API and region it is recognised by."""
-    identity = json.dumps([ref.bucket, ref.key, ref.version_id or "", ref.etag or "", api, region],
-                          ensure_ascii=False)
+    parts = [ref.bucket, ref.key, ref.version_id or "", ref.etag or "", api, region]
+    if ref.redrive_of:
+        parts.append(f"redrive:{ref.redrive_of}")
+    identity = json.dumps(parts, ensure_ascii=False)
     return "rec:" + hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
 
@@ -199,6 +201,8 @@ class _Work:
     api: str | None = None
     region: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    input: str = "image"
+    url_template: str | None = None
     info: ObjectInfo | None = None
     call: CallResult | None = None
 
@@ -267,6 +271,7 @@ class Pipeline:
                 work.info = self._head(ref)
             choice = route.choose(ref.key, work.info.metadata if work.info else None)
             work.api, work.options = choice.api, choice.options
+            work.input, work.url_template = choice.input, choice.url_template
             work.region = self.rt.settings.region_for(choice.api)
             base.api, base.region = work.api, work.region
             if not self.rt.catalogue.offers(work.region, work.api):
@@ -289,14 +294,14 @@ class Pipeline:
                 return self._fail_without_claim(work, _store_failure(exc), base)
             work.ref = ref = ObjectRef(ref.bucket, ref.key, ref.version_id, work.info.etag,
                                        work.info.size, ref.region, ref.event_time,
-                                       ref.delivery_id)
+                                       ref.delivery_id, ref.redrive_of)
             base.ref = ref
-        key = record_key(ref, work.api, work.region)  # type: ignore[arg-type]
+        key = record_key(ref, work.api, work.region)
         claim_expiry = max(self.rt.settings.deadline_s, deadline - time.monotonic()) + CLAIM_GRACE_S
         try:
             claim = self.rt.idempotency.claim(key, claim_expiry)
         except IdempotencyError as exc:
-            base.status, base.code, base.detail = "unpublished", "OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc)
+            _unavailable(base, exc)
             return base
         if claim.state is ClaimState.COMPLETED:
             base.status, base.message_id = "duplicate", claim.message_id
@@ -338,12 +343,18 @@ class Pipeline:
                 work.info = self._head(ref)
             if work.info is not None:
                 filecheck.check_size(work.info.size, api_limits, self.rt.catalogue)
-            data = self.rt.object_store.get(ref.bucket, ref.key, ref.version_id,
-                                            if_match=None if ref.version_id else ref.etag)
-            filecheck.check(data, api_limits, self.rt.catalogue)
-            self._spend_budget()
-            body = encode_body(api_limits.body_field, data, work.options)
-            del data
+            if work.input == "url":
+                body = self._url_body(work)
+            else:
+                data = self.rt.object_store.get(ref.bucket, ref.key, ref.version_id,
+                                                if_match=None if ref.version_id else ref.etag)
+                if api_limits.body_field == "json":
+                    body = self._invoice_body(data, work)
+                else:
+                    filecheck.check(data, api_limits, self.rt.catalogue)
+                    self._spend_budget()
+                    body = encode_body(api_limits.body_field, data, work.options)
+                del data
         except FailureError as exc:
             return self._event(work, error=exc.failure)
         except ObjectStoreError as exc:
@@ -354,6 +365,23 @@ class Pipeline:
         if call.failure is not None:
             return self._event(work, error=call.failure)
         return self._event(work, result=call.result)
+
+    def _url_body(self, work: _Work) -> bytes:
+        url = urlmode.build_url(work.url_template or "", work.ref.bucket, work.ref.key,
+                                work.region or "", self.rt.settings.url_allowed_hosts)
+        self._spend_budget()
+        return json.dumps({"url": url, **work.options}, ensure_ascii=False).encode("utf-8")
+
+    def _invoice_body(self, data: bytes, work: _Work) -> bytes:
+        fields = invoices.parse_fields(data)
+        invoices.check_dates(fields)
+        counter, lifetime = invoices.daily_counter(fields)
+        self._spend_budget()
+        if self.rt.idempotency.increment(counter, invoices.DAILY_LIMIT, lifetime) is None:
+            raise FailureError.of("OCRFLOW.INVOICE_DAILY_LIMIT",
+                                  f"invoice {fields['number']} was verified {invoices.DAILY_LIMIT} "
+                                  "times today (Beijing time)")
+        return invoices.encode({**fields, **{k: str(v) for k, v in work.options.items()}})
 
     def _spend_budget(self) -> None:
         limit = self.rt.settings.max_calls_per_day
@@ -388,7 +416,7 @@ class Pipeline:
         try:
             claim = self.rt.idempotency.claim(key, CLAIM_GRACE_S)
         except IdempotencyError as exc:
-            base.status, base.code, base.detail = "unpublished", "OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc)
+            _unavailable(base, exc)
             return base
         if claim.state is ClaimState.COMPLETED:
             base.status, base.message_id = "duplicate", claim.message_id
@@ -419,7 +447,7 @@ class Pipeline:
             body = self._claim_check(event, body, destination)
             self.rt.idempotency.save_outcome(key, destination, event["id"], body)
         except IdempotencyError as exc:
-            outcome.status, outcome.code, outcome.detail = "unpublished", "OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc)
+            _unavailable(outcome, exc)
             return outcome
         return self._republish(key, destination, event["id"], body, outcome)
 
@@ -488,6 +516,10 @@ class Pipeline:
             self.log.info("record processed", **fields)
         else:
             self.log.warning("record not published; it will be redelivered", **fields)
+
+
+def _unavailable(outcome: Outcome, exc: IdempotencyError) -> None:
+    outcome.status, outcome.code, outcome.detail = "unpublished", "OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc)
 
 
 def _first_line_of(message: bytes | None) -> str | None:

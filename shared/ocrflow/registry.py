@@ -4,9 +4,8 @@ so a cold start pays only for the backends it talks to."""
 from __future__ import annotations
 
 import importlib
-from urllib.parse import urlsplit
-
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError, UnknownSchemeError
 from .ports import IdempotencyStore, ObjectStore, Queue
@@ -63,15 +62,15 @@ def _open(table: dict[str, str], url: str, variable: str) -> Any:
 
 
 def open_object_store(url: str, variable: str = "OBJECT_STORE_URL") -> ObjectStore:
-    return _open(_STORES, url, variable)  # type: ignore[no-any-return]
+    return _open(_STORES, url, variable)
 
 
 def open_queue(url: str, variable: str = "RESULT_QUEUE_URL") -> Queue:
-    return _open(_QUEUES, url, variable)  # type: ignore[no-any-return]
+    return _open(_QUEUES, url, variable)
 
 
 def open_idempotency_store(url: str, variable: str = "IDEMPOTENCY_STORE_URL") -> IdempotencyStore:
-    return _open(_IDEMPOTENCY, url, variable)  # type: ignore[no-any-return]
+    return _open(_IDEMPOTENCY, url, variable)
 
 
 def queue_schemes() -> list[str]:

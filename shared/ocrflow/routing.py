@@ -13,9 +13,9 @@ object goes to ``general-text``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_API = "general-text"
 
@@ -28,6 +28,17 @@ class RouteRule(BaseModel):
     suffix: list[str] | None = None
     metadata: dict[str, str] | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    #: "image" sends the file's bytes; "url" lets the service fetch the object itself from
+    #: ``url_template`` (``{bucket}``, ``{key}``, ``{region}``), an allow-listed HTTPS host.
+    input: Literal["image", "url"] = "image"
+    url_template: str | None = None
+
+    @model_validator(mode="after")
+    def _url_mode(self) -> RouteRule:
+        if self.input == "url" and not self.url_template:
+            raise ValueError("input 'url' needs url_template, e.g. "
+                             "https://{bucket}.obs.cn-north-4.myhuaweicloud.com/{key}")
+        return self
 
     @field_validator("suffix", mode="before")
     @classmethod
@@ -72,6 +83,8 @@ class RouteRule(BaseModel):
 class Choice:
     api: str
     options: dict[str, Any] = field(default_factory=dict)
+    input: str = "image"
+    url_template: str | None = None
 
 
 @dataclass
@@ -85,5 +98,5 @@ class Route:
     def choose(self, key: str, metadata: dict[str, str] | None = None) -> Choice:
         for rule in self.rules:
             if rule.matches(key, metadata):
-                return Choice(rule.api, dict(rule.options))
+                return Choice(rule.api, dict(rule.options), rule.input, rule.url_template)
         return Choice(DEFAULT_API, {})

@@ -108,7 +108,8 @@ def sign(method: str, url: str, headers: Mapping[str, str], body: bytes,
         method, parts.path or "/", parse_qsl(parts.query, keep_blank_values=True), out, signed, body
     )
     sig = signature(credentials.sk, sdk_date, canonical)
-    out["Authorization"] = f"{ALGORITHM} Access={credentials.ak}, SignedHeaders={';'.join(signed)}, Signature={sig}"
+    out["Authorization"] = (f"{ALGORITHM} Access={credentials.ak}, "
+                            f"SignedHeaders={';'.join(signed)}, Signature={sig}")
     return out
 
 

@@ -41,7 +41,7 @@ def test_invoke_publishes_a_cloudevent_that_queue_dump_shows(tmp_path: Path, rep
     summary = json.loads(run.stdout)
     assert summary["counts"]["results"] == 1
     assert summary["outcomes"][0]["key"] == "invoices/2026/scan 01.png"
-    url = f"sqlite:///.ocrflow/queues.db?queue=results"
+    url = "sqlite:///.ocrflow/queues.db?queue=results"
     dump = ocrflow("queue", "dump", url, cwd=tmp_path, env=env)
     assert dump.returncode == 0, dump.stderr
     [message] = [json.loads(line) for line in dump.stdout.splitlines()]
@@ -82,7 +82,8 @@ def test_invoke_exits_non_zero_when_a_record_is_not_published(tmp_path: Path,
     bucket.mkdir(parents=True)
     (bucket / "x.png").write_bytes(png_bytes())
     (tmp_path / "event.json").write_text(json.dumps(
-        {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": "x.png"}}}]}))
+        {"Records": [{"eventName": "ObjectCreated:Put",
+                      "s3": {"bucket": {"name": "b"}, "object": {"key": "x.png"}}}]}))
     env = {**base_env(tmp_path, replay), "RESULT_QUEUE_URL": "sqlite:////proc/forbidden/q.db?queue=r"}
     run = ocrflow("invoke", "event.json", cwd=tmp_path, env=env)
     assert run.returncode != 0
