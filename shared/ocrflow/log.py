@@ -16,8 +16,8 @@ import logging
 import os
 import sys
 import traceback
-from datetime import datetime, timezone
 from collections.abc import MutableMapping
+from datetime import datetime, timezone
 from typing import IO, Any, TextIO, cast
 
 import structlog
