@@ -10,9 +10,10 @@ Keys are decoded in exactly one place: :func:`decode_key`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -30,6 +31,16 @@ class InvalidRecord:
     reason: str
     excerpt: str
     delivery_id: str | None = None
+    #: Identity of the whole record (not only its excerpt), so a redelivery is recognised
+    #: and two different broken records are not.
+    fingerprint: str = ""
+
+
+def _invalid(reason: str, value: Any, delivery_id: str | None) -> InvalidRecord:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str,
+                                                           sort_keys=True)
+    digest = hashlib.sha256("\0".join([reason, delivery_id or "", text]).encode("utf-8", "replace"))
+    return InvalidRecord(reason, excerpt(text), delivery_id, digest.hexdigest())
 
 
 Record = ObjectRef | InvalidRecord
@@ -53,8 +64,11 @@ def parse_event(event: Any) -> list[Record]:
         try:
             event = json.loads(event)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return [InvalidRecord(f"event is not JSON: {exc}", excerpt(_text(event)))]
-    return list(_records(event, delivery_id=None))
+            return [_invalid(f"event is not JSON: {exc}", _text(event), None)]
+    out = list(_records(event, delivery_id=None))
+    # identical broken records at different positions of one event are different records
+    return [replace(r, fingerprint=hashlib.sha256(f"{r.fingerprint}:{i}".encode()).hexdigest())
+            if isinstance(r, InvalidRecord) else r for i, r in enumerate(out)]
 
 
 def _text(value: str | bytes) -> str:
@@ -63,14 +77,14 @@ def _text(value: str | bytes) -> str:
 
 def _records(event: Any, delivery_id: str | None) -> Iterator[Record]:
     if not isinstance(event, dict):
-        yield InvalidRecord("event is not a JSON object", excerpt(event), delivery_id)
+        yield _invalid("event is not a JSON object", event, delivery_id)
         return
     if event.get("Event") == "s3:TestEvent":
         return  # sent by S3 when a notification is configured: nothing to do
     if "Records" in event:
         records = event["Records"]
         if not isinstance(records, list):
-            yield InvalidRecord("Records is not a list", excerpt(event), delivery_id)
+            yield _invalid("Records is not a list", event, delivery_id)
             return
         for record in records:
             yield from _record(record, delivery_id)
@@ -90,12 +104,12 @@ def _records(event: Any, delivery_id: str | None) -> Iterator[Record]:
     if str(event.get("source", "")).startswith("HC.OBS") and "specversion" in event:
         yield _eventgrid(event, delivery_id)
         return
-    yield InvalidRecord("unrecognised event shape", excerpt(event), delivery_id)
+    yield _invalid("unrecognised event shape", event, delivery_id)
 
 
 def _record(record: Any, delivery_id: str | None) -> Iterator[Record]:
     if not isinstance(record, dict):
-        yield InvalidRecord("record is not a JSON object", excerpt(record), delivery_id)
+        yield _invalid("record is not a JSON object", record, delivery_id)
         return
     source = str(record.get("eventSource") or record.get("EventSource") or "")
     if source == "aws:sqs":
@@ -111,7 +125,7 @@ def _record(record: Any, delivery_id: str | None) -> Iterator[Record]:
             return  # deletions and other events: not an upload
         yield _notification(record, delivery_id)
         return
-    yield InvalidRecord("unrecognised record shape", excerpt(record), delivery_id)
+    yield _invalid("unrecognised record shape", record, delivery_id)
 
 
 def _json_body(body: Any, delivery_id: str | None) -> Iterator[Record]:
@@ -119,12 +133,12 @@ def _json_body(body: Any, delivery_id: str | None) -> Iterator[Record]:
         yield from _records(body, delivery_id)
         return
     if not isinstance(body, str):
-        yield InvalidRecord("message body is missing", excerpt(body), delivery_id)
+        yield _invalid("message body is missing", body, delivery_id)
         return
     try:
         inner = json.loads(body)
     except json.JSONDecodeError as exc:
-        yield InvalidRecord(f"message body is not JSON: {exc.msg}", excerpt(body), delivery_id)
+        yield _invalid(f"message body is not JSON: {exc.msg}", body, delivery_id)
         return
     yield from _records(inner, delivery_id)
 
@@ -176,8 +190,8 @@ def _notification(record: dict[str, Any], delivery_id: str | None) -> Record:
             delivery_id=delivery_id,
         )
     except (KeyError, TypeError, ValueError) as exc:
-        return InvalidRecord(f"notification record is incomplete: {_describe(exc)}",
-                             excerpt(record), delivery_id)
+        return _invalid(f"notification record is incomplete: {_describe(exc)}",
+                              record, delivery_id)
 
 
 def _eventbridge(event: dict[str, Any], delivery_id: str | None) -> Record:
@@ -199,8 +213,8 @@ def _eventbridge(event: dict[str, Any], delivery_id: str | None) -> Record:
             delivery_id=delivery_id,
         )
     except (KeyError, TypeError, ValueError) as exc:
-        return InvalidRecord(f"EventBridge event is incomplete: {_describe(exc)}",
-                             excerpt(event), delivery_id)
+        return _invalid(f"EventBridge event is incomplete: {_describe(exc)}",
+                              event, delivery_id)
 
 
 def _eventgrid(event: dict[str, Any], delivery_id: str | None) -> Record:
@@ -230,8 +244,8 @@ def _eventgrid(event: dict[str, Any], delivery_id: str | None) -> Record:
             delivery_id=delivery_id,
         )
     except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as exc:
-        return InvalidRecord(f"EventGrid event is incomplete: {_describe(exc)}",
-                             excerpt(event), delivery_id)
+        return _invalid(f"EventGrid event is incomplete: {_describe(exc)}",
+                              event, delivery_id)
 
 
 def _describe(exc: Exception) -> str:

@@ -256,7 +256,7 @@ class Pipeline:
         failure = ocrflow_failure("OCRFLOW.EVENT_INVALID", record.reason)
         event = messages.build(function=self.function, ref=None, api=None, region=None,
                                error=failure, event_excerpt=record.excerpt)
-        key = "inv:" + hashlib.sha256(record.excerpt.encode("utf-8")).hexdigest()
+        key = "inv:" + record.fingerprint
         outcome = Outcome(None, "failure", code=failure.code, detail=record.reason,
                           delivery_id=record.delivery_id)
         return self._deliver(key, event, outcome, claimed=False)
