@@ -1,0 +1,31 @@
+"""The chaos run (issue: reliability): 200 uploads at a 30 % fault rate with a fixed seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ocrflow.chaos import run_chaos
+
+
+def test_two_hundred_uploads_thirty_percent_faults(tmp_path: Path) -> None:
+    r = run_chaos(uploads=200, fault_rate=0.3, seed=7, workdir=tmp_path)
+    print(r.as_dict())
+    assert r.unpublished == 0
+    assert r.results + r.failures == 200
+    assert r.objects_with_message == 200 and r.objects_with_two_messages == 0
+    assert r.redelivery_new_calls == 0 and r.redelivery_new_messages == 0
+    assert r.billed <= r.results + r.unanswered
+    assert r.emulator["failed"] > 0  # faults really happened
+    assert r.ours == {k: r.emulator[k] for k in ("total", "success", "failed")}
+
+
+def test_slow_answers_are_the_only_gap_between_billing_and_results(tmp_path: Path) -> None:
+    r = run_chaos(uploads=40, fault_rate=0.3, seed=11, faults=("slow", "500", "reset"),
+                  workdir=tmp_path, read_timeout_s=0.5, slow_ms=1500)
+    print(r.as_dict())
+    assert r.unpublished == 0 and r.results + r.failures == 40
+    assert r.objects_with_message == 40 and r.objects_with_two_messages == 0
+    assert r.unanswered > 0  # some answers arrived after the client gave up
+    assert r.billed <= r.results + r.unanswered
+    assert r.ours["total"] == r.emulator["total"]
+    assert r.ours["success"] + r.unanswered == r.emulator["success"]
