@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 KNOWN_REGIONS = (
@@ -74,5 +74,7 @@ def _parse(doc: dict[str, Any]) -> Catalogue:
 
 @lru_cache(maxsize=1)
 def load() -> Catalogue:
-    raw = resources.files("ocrflow").joinpath("data/catalogue.json").read_text("utf-8")
+    # a plain path, not importlib.resources: the package is always unpacked on the function
+    # platforms, and this keeps importlib.resources out of the cold start
+    raw = (Path(__file__).parent / "data" / "catalogue.json").read_text("utf-8")
     return _parse(json.loads(raw))

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import catalogue
 from .errors import ConfigError
-from .routing import Route, RouteRule
+from .routing import Route, RouteRule, rule_problems
 
 # field name -> environment variables, first one set wins
 ENV: dict[str, tuple[str, ...]] = {
@@ -68,7 +68,7 @@ class Settings(BaseModel):
     api_regions: dict[str, str] = Field(default_factory=dict)
     #: project id per region, for APIs bought in regions other than the default one
     project_ids: dict[str, str] = Field(default_factory=dict)
-    endpoint: str = "https://ocr.{region}.myhuaweicloud.com"
+    endpoint: str = Field(default="https://ocr.{region}.myhuaweicloud.com", pattern=r"^https?://")
     ak: str | None = Field(default=None, repr=False)
     sk: str | None = Field(default=None, repr=False)
     security_token: str | None = Field(default=None, repr=False)
@@ -92,37 +92,6 @@ class Settings(BaseModel):
     url_allowed_hosts: list[str] = Field(default_factory=list)
     state_dir: str = Field(default_factory=default_state_dir)
 
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("region")
-    @classmethod
-    def _known_region(cls, value: str) -> str:
-        if value not in catalogue.load().regions:
-            known = ", ".join(catalogue.KNOWN_REGIONS)
-            raise ValueError(f"unknown region {value!r}; expected one of {known}")
-        return value
-
-    @field_validator("api_regions")
-    @classmethod
-    def _api_regions(cls, value: dict[str, str]) -> dict[str, str]:
-        cat = catalogue.load()
-        for api, region in value.items():
-            if api not in cat.apis:
-                raise ValueError(f"unknown API {api!r}")
-            if region not in cat.regions:
-                raise ValueError(f"unknown region {region!r} for {api!r}")
-        return value
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("expected an http(s) URL template such as https://ocr.{region}.myhuaweicloud.com")
-        return value.rstrip("/")
-
     # --- derived -----------------------------------------------------------------------
     def region_for(self, api: str) -> str:
         """The region where ``api``'s package was bought (the one place that decides it)."""
@@ -132,7 +101,7 @@ class Settings(BaseModel):
         return self.project_ids.get(region, self.project_id)
 
     def endpoint_for(self, region: str) -> str:
-        return self.endpoint.replace("{region}", region)
+        return self.endpoint.rstrip("/").replace("{region}", region)
 
     def queue_url(self, which: str) -> str:
         explicit = self.result_queue_url if which == "result" else self.failure_queue_url
@@ -180,8 +149,13 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     if bool(raw.get("ak")) != bool(raw.get("sk")):
         missing = "HUAWEICLOUD_SDK_SK" if raw.get("ak") else "HUAWEICLOUD_SDK_AK"
         raise ConfigError(missing, "must be set together with its pair (AK and SK)")
+    if isinstance(raw.get("log_level"), str):
+        raw["log_level"] = raw["log_level"].upper()
+    if isinstance(raw.get("routes"), list):  # "suffix": ".pdf" is short for [".pdf"]
+        raw["routes"] = [dict(r, suffix=[r["suffix"]]) if isinstance(r, dict) and isinstance(
+            r.get("suffix"), str) else r for r in raw["routes"]]
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
@@ -189,7 +163,34 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         variable = source.get(field) or (ENV[field][0] if field in ENV else "configuration")
         where = "" if len(loc) <= 1 else f" (at {'.'.join(loc[1:])})"
         message = err["msg"].removeprefix("Value error, ")
+        if field == "endpoint" and err["type"] == "string_pattern_mismatch":
+            message = "expected an http(s) URL template such as https://ocr.{region}.myhuaweicloud.com"
         got = raw.get(field, None)
         secret = field in {"ak", "sk", "security_token", "iam_token"}
         shown = "" if secret or got is None else f"; got {str(got)[:80]!r}"
         raise ConfigError(variable, f"{message}{where}{shown}") from None
+    _check(settings, source)
+    return settings
+
+
+def _check(settings: Settings, source: dict[str, str]) -> None:
+    """Checks against the catalogue, done once at start (plain code: cheaper to import than
+    pydantic validators, and the messages say exactly what is expected)."""
+    cat = catalogue.load()
+
+    def var(field: str) -> str:
+        return source.get(field, ENV[field][0])
+
+    if settings.region not in cat.regions:
+        raise ConfigError(var("region"), f"unknown region {settings.region!r}; expected one of "
+                          f"{', '.join(catalogue.KNOWN_REGIONS)}")
+    for api, region in settings.api_regions.items():
+        if api not in cat.apis:
+            raise ConfigError(var("api_regions"), f"unknown API {api!r}")
+        if region not in cat.regions:
+            raise ConfigError(var("api_regions"), f"unknown region {region!r} for {api!r}")
+    for i, rule in enumerate(settings.routes):
+        problems = rule_problems(rule, set(cat.apis))
+        if problems:
+            raise ConfigError(var("routes"), f"{problems[0]} (at {i})")
+    settings.endpoint_for("x")  # the template must format

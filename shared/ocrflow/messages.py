@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timezone
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from .errors import Failure
@@ -78,5 +78,5 @@ def outgoing(event: dict[str, Any], body: bytes | None = None) -> OutgoingMessag
 
 
 def schema(kind: str) -> dict[str, Any]:
-    text = resources.files("ocrflow").joinpath(f"data/schemas/{SCHEMA_FILES[kind]}").read_text("utf-8")
+    text = (Path(__file__).parent / "data" / "schemas" / SCHEMA_FILES[kind]).read_text("utf-8")
     return json.loads(text)

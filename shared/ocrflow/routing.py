@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_API = "general-text"
 
@@ -33,35 +33,6 @@ class RouteRule(BaseModel):
     input: Literal["image", "url"] = "image"
     url_template: str | None = None
 
-    @model_validator(mode="after")
-    def _url_mode(self) -> RouteRule:
-        if self.input == "url" and not self.url_template:
-            raise ValueError("input 'url' needs url_template, e.g. "
-                             "https://{bucket}.obs.cn-north-4.myhuaweicloud.com/{key}")
-        return self
-
-    @field_validator("suffix", mode="before")
-    @classmethod
-    def _suffix_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
-
-    @field_validator("api")
-    @classmethod
-    def _known_api(cls, value: str) -> str:
-        from . import catalogue
-
-        if value not in catalogue.load().apis:
-            raise ValueError(f"unknown API {value!r}")
-        return value
-
-    @field_validator("options")
-    @classmethod
-    def _no_payload(cls, value: dict[str, Any]) -> dict[str, Any]:
-        clash = {"image", "url", "data"} & set(value)
-        if clash:
-            raise ValueError(f"options may not set {sorted(clash)}: the file is sent by ocrflow")
-        return value
-
     @property
     def needs_metadata(self) -> bool:
         return bool(self.metadata)
@@ -77,6 +48,20 @@ class RouteRule(BaseModel):
                 if meta.get(name.lower()) != expected:
                     return False
         return True
+
+
+def rule_problems(rule: RouteRule, known_apis: set[str]) -> list[str]:
+    """What is wrong with a rule beyond its types (checked once, at start)."""
+    problems = []
+    if rule.api not in known_apis:
+        problems.append(f"unknown API {rule.api!r}")
+    clash = {"image", "url", "data"} & set(rule.options)
+    if clash:
+        problems.append(f"options may not set {sorted(clash)}: the file is sent by ocrflow")
+    if rule.input == "url" and not rule.url_template:
+        problems.append("input 'url' needs url_template, e.g. "
+                        "https://{bucket}.obs.cn-north-4.myhuaweicloud.com/{key}")
+    return problems
 
 
 @dataclass(frozen=True)
