@@ -236,7 +236,10 @@ class Pipeline:
     # --- one record -----------------------------------------------------------------------
     def process_one(self, record: Record, credentials: Credentials | None,
                     deadline: float) -> Outcome:
+        """``deadline`` is the invocation's (``time.monotonic()``); a record never takes
+        longer than ``OCR_DEADLINE_S`` from its own start either."""
         started = time.monotonic()
+        deadline = min(deadline, started + self.rt.settings.deadline_s)
         try:
             if isinstance(record, InvalidRecord):
                 outcome = self._invalid(record)
@@ -297,7 +300,8 @@ class Pipeline:
                                        ref.delivery_id, ref.redrive_of)
             base.ref = ref
         key = record_key(ref, work.api, work.region)
-        claim_expiry = max(self.rt.settings.deadline_s, deadline - time.monotonic()) + CLAIM_GRACE_S
+        # the claim outlives this record's whole deadline, then another delivery may take over
+        claim_expiry = max(0.0, deadline - time.monotonic()) + CLAIM_GRACE_S
         try:
             claim = self.rt.idempotency.claim(key, claim_expiry)
         except IdempotencyError as exc:

@@ -272,3 +272,28 @@ def test_claim_check_for_results_too_large_for_the_queue(h: Harness, replay: Rep
     import hashlib
     import json
     assert json.loads(stored) == big["result"] and hashlib.sha256(stored).hexdigest() == ref["sha256"]
+
+
+def test_a_claim_from_a_crashed_attempt_is_taken_over_after_its_expiry(
+        tmp_path: Path, replay: ReplayServer) -> None:
+    import time
+
+    from ocrflow.models import ObjectRef
+    from ocrflow.pipeline import record_key
+    h = make_harness(tmp_path, replay.url + "/{region}", OCR_DEADLINE_S="2")
+    data = png_bytes()
+    h.put("ocrflow-uploads", "crash.png", data)
+    import hashlib
+    etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    key = record_key(ObjectRef("ocrflow-uploads", "crash.png", None, etag), "general-text", "cn-north-4")
+    # an attempt that claimed the record and died before it called or published anything
+    h.rt.idempotency.claim(key, 0.2)
+    event = s3_event("crash.png")
+    event["Records"][0]["s3"]["object"]["eTag"] = etag
+    with pytest.raises(RecordsNotPublished):
+        h.invoke(event)  # still held: redelivered later, nothing called
+    assert replay.received == []
+    time.sleep(0.3)
+    h.invoke(event)
+    assert len(replay.received) == 1 and len(h.results()) == 1
+    h.close()
