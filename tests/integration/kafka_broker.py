@@ -17,6 +17,7 @@ independent client (kafka-python) assigned to partitions, with no consumer group
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -25,11 +26,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from ocrflow.models import OutgoingMessage
 
 STARTUP_TIMEOUT_S = 15.0
 
@@ -219,6 +223,25 @@ class TansuBroker:
             admin.close()
 
 
+def event(key: str | None, n: int = 0, **extra: Any) -> OutgoingMessage:
+    """A CloudEvent as the pipeline serialises it (non-ASCII kept), keyed by ``key``."""
+    body: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "ocrflow/recognize",
+        "type": "ocr.result.v1",
+        "time": f"2026-11-01T00:00:{n % 60:02d}.000Z",
+        "datacontenttype": "application/json",
+        "data": {"object": {"bucket": "b", "key": key}, "n": n, "text": "テキスト"},
+        **extra,
+    }
+    if key is not None:
+        body["subject"] = key
+    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return OutgoingMessage(id=body["id"], type=body["type"], body=raw, key=key or "",
+                           attributes={"type": body["type"]})
+
+
 @dataclass(frozen=True)
 class Record:
     partition: int
@@ -262,6 +285,51 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 15.0) -> list[Record
         return records
     finally:
         consumer.close()
+
+
+@dataclass(frozen=True)
+class BatchHeader:
+    """The producer fields of one stored record batch (v2), as the broker keeps them."""
+
+    base_offset: int
+    records: int
+    producer_id: int
+    producer_epoch: int
+    base_sequence: int
+
+
+def record_batches(bootstrap: str, topic: str, partition: int) -> list[BatchHeader]:
+    """Headers of the record batches of one partition, from a raw Fetch (v4) request, to
+    see what no client API shows: the producer id and sequence the broker stored."""
+    host, port = bootstrap.rsplit(":", 1)
+    name = topic.encode()
+    client = b"ocrflow-test"
+    body = struct.pack(">iiiib", -1, 100, 1, 16 * 1024 * 1024, 0)  # replica, wait, min, max, iso
+    body += struct.pack(">ih", 1, len(name)) + name
+    body += struct.pack(">iiqi", 1, partition, 0, 16 * 1024 * 1024)
+    request = struct.pack(">hhih", 1, 4, 11, len(client)) + client + body
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(struct.pack(">i", len(request)) + request)
+        size = struct.unpack(">i", _read(sock, 4))[0]
+        data = _read(sock, size)
+    pos = 4 + 4 + 4  # correlation id, throttle, topic count
+    (name_len,) = struct.unpack_from(">h", data, pos)
+    pos += 2 + name_len + 4  # topic name, partition count
+    _partition, error, _hwm, _lso, aborted = struct.unpack_from(">ihqqi", data, pos)
+    assert error == 0, f"fetch error {error}"
+    pos += 4 + 2 + 8 + 8 + 4 + max(aborted, 0) * 16
+    (records_len,) = struct.unpack_from(">i", data, pos)
+    pos += 4
+    end = pos + max(records_len, 0)
+    batches = []
+    while pos + 61 <= end:
+        base_offset, length = struct.unpack_from(">qi", data, pos)
+        last_delta = struct.unpack_from(">i", data, pos + 23)[0]
+        producer_id, epoch, base_sequence, count = struct.unpack_from(">qhii", data, pos + 43)
+        assert count == last_delta + 1
+        batches.append(BatchHeader(base_offset, count, producer_id, epoch, base_sequence))
+        pos += 12 + length
+    return batches
 
 
 # -- fixtures ---------------------------------------------------------------------------

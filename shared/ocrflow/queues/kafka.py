@@ -63,6 +63,13 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 #: ``datacontenttype``, which the binding carries as ``content-type`` in binary mode only.
 _NOT_HEADERS = frozenset({"data", "data_base64", "datacontenttype"})
 CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+#: Outcomes librdkafka does not flag retriable in a delivery report, though a later
+#: attempt may well succeed: the broker was not reached or did not answer in time.
+_TRANSIENT = frozenset({
+    KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN, KafkaError._QUEUE_FULL, KafkaError.REQUEST_TIMED_OUT,
+    KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT,
+})
 
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _HOST = re.compile(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+")
@@ -74,8 +81,9 @@ _QUERY_KEYS = frozenset({
 
 class KafkaPublishError(PublishError):
     """A message the broker did not confirm. ``code`` is librdkafka's error name
-    (``_MSG_TIMED_OUT``, ``_TRANSPORT``, ``TOPIC_AUTHORIZATION_FAILED``, …) and
-    ``retriable`` its own verdict; both come from the error object, never its text."""
+    (``_MSG_TIMED_OUT``, ``_TRANSPORT``, ``TOPIC_AUTHORIZATION_FAILED``, …); ``retriable``
+    says a later attempt may succeed (librdkafka's verdict, or a timeout or lost
+    connection); both come from the error object, never its text."""
 
     def __init__(self, message: str, code: str, retriable: bool, fatal: bool = False) -> None:
         super().__init__(message)
@@ -298,6 +306,15 @@ def cloudevent_headers(message: OutgoingMessage) -> list[tuple[str, str | bytes 
     return headers
 
 
+#: Refusals of the producer's identity rather than of the message: nothing was written,
+#: and a new producer (new id) can send it. Tansu answers PRODUCER_FENCED to the epoch
+#: that librdkafka bumps on its own after a delivery timeout (KIP-360), every time.
+_REFUSED_IDENTITY = frozenset({
+    "PRODUCER_FENCED", "INVALID_PRODUCER_EPOCH", "UNKNOWN_PRODUCER_ID",
+    "OUT_OF_ORDER_SEQUENCE_NUMBER", "INVALID_PRODUCER_ID_MAPPING",
+})
+
+
 class _Pending:
     """Slot for a delivery report that has not come yet."""
 
@@ -314,30 +331,28 @@ class KafkaQueue(Queue):
         self.max_message_bytes = settings.max_message_bytes
         self._lock = threading.Lock()
         self._producer: confluent_kafka.Producer | None = None
-        self._fatal: KafkaError | None = None
+        #: Why the current producer must be replaced before its next use, if it must.
+        self._stale: str | None = None
 
     # -- producing ---------------------------------------------------------------------
 
     def connect(self) -> None:
-        """Creates the producer now and starts its connection without waiting for it.
+        """Creates the producer now and warms it up in the background.
 
-        An idempotent librdkafka producer can send nothing before it holds a producer id,
-        and it asks for one on a fixed 500 ms timer that needs a broker connection up; left
-        idle, a new producer's first message waited about 1 s here, with this kick exactly
-        500 ms after creation. Opening the queue before the OCR call hides that wait."""
-        producer = self._get_producer()
-        try:  # a metadata request with no wait: only to open the connection now
-            producer.list_topics(self.settings.topic, timeout=0.001)
-        except KafkaException:
-            pass
+        An idempotent librdkafka producer sends nothing before it holds a producer id. It
+        asks for one when a metadata answer comes from a broker it is connected to, else
+        on a fixed 500 ms timer (rdkafka_idempotence.c); a new producer's first message
+        waited 0.5 to 1 s here. Two metadata requests (the first through the bootstrap
+        address, the second through the broker it names) get the id within a few round
+        trips. They ask for no topic by name, so no broker auto-creates one because of
+        them. Failures are left to publish, which reports them."""
+        self._get_producer()
 
     def _get_producer(self) -> confluent_kafka.Producer:
         with self._lock:
-            if self._producer is not None and self._fatal is not None:
-                # An idempotent producer that hit a fatal error refuses everything; a new
-                # one gets a new producer id and starts afresh.
-                LOG.warning("kafka producer for %s replaced after fatal error %s",
-                            self.settings.where, self._fatal.name())
+            if self._producer is not None and self._stale is not None:
+                LOG.warning("kafka producer for %s replaced: %s", self.settings.where,
+                            self._stale)
                 self._discard_locked()
             if self._producer is None:
                 conf = self.settings.producer_config()
@@ -347,14 +362,28 @@ class KafkaQueue(Queue):
                 except KafkaException as exc:
                     raise ConfigError(self.variable, f"{self.settings.where}: "
                                                      f"{self._scrub(_describe(exc))}") from None
-                self._fatal = None
+                self._stale = None
+                self._warm_up(self._producer)
             return self._producer
+
+    def _warm_up(self, producer: confluent_kafka.Producer) -> None:
+        timeout = min(5.0, self.settings.delivery_timeout_ms / 1000)
+
+        def metadata_twice() -> None:
+            for _ in range(2):
+                try:
+                    producer.list_topics(timeout=timeout)
+                except KafkaException:
+                    return
+
+        threading.Thread(target=metadata_twice, name="ocrflow-kafka-warm-up",
+                         daemon=True).start()
 
     def _on_error(self, error: KafkaError) -> None:
         # Called from poll/flush. Transient errors (a broker down) are librdkafka's to retry
         # until the delivery timeout; only a fatal one needs us.
         if error.fatal():
-            self._fatal = error
+            self._stale = f"fatal error {error.name()}"
             LOG.error("kafka producer fatal error on %s: %s", self.settings.where, error.name())
         else:
             LOG.debug("kafka client error on %s: %s", self.settings.where, error.name())
@@ -367,9 +396,26 @@ class KafkaQueue(Queue):
     def publish_many(self, messages: Sequence[OutgoingMessage]) -> list[Exception | None]:
         """Produces every message, then waits once for all delivery reports. Returns, in
         order, None for each message the broker confirmed and the error for each it did
-        not. Never reports a message as confirmed without its delivery report."""
+        not. Never reports a message as confirmed without its delivery report.
+
+        Messages the broker refused because of the producer's identity (fenced epoch,
+        unknown producer id, sequence out of order: nothing was written) are sent once
+        more through a new producer. So the wait is bounded by the delivery timeout plus a
+        grace, twice that at worst when the producer had to be replaced."""
         if not messages:
             return []
+        results = self._attempt(messages)
+        refused = [(i, r.code) for i, r in enumerate(results)
+                   if isinstance(r, KafkaPublishError) and r.code in _REFUSED_IDENTITY]
+        if refused:
+            self._stale = f"broker refused its producer identity ({refused[0][1]})"
+            again = [i for i, _ in refused]
+            for index, outcome in zip(again, self._attempt([messages[i] for i in again]),
+                                      strict=True):
+                results[index] = outcome
+        return results
+
+    def _attempt(self, messages: Sequence[OutgoingMessage]) -> list[Exception | None]:
         try:
             producer = self._get_producer()
         except ConfigError as exc:
@@ -438,11 +484,13 @@ class KafkaQueue(Queue):
             return KafkaPublishError(f"message {message.id} to {self.settings.where} {what}",
                                      code="_UNKNOWN", retriable=False)
         if error.fatal():
-            self._fatal = error
+            self._stale = f"fatal error {error.name()}"
         return KafkaPublishError(
             f"message {message.id} to {self.settings.where} {what}: {error.name()} "
             f"({self._scrub(error.str())})",
-            code=error.name(), retriable=bool(error.retriable()), fatal=bool(error.fatal()))
+            code=error.name(), fatal=bool(error.fatal()),
+            retriable=(error.name() in _REFUSED_IDENTITY or not error.fatal()
+                       and (error.retriable() or error.code() in _TRANSIENT)))
 
     def _scrub(self, text: str) -> str:
         if self.settings.password:
@@ -455,9 +503,15 @@ class KafkaQueue(Queue):
         """Every message on the topic, oldest first (by timestamp, then partition and
         offset), read by partition assignment from the beginning up to the end offsets
         seen when reading started. No consumer group is joined, no offset committed."""
-        yield from (json.loads(value) for value in self._read_values())
+        for partition, offset, value in self._read_records():
+            try:
+                yield json.loads(value)
+            except ValueError:
+                raise KafkaReadError(f"{self.settings.where}: the record at partition "
+                                     f"{partition} offset {offset} is not JSON",
+                                     "NOT_JSON") from None
 
-    def _read_values(self) -> list[bytes]:
+    def _read_records(self) -> list[tuple[int, int, bytes]]:
         conf = self.settings.client_config()
         conf.update({
             # The Python binding insists on a group id; assign() never joins the group.
@@ -521,7 +575,7 @@ class KafkaQueue(Queue):
         finally:
             consumer.close()
         found.sort(key=lambda item: item[:3])
-        return [value for *_, value in found]
+        return [(partition, offset, value) for _, partition, offset, value in found]
 
     def close(self) -> None:
         with self._lock:
