@@ -202,6 +202,16 @@ p.send("{topic}", b"cold", key=b"cold").get(30)
 print(t1 - t0, time.perf_counter() - t1)
 p.close(5)
 """,
+    "ocrflow adapter": """
+import sys, time; sys.path.insert(0, "{shared}"); t0 = time.perf_counter()
+from ocrflow.queues.kafka import open_queue
+from ocrflow.models import OutgoingMessage
+t1 = time.perf_counter()
+q = open_queue("kafka://{bootstrap}/{topic}")
+q.publish(OutgoingMessage(id="cold", type="ocr.result.v1", body=b'{{"id":"cold"}}', key="cold"))
+print(t1 - t0, time.perf_counter() - t1)
+q.close()
+""",
 }
 
 
@@ -211,7 +221,8 @@ def cold_start(client: str, bootstrap: str, topic: str, runs: int = 5) -> dict[s
     imports, firsts = [], []
     for _ in range(runs):
         out = subprocess.run(
-            [sys.executable, "-c", _COLD[client].format(bootstrap=bootstrap, topic=topic)],
+            [sys.executable, "-c", _COLD[client].format(bootstrap=bootstrap, topic=topic,
+                                                        shared=ROOT / "shared")],
             capture_output=True, text=True, timeout=120, check=True).stdout.split()
         imports.append(float(out[0]))
         firsts.append(float(out[1]))
@@ -226,6 +237,8 @@ def compare_clients(bootstrap: str, topic: str, n: int = 1000, size: int = 2048,
     for name, run in (("confluent-kafka", _confluent), ("kafka-python", _kafka_python)):
         results[name] = {**cold_start(name, bootstrap, topic), **run(bootstrap, topic, bodies,
                                                                       batch)}
+    results["ocrflow adapter (confluent-kafka)"] = cold_start("ocrflow adapter", bootstrap,
+                                                              topic)
     return results
 
 
