@@ -19,6 +19,9 @@ if str(ROOT) not in sys.path:
 
 EVENTS = ROOT / "tests" / "events"
 
+# the Kafka broker fixtures (a real Tansu broker started per session / per test)
+pytest_plugins = ["tests.integration.kafka_broker"]
+
 
 def load_event(name: str) -> Any:
     return json.loads((EVENTS / name).read_text("utf-8"))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from .errors import PublishError
 from .models import ObjectInfo, OutgoingMessage
 
 
@@ -51,6 +52,18 @@ class Queue(abc.ABC):
     def publish(self, message: OutgoingMessage) -> None:
         """Publishes one message and returns only once the broker confirmed it.
         Raises PublishError otherwise."""
+
+    def publish_many(self, messages: list[OutgoingMessage]) -> list[Exception | None]:
+        """Publishes several messages; one entry per message: None when confirmed, else the
+        error. Adapters that can confirm a batch at once (Kafka) override this."""
+        out: list[Exception | None] = []
+        for message in messages:
+            try:
+                self.publish(message)
+                out.append(None)
+            except PublishError as exc:
+                out.append(exc)
+        return out
 
     @abc.abstractmethod
     def dump(self) -> Iterator[dict[str, Any]]:

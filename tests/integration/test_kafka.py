@@ -22,7 +22,6 @@ from tests.integration.kafka_broker import TansuBroker, event, read_topic, recor
 
 pytestmark = pytest.mark.integration
 # The broker fixtures (kafka_broker, durable_kafka_broker) live there.
-pytest_plugins = ["tests.integration.kafka_broker"]
 
 
 def topic_for(broker: TansuBroker, partitions: int = 1) -> str:

@@ -21,7 +21,6 @@ from tests.integration.kafka_broker import TansuBroker, event, read_topic
 
 pytestmark = pytest.mark.integration
 # The broker fixtures (kafka_broker, durable_kafka_broker) live there.
-pytest_plugins = ["tests.integration.kafka_broker"]
 
 TIMEOUT_MS = 2000
 #: publish gives up at the delivery timeout; librdkafka's report may lag it a little.
