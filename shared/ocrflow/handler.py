@@ -88,6 +88,8 @@ def handle(event: Any, context: Any = None, function: str = "recognize",
     log = get_logger()
     records = events_mod.parse_event(event)
     batch_ids = events_mod.delivery_ids(event)
+    if records:
+        rt.open_queues()
     log.info("invocation started", records=len(records), sqs_messages=len(batch_ids) or None)
     try:
         outcomes = Pipeline(rt, function).process(

@@ -132,6 +132,17 @@ class Runtime:
                     self._queues[which] = queue
         return queue  # type: ignore[return-value]
 
+    def open_queues(self) -> None:
+        """Opens both queues before records are processed, so a broker connection (Kafka's
+        producer id, an AMQP channel) is made while the first OCR call runs. A bad URL
+        raises ConfigError here, naming its variable; a broker that is down does not stop
+        the invocation (its records fail at publish and are redelivered)."""
+        for which in ("result", "failure"):
+            try:
+                self.queue(which)
+            except (PublishError, OSError) as exc:
+                get_logger().warning("queue not reachable yet", queue=which, error=str(exc)[:200])
+
     @property
     def idempotency(self) -> IdempotencyStore:
         if self._idempotency is None:
@@ -460,7 +471,7 @@ class Pipeline:
         event = json.loads(body)
         try:
             self.rt.queue(destination).publish(messages.outgoing(event, body))
-        except PublishError as exc:
+        except (PublishError, OSError) as exc:  # OSError: the queue could not even be opened
             outcome.status = "unpublished"
             outcome.code = outcome.code or "OCRFLOW.PUBLISH_FAILED"
             outcome.detail = f"{destination} queue: {exc}"
