@@ -35,6 +35,7 @@ services:
 	@bash scripts/check_services.sh
 
 test: $(VENV)/.test-installed services
+	@bash scripts/ensure_font.sh
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.test-installed

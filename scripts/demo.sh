@@ -27,6 +27,4 @@ echo "Local OCR emulator at $URL (recognition runs on this machine's CPU)"
 export OCR_ENDPOINT="$URL/{region}"
 echo
 "$BIN/ocrflow" run samples
-echo
-echo "Each result is a CloudEvent on the embedded sqlite queue; see them with:"
-echo "  $BIN/ocrflow queue dump 'sqlite:///$STATE/queues.db?queue=results'"
+echo "(each message is a CloudEvent; $BIN/ocrflow queue dump prints them as JSON lines)"

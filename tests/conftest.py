@@ -31,6 +31,7 @@ def load_event(name: str) -> Any:
 def validate_message() -> Any:
     """Validates a message (dict or bytes) against the JSON Schema shipped for its type."""
     import jsonschema
+
     from ocrflow import messages
 
     checkers = {kind: jsonschema.Draft202012Validator(

@@ -23,6 +23,7 @@ from typing import Any
 from . import events as events_mod
 from .config import load_settings
 from .handler import credentials_for
+from .log import configure
 from .pipeline import Pipeline, Runtime
 
 
@@ -75,6 +76,7 @@ def run_chaos(uploads: int = 200, fault_rate: float = 0.3, seed: int = 7,
             "OCR_READ_TIMEOUT_S": str(read_timeout_s), "OCR_MAX_ATTEMPTS": "4",
             "OCR_MAX_CONCURRENCY": "8", "POWERTOOLS_LOG_LEVEL": "ERROR",
         })
+        configure(settings.service_name, settings.log_level, io.StringIO())
         rt = Runtime(settings)
         emf = io.StringIO()
         rt.metrics.stream = emf
@@ -103,12 +105,14 @@ def run_chaos(uploads: int = 200, fault_rate: float = 0.3, seed: int = 7,
             if not pending:
                 break
         unpublished = sum(len(e["Records"]) for e in pending)
+        emulator.wait_idle()  # answers that arrive after the client gave up still count
         stats_before = emulator.stats()
         ours = _emf_totals(emf.getvalue())
         results = list(rt.queue("result").dump())
         failures = list(rt.queue("failure").dump())
         for event in events:  # at-least-once: every event arrives a second time
             deliver(event)
+        emulator.wait_idle()
         stats_after = emulator.stats()
         results2, failures2 = list(rt.queue("result").dump()), list(rt.queue("failure").dump())
         rt.close()

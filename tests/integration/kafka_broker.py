@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from ocrflow.models import OutgoingMessage
 
 STARTUP_TIMEOUT_S = 15.0

@@ -13,10 +13,10 @@ import threading
 import time
 
 import pytest
+
 from ocrflow.errors import PublishError
 from ocrflow.models import OutgoingMessage
 from ocrflow.queues.kafka import KafkaPublishError, open_queue
-
 from tests.integration.kafka_broker import TansuBroker, event, read_topic
 
 pytestmark = pytest.mark.integration

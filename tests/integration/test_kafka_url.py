@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ocrflow.errors import ConfigError
 from ocrflow.queues.kafka import (
     DEFAULT_DELIVERY_TIMEOUT_MS,
@@ -15,7 +16,6 @@ from ocrflow.queues.kafka import (
     redact,
 )
 from ocrflow.registry import open_queue
-
 from tests.integration.kafka_broker import event
 
 

@@ -6,11 +6,11 @@ import json
 import time
 
 import pytest
+
 from ocrflow.client import OcrClient, encode_body
 from ocrflow.config import load_settings
 from ocrflow.metrics import Metrics
 from ocrflow.signer import Credentials, verify
-
 from tests.support.replay_server import OK_RESULT, Answer, ReplayServer
 
 CREDS = Credentials("TESTAK", "TESTSK")

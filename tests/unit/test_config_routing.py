@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ocrflow import catalogue
 from ocrflow.config import load_settings
 from ocrflow.errors import ConfigError

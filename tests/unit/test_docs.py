@@ -6,7 +6,6 @@ import re
 
 from ocrflow.config import ENV
 from ocrflow.errors import OCRFLOW_CODES
-
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text("utf-8")

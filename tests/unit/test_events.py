@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from ocrflow.events import InvalidRecord, delivery_ids, parse_event
 from ocrflow.models import ObjectRef
-
 from tests.conftest import load_event
 
 

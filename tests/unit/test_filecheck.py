@@ -7,9 +7,10 @@ import struct
 import zlib
 
 import pytest
+from PIL import Image
+
 from ocrflow import catalogue, filecheck
 from ocrflow.errors import FailureError
-from PIL import Image
 
 CAT = catalogue.load()
 TEXT = CAT.apis["general-text"]

@@ -10,7 +10,6 @@ from typing import Any
 
 from ocrflow.handler import handle
 from ocrflow.metrics import Metrics
-
 from tests.support.harness import make_harness
 from tests.support.replay_server import ReplayServer
 from tests.unit.test_pipeline import png_bytes, s3_event

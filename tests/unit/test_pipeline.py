@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
+
 from ocrflow.errors import PublishError
 from ocrflow.handler import RecordsNotPublished
 from ocrflow.models import OutgoingMessage
 from ocrflow.ports import Queue
-from PIL import Image
-
 from tests.conftest import load_event
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ocrflow.handler import RecordsNotPublished, handle
 
+from ocrflow.handler import RecordsNotPublished, handle
 from tests.conftest import load_event
 from tests.support.harness import make_harness
 from tests.support.replay_server import Answer, ReplayServer

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from ocrflow.signer import Credentials, VerifyError, canonical_uri, sign, verify
 
 URL = "https://service.endpoint.myhuaweicloud.com/resources?size=1"

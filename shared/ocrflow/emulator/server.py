@@ -1,0 +1,435 @@
+"""A local stand-in for Huawei Cloud OCR: same paths, same signing, same error codes.
+
+``POST [/{region}]/v2/{project_id}/ocr/{api}`` is answered like the real service:
+
+1. a body over 12 MB → 413 ``APIG.0201`` (the gateway's limit);
+2. an injected fault, if one is drawn (``--fault-rate``, ``--faults``, ``--seed``);
+3. the signature (``SDK-HMAC-SHA256``, the same signer as the client) or ``X-Auth-Token``
+   → 401 ``APIG.0301`` when wrong or when ``X-Sdk-Date`` is more than 15 minutes off;
+4. the API and region: an API the region does not offer → 404 ``APIG.0101``; an API whose
+   package was bought elsewhere (``--packages``) → 403 ``ModelArts.4204``;
+5. the body: ``image``/``url`` (``data`` for the APIs that take it) both or neither →
+   ``AIS.0101``; bad base64 or a format the API does not take → ``AIS.0102``; too large,
+   too small or out-of-range sides → ``AIS.0103``;
+6. the answer: real recognition for the text APIs (RapidOCR on ONNX Runtime, CPU), a
+   recorded example from the API reference for a few others (``X-Emulator-Recorded:
+   true``), else a clear ``Emulator.NotEmulated`` error.
+
+``GET /_emulator/stats`` counts calls per API and region like the console does (billed =
+2xx answers); ``POST /_emulator/reset`` zeroes them. Every answer has an ``X-Request-Id``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import random
+import socket
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from .. import catalogue, filecheck
+from ..signer import VerifyError, verify
+
+MAX_BODY = 12 * 1024 * 1024
+FAULTS = ("429", "4401", "500", "503", "504", "slow", "reset")
+RECORDED = Path(__file__).parent / "recorded"
+TEXT_APIS = frozenset({"general-text", "web-image", "handwriting", "general-table"})
+NO_API = "The API does not exist or has not been published in the environment."
+FAULT_ANSWERS: dict[str, tuple[int, str, str]] = {
+    "429": (429, "APIG.0308", "The throttling threshold has been reached."),
+    "4401": (429, "ModelArts.4401", "Too many concurrent requests."),
+    "504": (504, "APIG.0201", "Backend timeout."),
+    "500": (500, "Emulator.InjectedFault", "injected fault: HTTP 500"),
+    "503": (503, "Emulator.InjectedFault", "injected fault: HTTP 503"),
+}
+
+
+@dataclass
+class EmulatorOptions:
+    region: str = "cn-north-4"
+    #: api → region where its package was "bought"; None = every API everywhere it is offered
+    packages: dict[str, str] | None = None
+    fault_rate: float = 0.0
+    faults: list[str] = field(default_factory=lambda: list(FAULTS))
+    seed: int = 0
+    latency_ms: int = 0
+    slow_ms: int = 35_000
+    recognition: bool = True
+    #: AK → SK accepted; None accepts any AK (the form and the date are still checked)
+    credentials: dict[str, str] | None = None
+
+
+class Answer(Exception):
+    """An answer decided early (an error)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_api: dict[str, dict[str, dict[str, int]]] = {}
+
+    def count(self, api: str, region: str, status: int) -> None:
+        with self.lock:
+            c = self.by_api.setdefault(api, {}).setdefault(
+                region, {"total": 0, "success": 0, "failed": 0, "billed": 0})
+            c["total"] += 1
+            if 200 <= status < 300:
+                c["success"] += 1
+                c["billed"] += 1  # the service bills 2xx answers, whether or not they arrive
+            else:
+                c["failed"] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            by_api = json.loads(json.dumps(self.by_api))
+        totals = {"total": 0, "success": 0, "failed": 0, "billed": 0}
+        for regions in by_api.values():
+            for c in regions.values():
+                for k in totals:
+                    totals[k] += c[k]
+        return {**totals, "by_api": by_api}
+
+    def reset(self) -> None:
+        with self.lock:
+            self.by_api.clear()
+
+
+class FaultPlan:
+    """Decides the Nth request's fault from the seed alone (draws in arrival order)."""
+
+    def __init__(self, rate: float, faults: list[str], seed: int) -> None:
+        unknown = set(faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}; choose from {','.join(FAULTS)}")
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("fault rate must be between 0 and 1")
+        self.rate, self.faults = rate, list(faults)
+        self.rng = random.Random(seed)  # noqa: S311 - reproducible faults, not security
+        self.lock = threading.Lock()
+        self.count = 0
+        self.log: list[str | None] = []
+
+    def next(self) -> str | None:
+        with self.lock:
+            self.count += 1
+            fault = None
+            if self.rate > 0 and self.faults:
+                draw = self.rng.random()
+                pick = self.rng.randrange(len(self.faults))
+                if draw < self.rate:
+                    fault = self.faults[pick]
+            self.log.append(fault)
+            return fault
+
+
+class Recogniser:
+    """RapidOCR (PP-OCR models inside the wheel, ONNX Runtime on the CPU), loaded once."""
+
+    def __init__(self) -> None:
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        if self._engine is None:
+            try:
+                from rapidocr_onnxruntime import RapidOCR
+            except ImportError as exc:  # pragma: no cover - the extra is missing
+                raise Answer(500, "Emulator.NotEmulated",
+                             "recognition needs the emulator extra: pip install 'ocrflow[emulator]'") from exc
+            self._engine = RapidOCR()
+        return self._engine
+
+    def words(self, image: bytes) -> list[dict[str, Any]]:
+        with self._lock:
+            engine = self._load()
+            found, _ = engine(image)
+        blocks = []
+        for box, text, score in found or []:
+            blocks.append({"words": text, "confidence": round(float(score), 4),
+                           "location": [[int(round(x)), int(round(y))] for x, y in box]})
+        return blocks
+
+
+def text_result(api: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The documented result shape of each text API."""
+    if api == "general-table":
+        return {"words_region_count": 1 if blocks else 0,
+                "words_region_list": [{"type": "text", "words_block_count": len(blocks),
+                                       "words_block_list": blocks}] if blocks else []}
+    return {"direction": 0.0 if blocks else -1.0, "words_block_count": len(blocks),
+            "words_block_list": blocks}
+
+
+class Emulator:
+    def __init__(self, options: EmulatorOptions) -> None:
+        self.options = options
+        self.catalogue = catalogue.load()
+        if options.region not in self.catalogue.regions:
+            raise ValueError(f"unknown region {options.region!r}")
+        self.stats = Stats()
+        self.in_flight = 0
+        self.idle = threading.Condition()
+        self.faults = FaultPlan(options.fault_rate, options.faults, options.seed)
+        self.recogniser = Recogniser()
+
+    def bought(self, api: str, region: str) -> bool:
+        packages = self.options.packages
+        return packages is None or packages.get(api) == region
+
+    def route(self, path: str) -> tuple[str, str]:
+        """(region, api) of a request path, or Answer 404."""
+        parts = [p for p in path.split("?")[0].split("/") if p]
+        region = self.options.region
+        if parts and parts[0] in self.catalogue.regions:
+            region, parts = parts[0], parts[1:]
+        if len(parts) != 4 or parts[0] != "v2" or parts[2] != "ocr":
+            raise Answer(404, "APIG.0101", NO_API)
+        return region, parts[3]
+
+    def authenticate(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if "x-auth-token" in lowered and "authorization" not in lowered:
+            return  # IAM tokens are accepted as they are (the emulator has no IAM)
+        raw_path, _, query = path.partition("?")
+        try:
+            verify(method, raw_path, query, headers, body, self.options.credentials)
+        except VerifyError as exc:
+            detail = {"skew": "x-sdk-date expired", "date": "x-sdk-date missing or malformed",
+                      "unsigned": "no authentication information",
+                      "unknown_ak": "access key not found"}.get(exc.reason, "verify aksk signature fail")
+            raise Answer(401, "APIG.0301", f"Incorrect IAM authentication information: {detail}") from None
+
+    def recognise(self, api: str, region: str, body: bytes) -> tuple[dict[str, Any], dict[str, str]]:
+        if not self.catalogue.offers(region, api) or api not in self.catalogue.apis:
+            raise Answer(404, "APIG.0101", NO_API)
+        if not self.bought(api, region):
+            where = (self.options.packages or {}).get(api)
+            bought = f" (package bought in {where})" if where else ""
+            raise Answer(403, "ModelArts.4204", f"Service not enabled in {region}{bought}")
+        limits = self.catalogue.apis[api]
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise Answer(400, "AIS.0101", "The request body is not valid JSON.") from None
+        if not isinstance(doc, dict):
+            raise Answer(400, "AIS.0101", "The request body must be a JSON object.")
+        if limits.body_field == "json":
+            return self.recorded(api)
+        fld = limits.body_field
+        given = [k for k in (fld, "url") if doc.get(k)]
+        if len(given) != 1:
+            raise Answer(400, "AIS.0101", f"The parameter {fld} and url must choose one.")
+        if given[0] == "url":
+            raise Answer(400, "Emulator.NotEmulated", "url input is not emulated offline; send the image")
+        encoded = doc[fld]
+        if not isinstance(encoded, str):
+            raise Answer(400, "AIS.0101", f"The parameter {fld} must be a string.")
+        if len(encoded) > self.catalogue.max_image_base64_bytes:
+            raise Answer(400, "AIS.0103", "The image size exceeds the limit (10 MB after base64 encoding).")
+        try:
+            image = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise Answer(400, "AIS.0102", "The image is not valid base64.") from None
+        if not image:
+            raise Answer(400, "AIS.0103", "The image is empty.")
+        fmt = filecheck.sniff_format(image)
+        if fmt is None or fmt not in limits.formats:
+            raise Answer(400, "AIS.0102", "The image format is not supported.")
+        try:
+            facts = filecheck.inspect(image)
+        except Exception:  # noqa: BLE001 - any unreadable header is the service's AIS.0102
+            raise Answer(400, "AIS.0102", "The image cannot be decoded.") from None
+        if facts.width is not None and facts.height is not None:
+            w, h = facts.width, facts.height
+            if min(w, h) < limits.min_side or max(w, h) > limits.max_side or (
+                    limits.max_pixels and w * h > limits.max_pixels):
+                raise Answer(400, "AIS.0103", f"The image size {w}x{h} is out of range.")
+        if api not in TEXT_APIS:
+            return self.recorded(api)
+        if fmt == "pdf":
+            raise Answer(400, "Emulator.NotEmulated", "PDF input is not emulated; send an image")
+        if not self.options.recognition:
+            return {"result": text_result(api, [])}, {"X-Emulator-Recognition": "off"}
+        return {"result": text_result(api, self.recogniser.words(image))}, {"X-Emulator-Recognition": "on"}
+
+    def recorded(self, api: str) -> tuple[dict[str, Any], dict[str, str]]:
+        path = RECORDED / f"{api}.json"
+        if not path.exists():
+            raise Answer(400, "Emulator.NotEmulated",
+                         f"{api} is not emulated: the emulator recognises text APIs only")
+        doc = json.loads(path.read_text("utf-8"))
+        return {"result": doc["result"]}, {"X-Emulator-Recorded": "true"}
+
+
+def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "ocrflow-emulator"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+            pass  # quiet: request lines would only repeat what stats count
+
+        def _send(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json;charset=utf8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("X-Request-Id", uuid.uuid4().hex)
+            for k, v in (extra or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] == "/_emulator/stats":
+                self._send(200, emu.stats.snapshot())
+            else:
+                self._send(404, {"error_code": "APIG.0101", "error_msg": "The API does not exist."})
+
+        def do_POST(self) -> None:
+            with emu.idle:
+                emu.in_flight += 1
+            try:
+                self._post()
+            finally:
+                with emu.idle:
+                    emu.in_flight -= 1
+                    emu.idle.notify_all()
+
+        def _post(self) -> None:
+            if self.path.split("?")[0] == "/_emulator/reset":
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                emu.stats.reset()
+                self._send(200, {"reset": True})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                region, api = emu.route(self.path)
+            except Answer as a:
+                self.rfile.read(length)
+                self._send(a.status, {"error_code": a.code, "error_msg": a.message})
+                return
+            if length > MAX_BODY:
+                remaining = length  # read and drop it, so the client sees the answer
+                while remaining > 0:
+                    chunk = self.rfile.read(min(remaining, 1 << 20))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
+                emu.stats.count(api, region, 413)
+                self._send(413, {"error_code": "APIG.0201", "error_msg": "Request entity too large."})
+                return
+            body = self.rfile.read(length)
+            if emu.options.latency_ms:
+                time.sleep(emu.options.latency_ms / 1000)
+            fault = emu.faults.next()
+            if fault == "reset":
+                emu.stats.count(api, region, 0)
+                self._reset()
+                return
+            status, payload, extra = self._answer(region, api, body, fault)
+            if fault == "slow":
+                time.sleep(emu.options.slow_ms / 1000)
+            emu.stats.count(api, region, status)
+            with contextlib.suppress(OSError):  # a client that gave up has gone
+                self._send(status, payload, extra)
+
+        def _answer(self, region: str, api: str, body: bytes,
+                    fault: str | None) -> tuple[int, Any, dict[str, str]]:
+            injected = {"X-Emulator-Fault": fault} if fault else {}
+            if fault in FAULT_ANSWERS:
+                status, err, msg = FAULT_ANSWERS[fault]
+                return status, {"error_code": err, "error_msg": msg}, injected
+            try:
+                emu.authenticate("POST", self.path, dict(self.headers.items()), body)
+                payload, extra = emu.recognise(api, region, body)
+                return 200, payload, {**extra, **injected}
+            except Answer as a:
+                return a.status, {"error_code": a.code, "error_msg": a.message}, injected
+
+        def _reset(self) -> None:
+            """Drops the connection without an answer (TCP RST)."""
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+
+    return Handler
+
+
+class RunningEmulator:
+    def __init__(self, emulator: Emulator, httpd: ThreadingHTTPServer, thread: threading.Thread) -> None:
+        self.emulator, self.httpd, self.thread = emulator, httpd, thread
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stats(self) -> dict[str, Any]:
+        return self.emulator.stats.snapshot()
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Waits until no request is being answered (slow answers included)."""
+        emu = self.emulator
+        with emu.idle:
+            return emu.idle.wait_for(lambda: emu.in_flight == 0, timeout)
+
+    def reset(self) -> None:
+        self.emulator.stats.reset()
+
+    @property
+    def fault_log(self) -> list[str | None]:
+        """The fault drawn for each OCR request so far, in arrival order."""
+        return list(self.emulator.faults.log)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> RunningEmulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def make_server(options: EmulatorOptions, port: int = 0) -> tuple[Emulator, ThreadingHTTPServer]:
+    emulator = Emulator(options)
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(emulator))
+    httpd.daemon_threads = True
+    return emulator, httpd
+
+
+def start_emulator(port: int = 0, **options: Any) -> RunningEmulator:
+    """Starts the emulator on a background thread (``port=0``: a free port)."""
+    emulator, httpd = make_server(EmulatorOptions(**options), port)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    return RunningEmulator(emulator, httpd, thread)
+
+
+@contextlib.contextmanager
+def running(**options: Any) -> Iterator[RunningEmulator]:
+    emu = start_emulator(**options)
+    try:
+        yield emu
+    finally:
+        emu.stop()
