@@ -19,6 +19,7 @@ _STORES = {
 _QUEUES = {
     "sqlite": "ocrflow.queues.sqlite:open_queue",
     "https": "ocrflow.queues.sqs:open_queue",
+    "http": "ocrflow.queues.sqs:open_queue",  # a local SQS endpoint (moto, ElasticMQ)
     "sqs": "ocrflow.queues.sqs:open_queue",
     "amqp": "ocrflow.queues.amqp:open_queue",
     "amqps": "ocrflow.queues.amqp:open_queue",

@@ -1,0 +1,113 @@
+"""``s3://`` (and ``obs://``): AWS S3, or Huawei OBS through its S3-compatible API.
+
+The endpoint comes from ``AWS_ENDPOINT_URL`` or the URL's ``?endpoint=`` (OBS:
+``s3://?endpoint=https://obs.cn-north-4.myhuaweicloud.com&addressing=virtual``); the region
+from ``?region=`` or ``AWS_REGION``. Reads name the exact version when the event does, and
+are refused if the ETag no longer matches.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ..aws import client, error_code, http_status
+from ..errors import ConfigError, ObjectChanged, ObjectNotFound, ObjectStoreError
+from ..models import ObjectInfo
+from ..ports import ObjectStore
+
+NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchBucket"}
+CHANGED = {"412", "PreconditionFailed"}
+
+
+class S3Store(ObjectStore):
+    def __init__(self, endpoint: str | None = None, region: str | None = None,
+                 addressing: str | None = None) -> None:
+        self.endpoint, self.region, self.addressing = endpoint, region, addressing
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = client("s3", self.endpoint, self.region, self.addressing)
+        return self._client
+
+    def _error(self, exc: Exception, bucket: str, key: str) -> ObjectStoreError:
+        code = error_code(exc)
+        status = str(http_status(exc) or "")
+        where = f"s3://{bucket}/{key}"
+        if code in NOT_FOUND or status == "404":
+            return ObjectNotFound(f"{where} does not exist ({code})")
+        if code in CHANGED or status == "412":
+            return ObjectChanged(f"{where} changed since the event (ETag no longer matches)")
+        return ObjectStoreError(f"{where}: {code}")
+
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        args = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+        try:
+            r = self.client.head_object(**args)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, bucket, key) from None
+        return ObjectInfo(bucket=bucket, key=key, size=int(r["ContentLength"]),
+                          etag=str(r.get("ETag", "")).strip('"') or None,
+                          version_id=r.get("VersionId"), content_type=r.get("ContentType"),
+                          metadata=dict(r.get("Metadata") or {}))
+
+    def get(self, bucket: str, key: str, version_id: str | None = None,
+            if_match: str | None = None) -> bytes:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            args["VersionId"] = version_id
+        if if_match:
+            args["IfMatch"] = f'"{if_match.strip(chr(34))}"'
+        try:
+            body = self.client.get_object(**args)["Body"]
+            try:
+                return body.read()  # type: ignore[no-any-return]
+            finally:
+                body.close()
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, bucket, key) from None
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, bucket, key) from None
+        return f"s3://{bucket}/{key}"
+
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    yield ObjectInfo(bucket=bucket, key=obj["Key"], size=int(obj["Size"]),
+                                     etag=str(obj.get("ETag", "")).strip('"') or None)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, bucket, prefix) from None
+
+
+def open_store(url: str) -> S3Store:
+    parts = urlsplit(url)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(query) - {"endpoint", "region", "addressing"}
+    if unknown:
+        raise ConfigError("OBJECT_STORE_URL", f"unknown options {sorted(unknown)}; "
+                          "expected endpoint, region, addressing")
+    addressing = query.get("addressing") or ("virtual" if parts.scheme == "obs" else None)
+    if addressing not in (None, "virtual", "path"):
+        raise ConfigError("OBJECT_STORE_URL", "addressing is virtual or path")
+    return S3Store(query.get("endpoint"), query.get("region"), addressing)
