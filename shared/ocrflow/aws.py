@@ -14,10 +14,9 @@ def client(service: str, endpoint_url: str | None = None, region: str | None = N
 
     config = Config(connect_timeout=3, read_timeout=20, retries={"max_attempts": 3, "mode": "standard"},
                     s3={"addressing_style": addressing_style} if addressing_style else None)
-    return boto3.session.Session().client(
-        service, endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None,
-        region_name=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        config=config)
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    return boto3.session.Session().client(service, endpoint_url=endpoint, region_name=region, config=config)
 
 
 def error_code(exc: Exception) -> str:

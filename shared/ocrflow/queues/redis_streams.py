@@ -39,11 +39,11 @@ class RedisStream(Queue):
     def _entries(self) -> Iterator[tuple[bytes, dict[bytes, bytes]]]:
         start = "-"
         while True:
-            batch = self.client.xrange(self.stream, min=start, max="+", count=500)
+            batch: Any = self.client.xrange(self.stream, min=start, max="+", count=500)
             if not batch:
                 return
             yield from batch
-            last = batch[-1][0].decode()
+            last = bytes(batch[-1][0]).decode()
             ms, seq = last.split("-")
             start = f"{ms}-{int(seq) + 1}"
 

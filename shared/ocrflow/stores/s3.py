@@ -72,7 +72,7 @@ class S3Store(ObjectStore):
         try:
             body = self.client.get_object(**args)["Body"]
             try:
-                return body.read()  # type: ignore[no-any-return]
+                return body.read()
             finally:
                 body.close()
         except (ClientError, BotoCoreError) as exc:
