@@ -177,6 +177,36 @@ def cmd_redrive(args: argparse.Namespace) -> int:
     return EXIT_OK if all(o.done for o in report.outcomes) else EXIT_NOT_ALL_PUBLISHED
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from urllib.parse import urlsplit
+
+    from .backfill import backfill
+    from .registry import open_object_store, open_queue
+
+    parts = urlsplit(args.source)
+    if parts.scheme not in ("s3", "obs", "file") or (parts.scheme != "file" and not parts.netloc):
+        raise ConfigError("SOURCE", f"expected s3://BUCKET/PREFIX, got {args.source!r}")
+    if parts.scheme == "file":
+        store = open_object_store(args.store or _settings().object_store_url, "OBJECT_STORE_URL")
+        bucket, prefix = parts.path.strip("/").partition("/")[::2]
+    else:
+        store = open_object_store(args.store or f"{parts.scheme}://", "OBJECT_STORE_URL")
+        bucket, prefix = parts.netloc, parts.path.lstrip("/")
+    queue = open_queue(args.queue, "--queue")
+
+    def progress(r: Any) -> None:
+        sys.stderr.write(f"\rlisted {r.listed}, sent {r.sent}, failed {r.failed}")
+        sys.stderr.flush()
+
+    try:
+        report = backfill(store, bucket, prefix, queue, args.region, progress)
+    finally:
+        queue.close()
+    sys.stderr.write("\n")
+    _print_json({"listed": report.listed, "sent": report.sent, "failed": report.failed}, sys.stdout)
+    return EXIT_OK if report.failed == 0 else EXIT_NOT_ALL_PUBLISHED
+
+
 def cmd_emulator(argv: list[str]) -> int:
     try:
         from .emulator.cli import main as emulator_main
@@ -207,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
     d = qsub.add_parser("dump", help="print each message as one JSON line, oldest first, without removing it")
     d.add_argument("url", metavar="QUEUE_URL")
     d.set_defaults(func=cmd_queue_dump)
+
+    p = sub.add_parser("backfill", help="send one upload notification per object already in a bucket")
+    p.add_argument("source", metavar="s3://BUCKET/PREFIX")
+    p.add_argument("--queue", required=True, metavar="URL", help="the intake queue of the deployed stack")
+    p.add_argument("--region", default="us-east-1", help="awsRegion written into the notifications")
+    p.add_argument("--store", default=None, help="object store URL (default: the source's scheme)")
+    p.set_defaults(func=cmd_backfill)
 
     p = sub.add_parser("redrive", help="replay failures whose cause is fixed")
     p.add_argument("url", metavar="FAILURE_QUEUE_URL")

@@ -83,6 +83,30 @@ class SqsQueue(Queue):
         except (ClientError, BotoCoreError) as exc:
             raise PublishError(f"SQS send failed: {error_code(exc)}") from None
 
+    def publish_many(self, messages: list[OutgoingMessage]) -> list[Exception | None]:
+        """SendMessageBatch, ten at a time; one entry per message (None = confirmed)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        out: list[Exception | None] = []
+        for start in range(0, len(messages), 10):
+            chunk = messages[start:start + 10]
+            entries = []
+            for i, m in enumerate(chunk):
+                entry: dict[str, Any] = {"Id": str(i), "MessageBody": m.body.decode("utf-8")}
+                if self.fifo:
+                    entry["MessageGroupId"] = hashlib.sha256(m.key.encode("utf-8")).hexdigest()
+                    entry["MessageDeduplicationId"] = m.id
+                entries.append(entry)
+            try:
+                r = self.client.send_message_batch(QueueUrl=self.url, Entries=entries)
+            except (ClientError, BotoCoreError) as exc:
+                out += [PublishError(f"SQS send failed: {error_code(exc)}")] * len(chunk)
+                continue
+            failed = {f["Id"]: f.get("Code", "failed") for f in r.get("Failed", [])}
+            out += [PublishError(f"SQS send failed: {failed[str(i)]}") if str(i) in failed else None
+                    for i in range(len(chunk))]
+        return out
+
     def dump(self) -> Iterator[dict[str, Any]]:
         """Receives every visible message, then makes them visible again at once.
 
