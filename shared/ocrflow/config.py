@@ -29,6 +29,7 @@ ENV: dict[str, tuple[str, ...]] = {
     "sk": ("HUAWEICLOUD_SDK_SK",),
     "security_token": ("HUAWEICLOUD_SDK_SECURITY_TOKEN",),
     "iam_token": ("OCR_IAM_TOKEN",),
+    "credentials_secret": ("HUAWEICLOUD_SDK_SECRET_ARN",),
     "routes": ("OCR_ROUTES",),
     "result_queue_url": ("RESULT_QUEUE_URL",),
     "failure_queue_url": ("FAILURE_QUEUE_URL",),
@@ -73,6 +74,7 @@ class Settings(BaseModel):
     sk: str | None = Field(default=None, repr=False)
     security_token: str | None = Field(default=None, repr=False)
     iam_token: str | None = Field(default=None, repr=False)
+    credentials_secret: str | None = None
     routes: list[RouteRule] = Field(default_factory=list)
     result_queue_url: str | None = None
     failure_queue_url: str | None = None

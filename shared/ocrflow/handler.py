@@ -38,6 +38,10 @@ def runtime(settings: Settings | None = None) -> Runtime:
         with _runtime_lock:
             if _runtime is None:
                 settings = settings or load_settings()
+                if settings.credentials_secret:
+                    from .secrets import with_secret_credentials
+
+                    settings = with_secret_credentials(settings)
                 configure(settings.service_name, settings.log_level)
                 _runtime = Runtime(settings)
     return _runtime
