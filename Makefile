@@ -42,16 +42,18 @@ test-fast: $(VENV)/.test-installed
 	$(PY) -m pytest tests/unit -q
 
 lint: $(VENV)/.test-installed
-	$(VENV)/bin/ruff check shared functions tests scripts
+	$(VENV)/bin/ruff check shared functions tests scripts bench
 	$(VENV)/bin/mypy
-	@if [ -f scripts/lint_template.sh ]; then VENV=$(VENV) bash scripts/lint_template.sh; fi
+	VENV=$(VENV) bash scripts/lint_template.sh
 
 pr: lint test
 
 package: $(VENV)/.test-installed
 	@VENV=$(VENV) bash scripts/package_functiongraph.sh dist/ocrflow-functiongraph.zip
 
+# needs the AWS SAM CLI (pip install aws-sam-cli) and AWS credentials; not run by the tests
 deploy:
+	@command -v sam >/dev/null || { echo "make deploy needs the AWS SAM CLI: pip install aws-sam-cli" >&2; exit 2; }
 	sam build && sam deploy --guided
 
 bench: $(VENV)/.test-installed

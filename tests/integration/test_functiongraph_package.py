@@ -76,7 +76,8 @@ def test_zip_runs_in_a_clean_virtualenv(tmp_path: Path, replay: ReplayServer) ->
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["counts"]["results"] == 1
     sent = replay.received[0]
-    assert sent.headers["X-Security-Token"] == "TEMPTOKENFG" and "Access=TEMPAKFG," in sent.headers["Authorization"]
+    assert sent.headers["X-Security-Token"] == "TEMPTOKENFG"
+    assert "Access=TEMPAKFG," in sent.headers["Authorization"]
     assert verify("POST", sent.path, "", sent.headers, sent.body, {"TEMPAKFG": "TEMPSKFG"}) == "TEMPAKFG"
     logs = [json.loads(line) for line in run.stderr.splitlines() if line.startswith('{"level"')]
     assert logs and all(line["function_request_id"] == "fg-request-1" for line in logs)
