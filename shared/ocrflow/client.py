@@ -61,12 +61,17 @@ class CallResult:
 
 
 def encode_body(field: str, data: bytes, options: dict[str, Any]) -> bytes:
-    """``{"image": "<base64>", ...options}`` built without running the (large) base64 text
-    through the JSON encoder: base64 needs no escaping, and this saves a copy."""
-    prefix = b"{" + json.dumps(field).encode() + b":"  # b'{"image":'
+    """``{"image": "<base64>", ...options}`` (see :func:`wrap_base64`)."""
+    return wrap_base64(field, base64.b64encode(data), options)
+
+
+def wrap_base64(field: str, encoded: bytes, options: dict[str, Any]) -> bytes:
+    """The JSON body around already base64-encoded bytes, built without running the large
+    text through the JSON encoder (base64 needs no escaping) and with one copy."""
+    prefix = b"{" + json.dumps(field).encode() + b':"'
     rest = json.dumps(options, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    tail = b"}" if rest == b"{}" else b"," + rest[1:]
-    return b"".join((prefix, b'"', base64.b64encode(data), b'"', tail))
+    tail = b'"}' if rest == b"{}" else b'",' + rest[1:]
+    return b"".join((prefix, encoded, tail))
 
 
 class OcrClient:

@@ -11,6 +11,7 @@ The stored outcome makes that redelivery publish without paying for a second cal
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
@@ -23,7 +24,7 @@ from typing import Any, Literal
 
 from . import catalogue as catalogue_mod
 from . import filecheck, invoices, messages, urlmode
-from .client import CallResult, OcrClient, encode_body
+from .client import CallResult, OcrClient, wrap_base64
 from .config import Settings
 from .errors import (
     Failure,
@@ -365,11 +366,15 @@ class Pipeline:
                                                 if_match=None if ref.version_id else ref.etag)
                 if api_limits.body_field == "json":
                     body = self._invoice_body(data, work)
+                    del data
                 else:
                     filecheck.check(data, api_limits, self.rt.catalogue)
                     self._spend_budget()
-                    body = encode_body(api_limits.body_field, data, work.options)
-                del data
+                    # peak memory: never the file, its base64 and the body at once
+                    encoded = base64.b64encode(data)
+                    del data
+                    body = wrap_base64(api_limits.body_field, encoded, work.options)
+                    del encoded
         except FailureError as exc:
             return self._event(work, error=exc.failure)
         except ObjectStoreError as exc:

@@ -41,6 +41,7 @@ class ReplayServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # one answer, not one answer plus 40 ms
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -279,6 +279,9 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "ocrflow-emulator"
+        # headers and body go out in separate writes: without TCP_NODELAY every answer waits
+        # ~40 ms for the client's delayed ACK (Nagle), which would dwarf what is measured
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
             pass  # quiet: request lines would only repeat what stats count

@@ -22,6 +22,14 @@ def _md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+def _md5_file(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 class FileStore(ObjectStore):
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -45,7 +53,7 @@ class FileStore(ObjectStore):
         if not path.is_file():
             raise ObjectNotFound(f"{key!r} in bucket {bucket!r} is not a file")
         return ObjectInfo(
-            bucket=bucket, key=key, size=stat.st_size, etag=_md5(path.read_bytes()),
+            bucket=bucket, key=key, size=stat.st_size, etag=_md5_file(path),
             content_type=mimetypes.guess_type(key)[0],
         )
 
