@@ -23,18 +23,36 @@ def parse_sqlite_url(url: str, variable: str) -> tuple[Path, dict[str, str]]:
     return Path(path), query
 
 
+SYNCHRONOUS = ("normal", "full", "extra")
+
+
+def synchronous_mode(query: dict[str, str], url: str, variable: str) -> str:
+    """``?synchronous=normal|full|extra`` (default ``normal``).
+
+    In WAL mode ``normal`` keeps every committed transaction through a crash or kill of the
+    process; only an operating-system crash or power loss may roll back the last ones.
+    ``full`` also survives those, at one fsync per transaction (a few per record)."""
+    mode = query.get("synchronous", "normal").lower()
+    if mode not in SYNCHRONOUS:
+        raise ConfigError(variable, f"synchronous must be one of {', '.join(SYNCHRONOUS)}, "
+                                    f"got {mode!r} in {url!r}")
+    return mode
+
+
 class SqliteDb:
     """One connection shared under a lock: sqlite serialises writers anyway, and this keeps
     the embedded default safe for the pipeline's thread pool."""
 
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path, schema: str, synchronous: str = "normal") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.lock = threading.RLock()
         self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None,
                                     check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")  # durable: a published message survives a crash
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous={synchronous!r}")
+        self.conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.conn.execute("PRAGMA busy_timeout=30000")
         self.conn.executescript(schema)
 

@@ -154,3 +154,25 @@ def test_encode_body_is_valid_json_with_options() -> None:
     body = encode_body("image", b"\x00\x01\xff", {"detect_direction": True, "language": "中文"})
     assert json.loads(body) == {"image": "AAH/", "detect_direction": True, "language": "中文"}
     assert json.loads(encode_body("data", b"x", {})) == {"data": "eA=="}
+
+
+def test_proxy_from_the_environment_is_used_and_no_proxy_is_honoured(
+        replay: ReplayServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the environment is read once per endpoint, not per request: still, a proxy set for
+    # the function (a VPC egress proxy) must carry the calls, and NO_PROXY must bypass it
+    proxy = ReplayServer()  # answers like the API and records the absolute-form request line
+    try:
+        for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        client, _ = client_for(replay)
+        assert call(client).result == OK_RESULT["result"]
+        assert [r.path.split("/v2/")[0] for r in proxy.received] == [replay.url + "/cn-north-4"]
+        assert replay.received == []
+
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        direct, _ = client_for(replay)
+        assert call(direct).result == OK_RESULT["result"]
+        assert len(replay.received) == 1 and len(proxy.received) == 1
+    finally:
+        proxy.stop()

@@ -8,7 +8,7 @@ import time
 
 from ..errors import IdempotencyError
 from ..ports import Claim, ClaimState, IdempotencyStore
-from ..sqlite_util import SqliteDb, parse_sqlite_url
+from ..sqlite_util import SqliteDb, parse_sqlite_url, synchronous_mode
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -117,4 +117,5 @@ class SqliteIdempotencyStore(IdempotencyStore):
 
 def open_store(url: str) -> SqliteIdempotencyStore:
     path, query = parse_sqlite_url(url, "IDEMPOTENCY_STORE_URL")
-    return SqliteIdempotencyStore(SqliteDb(path, SCHEMA))
+    return SqliteIdempotencyStore(
+        SqliteDb(path, SCHEMA, synchronous_mode(query, url, "IDEMPOTENCY_STORE_URL")))

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import ConfigError, PublishError
 from ..models import OutgoingMessage
 from ..ports import Queue
-from ..sqlite_util import SqliteDb, parse_sqlite_url
+from ..sqlite_util import SqliteDb, parse_sqlite_url, synchronous_mode
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -75,4 +75,4 @@ def open_queue(url: str) -> SqliteQueue:
     name = query.get("queue")
     if not name:
         raise ConfigError("RESULT_QUEUE_URL", f"sqlite queue URL needs ?queue=NAME: {url!r}")
-    return SqliteQueue(SqliteDb(path, SCHEMA), name)
+    return SqliteQueue(SqliteDb(path, SCHEMA, synchronous_mode(query, url, "RESULT_QUEUE_URL")), name)
