@@ -56,8 +56,9 @@ deploy:
 	@command -v sam >/dev/null || { echo "make deploy needs the AWS SAM CLI: pip install aws-sam-cli" >&2; exit 2; }
 	sam build && sam deploy --guided
 
+# make bench BENCH_ARGS="--quick" for a smoke run; BENCH_ARGS="--only run_folder,burst_batch_of_ten"
 bench: $(VENV)/.test-installed
-	@VENV=$(VENV) bash scripts/bench.sh
+	@VENV=$(VENV) bash scripts/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .ocrflow dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache

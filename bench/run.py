@@ -1,0 +1,530 @@
+"""ocrflow benchmarks: every figure is a median of repeated runs, with its baseline measured
+in the same run, interleaved. Run through ``make bench`` (which installs the official
+Huawei SDK in its own virtualenv as the baseline).
+
+    python bench/run.py --sdk-python bench/.venv-sdk/bin/python \
+        --runtime-python bench/.venv-runtime/bin/python [--quick] [--only a,b]
+
+Figures that start a fresh process (cold start, first result, memory) run ocrflow from
+``--runtime-python``: a virtualenv holding only ``shared/requirements.txt``, as the deployed
+function does, the same way the SDK runs from a virtualenv holding only the SDK.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "shared"))
+sys.path.insert(0, str(ROOT))
+
+AK, SK, PROJECT = "BENCHAK", "BENCHSK", "bench-project"
+ENV_BASE = {"PYTHONPATH": str(ROOT / "shared"), "PATH": os.environ.get("PATH", "")}
+
+
+# --- helpers ------------------------------------------------------------------------------------
+class Emulator:
+    """The emulator in its own process, so it does not share the measured process's GIL."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ocrflow.cli", "emulator", "--port", "0",
+             "--credentials", json.dumps({AK: SK}), *args],
+            env={**os.environ, **ENV_BASE}, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()  # type: ignore[union-attr]
+        self.url = line.split(" on ")[1].split()[0]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def png(width: int = 200, height: int = 80, noise: bool = False) -> bytes:
+    from PIL import Image
+
+    if noise:
+        img = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    else:
+        img = Image.new("L", (width, height), 255)
+    buf = io.BytesIO()
+    img.save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 2)
+
+
+def timed_process(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=True)
+    return time.perf_counter() - t0, out.stdout
+
+
+def settings_env(tmp: Path, endpoint: str, **extra: str) -> dict[str, str]:
+    return {"OBJECT_STORE_URL": (tmp / "buckets").as_uri(), "OCRFLOW_STATE_DIR": str(tmp / "state"),
+            "OCR_ENDPOINT": endpoint + "/{region}", "OCR_PROJECT_ID": PROJECT,
+            "HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK, "POWERTOOLS_LOG_LEVEL": "ERROR",
+            **extra}
+
+
+SDK_IMPORT = ("from huaweicloudsdkocr.v1 import OcrClient, RecognizeGeneralTextRequest, "
+              "GeneralTextRequestBody\nfrom huaweicloudsdkcore.auth.credentials import BasicCredentials")
+RSS = "\nimport resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+
+# Peak memory of the processing alone: the kernel's high-water mark (VmHWM) is reset just
+# before the work (``5`` into /proc/self/clear_refs), so what the import touched does not
+# hide it, and read after; the multiple is (peak - resident at reset) / file size.
+MEMORY = '''
+def _status(field):
+    import re
+    return int(re.search(field + r":\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+def reset_peak():
+    open("/proc/self/clear_refs", "w").write("5")
+    return _status("VmRSS")
+'''
+
+SDK_CALL = MEMORY + textwrap.dedent('''
+    import base64, sys, time
+    t0 = time.perf_counter()
+    from huaweicloudsdkocr.v1 import OcrClient, RecognizeGeneralTextRequest, GeneralTextRequestBody
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials
+    from huaweicloudsdkcore.http.http_config import HttpConfig
+    from huaweicloudsdkcore.region.region import Region
+    endpoint, path, ak, sk, project, n = sys.argv[1:7]
+    config = HttpConfig.get_default_config()
+    client = (OcrClient.new_builder().with_http_config(config)
+              .with_credentials(BasicCredentials(ak, sk, project))
+              .with_region(Region("cn-north-4", endpoint)).build())
+    def call(path):
+        data = open(path, "rb").read()
+        body = GeneralTextRequestBody(image=base64.b64encode(data).decode())
+        client.recognize_general_text(RecognizeGeneralTextRequest(body=body))
+    if len(sys.argv) > 7:
+        call(sys.argv[7])  # warm-up: a small image, so that both measure the image alone
+    base = reset_peak()
+    for _ in range(int(n)):
+        data = open(path, "rb").read()
+        body = GeneralTextRequestBody(image=base64.b64encode(data).decode())
+        client.recognize_general_text(RecognizeGeneralTextRequest(body=body))
+        del data, body
+    print(time.perf_counter() - t0, base, _status("VmHWM"))
+''')
+
+OURS_CALL = MEMORY + textwrap.dedent('''
+    import sys, time
+    t0 = time.perf_counter()
+    sys.path.insert(0, sys.argv[1])
+    import handler
+    def event(key):
+        return {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "bench"},
+                "object": {"key": key}}}]}
+    if len(sys.argv) > 3:
+        handler.handler(event(sys.argv[3]), None)  # warm-up: a small image
+    base = reset_peak()
+    out = handler.handler(event(sys.argv[2]), None)
+    assert out["counts"]["results"] == 1, out
+    print(time.perf_counter() - t0, base, _status("VmHWM"))
+''')
+
+
+# --- 1. cold start ------------------------------------------------------------------------------
+# what any handler built on the project's named packages pays before its own first line:
+# structlog, and pydantic with one model built (the validated configuration)
+FLOOR_IMPORT = ("import structlog\nfrom pydantic import BaseModel\n"
+                "class Settings(BaseModel):\n    region: str = 'cn-north-4'\n")
+
+
+def cold_start(sdk_python: str, runtime_python: str, runs: int) -> dict[str, Any]:
+    cmds = {"ours": ([runtime_python, "-c", "import handler" + RSS], ROOT / "functions" / "recognize"),
+            "sdk": ([sdk_python, "-c", SDK_IMPORT + RSS], None),
+            "floor": ([runtime_python, "-c", FLOOR_IMPORT + RSS], None),
+            "interpreter": ([runtime_python, "-c", "pass" + RSS], None)}
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    rss: dict[str, list[int]] = {k: [] for k in cmds}
+    for _ in range(runs):  # interleaved: all see the same machine state
+        for name, (cmd, cwd) in cmds.items():
+            t, stdout = timed_process(cmd, ENV_BASE, cwd)
+            times[name].append(t)
+            rss[name].append(int(stdout.split()[-1]))
+    out: dict[str, Any] = {"runs": runs}
+    for name in cmds:
+        out[f"{name}_ms"] = median_ms(times[name])
+        out[f"{name}_rss_mb"] = round(statistics.median(rss[name]) / 1024, 1)
+    out["ratio"] = round(statistics.median(times["ours"]) / statistics.median(times["sdk"]), 3)
+    out["floor_ratio"] = round(statistics.median(times["floor"]) / statistics.median(times["sdk"]), 3)
+    return out
+
+
+def first_message(sdk_python: str, runtime_python: str, runs: int) -> dict[str, Any]:
+    """Fresh process → first result: import + configuration + one call (+ publish for ours)."""
+    emu = Emulator("--no-recognition")
+    try:
+        ours_t, sdk_t = [], []
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            image = png()
+            (tmp / "img.png").write_bytes(image)
+            for i in range(runs):
+                (tmp / "buckets" / "bench").mkdir(parents=True, exist_ok=True)
+                (tmp / "buckets" / "bench" / f"f{i}.png").write_bytes(png(200 + i, 80))
+                env = {**ENV_BASE, **settings_env(tmp, emu.url, OCRFLOW_STATE_DIR=str(tmp / f"s{i}"))}
+                t, _ = timed_process([runtime_python, "-c", OURS_CALL, str(ROOT / "functions" / "recognize"),
+                                      f"f{i}.png"], env)
+                ours_t.append(t)
+                t, _ = timed_process([sdk_python, "-c", SDK_CALL, emu.url, str(tmp / "img.png"), AK, SK,
+                                      PROJECT, "1"], {"PATH": ENV_BASE["PATH"]})
+                sdk_t.append(t)
+    finally:
+        emu.stop()
+    return {"runs": runs, "ours_ms": median_ms(ours_t), "sdk_ms": median_ms(sdk_t),
+            "ratio": round(statistics.median(ours_t) / statistics.median(sdk_t), 3)}
+
+
+# --- 2. overhead per record ------------------------------------------------------------------------
+def overhead(records: int, repeats: int) -> dict[str, Any]:
+    import requests
+
+    from ocrflow.config import load_settings
+    from ocrflow.handler import handle
+    from ocrflow.log import configure
+    from ocrflow.pipeline import Runtime
+    from ocrflow.signer import Credentials, sign
+
+    emu = Emulator("--no-recognition")
+    ours, bare = [], []
+    try:
+        for rep in range(repeats):
+            with tempfile.TemporaryDirectory() as d:
+                tmp = Path(d)
+                folder = tmp / "buckets" / "bench"
+                folder.mkdir(parents=True)
+                images = [png(200 + (i % 50), 80 + rep) for i in range(records)]
+                for i, data in enumerate(images):
+                    (folder / f"r{i}.png").write_bytes(data)
+                settings = load_settings(settings_env(tmp, emu.url, OCR_MAX_CONCURRENCY="1"))
+                configure("bench", "ERROR", io.StringIO())
+                rt = Runtime(settings)
+                rt.metrics.stream = io.StringIO()
+                # as S3 sends them: with the object's size and ETag
+                events = [{"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+                    "bucket": {"name": "bench"}, "object": {
+                        "key": f"r{i}.png", "size": len(data),
+                        "eTag": hashlib.md5(data, usedforsecurity=False).hexdigest()}}}]}
+                    for i, data in enumerate(images)]
+                # bare: the same bodies, signed, one session, no pipeline
+                session = requests.Session()
+                creds = Credentials(AK, SK)
+                url = f"{emu.url}/cn-north-4/v2/{PROJECT}/ocr/general-text"
+                bodies = [json.dumps({"image": base64.b64encode(d).decode()}).encode() for d in images]
+                handle(events[0], None, rt=rt)  # warm: connections, sqlite files
+                session.post(url, data=bodies[0], headers=sign("POST", url, {
+                    "Content-Type": "application/json;charset=utf8"}, bodies[0], creds), timeout=10)
+                t0 = time.perf_counter()
+                for body in bodies[1:]:
+                    headers = sign("POST", url, {"Content-Type": "application/json;charset=utf8"}, body,
+                                   creds)
+                    r = session.post(url, data=body, headers=headers, timeout=10)
+                    assert r.status_code == 200
+                bare.append((time.perf_counter() - t0) / (records - 1))
+                t0 = time.perf_counter()
+                for event in events[1:]:
+                    out = handle(event, None, rt=rt)
+                    assert out["counts"]["results"] == 1, out
+                ours.append((time.perf_counter() - t0) / (records - 1))
+                rt.close()
+    finally:
+        emu.stop()
+    return {"records": records, "repeats": repeats, "ours_ms_per_record": median_ms(ours),
+            "bare_ms_per_record": median_ms(bare),
+            "ratio": round(statistics.median(ours) / statistics.median(bare), 3)}
+
+
+# --- 3. burst -----------------------------------------------------------------------------------------
+def burst(repeats: int, concurrency: int = 10, latency_ms: int = 200) -> dict[str, Any]:
+    from ocrflow.config import load_settings
+    from ocrflow.handler import handle
+    from ocrflow.log import configure
+    from ocrflow.pipeline import Runtime
+
+    emu = Emulator("--no-recognition", "--latency-ms", str(latency_ms))
+    one: list[float] = []
+    ten: list[float] = []
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            folder = tmp / "buckets" / "bench"
+            folder.mkdir(parents=True)
+            configure("bench", "ERROR", io.StringIO())
+            rt = Runtime(load_settings(settings_env(tmp, emu.url, OCR_MAX_CONCURRENCY=str(concurrency))))
+            rt.metrics.stream = io.StringIO()
+            n = 0
+
+            def batch(size: int) -> dict[str, Any]:
+                nonlocal n
+                records = []
+                for _ in range(size):
+                    n += 1
+                    (folder / f"b{n}.png").write_bytes(png(100 + n % 300, 60 + n // 300))
+                    records.append({"messageId": f"m{n}", "eventSource": "aws:sqs", "body": json.dumps(
+                        {"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+                            "bucket": {"name": "bench"}, "object": {"key": f"b{n}.png"}}}]})})
+                return {"Records": records}
+
+            handle(batch(1), None, rt=rt)  # warm
+            for _ in range(repeats):
+                for size, out in ((1, one), (10, ten)):
+                    event = batch(size)
+                    t0 = time.perf_counter()
+                    assert handle(event, None, rt=rt) == {"batchItemFailures": []}
+                    out.append(time.perf_counter() - t0)
+            rt.close()
+    finally:
+        emu.stop()
+    return {"latency_ms": latency_ms, "concurrency": concurrency, "one_record_ms": median_ms(one),
+            "batch_of_ten_ms": median_ms(ten),
+            "ratio": round(statistics.median(ten) / statistics.median(one), 3)}
+
+
+def run_folder(files: int, latency_ms: int = 100) -> dict[str, Any]:
+    emu = Emulator("--no-recognition", "--latency-ms", str(latency_ms))
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            folder = tmp / "docs"
+            folder.mkdir()
+            for i in range(files):
+                (folder / f"doc{i:04d}.png").write_bytes(png(100 + i % 300, 60 + i // 300))
+            env = {**os.environ, **ENV_BASE, **settings_env(tmp, emu.url)}
+            t0 = time.perf_counter()
+            out = subprocess.run([sys.executable, "-m", "ocrflow.cli", "run", str(folder)], env=env,
+                                 cwd=tmp, capture_output=True, text=True, check=True)
+            elapsed = time.perf_counter() - t0
+            assert f"{files} results" in out.stdout, out.stdout[-500:]
+    finally:
+        emu.stop()
+    return {"files": files, "latency_ms": latency_ms, "concurrency": 8, "seconds": round(elapsed, 2),
+            "files_per_s": round(files / elapsed, 1), "ideal_files_per_s": round(8 * 1000 / latency_ms, 1)}
+
+
+# --- 4. memory ----------------------------------------------------------------------------------------
+def memory(sdk_python: str, runtime_python: str, runs: int) -> dict[str, Any]:
+    """Peak RSS growth while one large image is processed, as a multiple of its size. The
+    largest file the API takes: 10 MB after base64 → about 7.5 MB; a 10 MB file is refused
+    locally (OCRFLOW.FILE_TOO_LARGE) before it is downloaded."""
+    emu = Emulator("--no-recognition")
+    ours, sdk = [], []
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            folder = tmp / "buckets" / "bench"
+            folder.mkdir(parents=True)
+            image = png(1560, 1560, noise=True)  # incompressible: the PNG is ~7.3 MB
+            size = len(image)
+            small = png()
+            (tmp / "small.png").write_bytes(small)
+            (tmp / "big.png").write_bytes(image)
+            for i in range(runs):
+                (folder / f"big{i}.png").write_bytes(image)
+                (folder / f"small{i}.png").write_bytes(small)
+                env = {**ENV_BASE, **settings_env(tmp, emu.url, OCRFLOW_STATE_DIR=str(tmp / f"s{i}"))}
+                handler_dir = str(ROOT / "functions" / "recognize")
+                _, out = timed_process([runtime_python, "-c", OURS_CALL, handler_dir,
+                                        f"big{i}.png", f"small{i}.png"], env)
+                _, base, peak = out.split()
+                ours.append((int(peak) - int(base)) * 1024 / size)
+                _, out = timed_process([sdk_python, "-c", SDK_CALL, emu.url, str(tmp / "big.png"), AK, SK,
+                                        PROJECT, "1", str(tmp / "small.png")], {"PATH": ENV_BASE["PATH"]})
+                _, base, peak = out.split()
+                sdk.append((int(peak) - int(base)) * 1024 / size)
+    finally:
+        emu.stop()
+    return {"file_mb": round(size / 1e6, 2), "runs": runs, "ours_multiple": round(statistics.median(ours), 2),
+            "sdk_multiple": round(statistics.median(sdk), 2)}
+
+
+# --- 5. queue publish throughput ----------------------------------------------------------------------
+def publish_throughput(n: int) -> dict[str, Any]:
+    from ocrflow.messages import build, outgoing
+    from ocrflow.models import ObjectRef
+    from ocrflow.registry import open_queue
+
+    def messages() -> list[Any]:
+        ref = ObjectRef("bench", "k.png", None, "e" * 32, 100)
+        return [outgoing(build(function="recognize", ref=ref, api="general-text", region="cn-north-4",
+                               result={"words_block_list": [{"words": "x" * 1800}]})) for _ in range(n)]
+
+    def rate(url: str, setup: Callable[[], None] | None = None) -> float | str:
+        try:
+            if setup:
+                setup()
+            queue = open_queue(url)
+            msgs = messages()
+            queue.publish(msgs[0])
+            t0 = time.perf_counter()
+            for m in msgs[1:]:
+                queue.publish(m)
+            elapsed = time.perf_counter() - t0
+            queue.close()
+            return round((n - 1) / elapsed, 1)
+        except Exception as exc:  # noqa: BLE001 - a missing local service is reported, not fatal
+            return f"not available ({type(exc).__name__})"
+
+    out: dict[str, Any] = {"messages": n, "message_bytes": len(messages()[0].body)}
+    with tempfile.TemporaryDirectory() as d:
+        out["sqlite"] = rate(f"sqlite:///{d}/q.db?queue=bench")
+    out["rabbitmq"] = rate(f"amqp://guest:guest@127.0.0.1:5672/%2F?queue=ocrflow-bench-{os.getpid()}")
+    out["redis_streams"] = rate(f"redis://127.0.0.1:6379/0?stream=ocrflow-bench-{os.getpid()}")
+    out["sqs_moto"] = _sqs_rate(rate)
+    out["kafka_tansu"] = _kafka_rate(rate)
+    return out
+
+
+def _sqs_rate(rate: Callable[..., Any]) -> Any:
+    from tests.integration.conftest import free_port, port_open
+
+    port = free_port()
+    exe = Path(sys.executable).with_name("moto_server")
+    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if port_open(port):
+                break
+            time.sleep(0.1)
+        os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                           "AWS_DEFAULT_REGION": "us-east-1"})  # moto accepts any keys
+        import boto3
+        sqs = boto3.client("sqs", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="bench")["QueueUrl"]
+        return rate(url)
+    finally:
+        proc.terminate()
+
+
+def _kafka_rate(rate: Callable[..., Any]) -> Any:
+    """Kafka through the adapter against a real Kafka-protocol broker (Tansu, in memory)."""
+    try:
+        from tests.integration.kafka_broker import TansuBroker
+    except Exception as exc:  # noqa: BLE001
+        return f"not available ({type(exc).__name__})"
+    with tempfile.TemporaryDirectory() as d:
+        broker = TansuBroker(Path(d))
+        try:
+            broker.start()
+            broker.create_topic("bench", partitions=1)
+            return rate(broker.url("bench"))
+        except Exception as exc:  # noqa: BLE001
+            return f"not available ({type(exc).__name__})"
+        finally:
+            broker.stop()
+
+
+# --- main -----------------------------------------------------------------------------------------------
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sdk-python", help="a Python with huaweicloudsdkocr installed (the baseline)")
+    parser.add_argument("--runtime-python", default=sys.executable,
+                        help="a Python with only ocrflow's runtime requirements (fresh-process figures)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few repetitions, small sizes")
+    parser.add_argument("--only", help="comma-separated figure names (default: all)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    args = parser.parse_args()
+    q, sdk, rt = args.quick, args.sdk_python, args.runtime_python
+    results: dict[str, Any] = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+    }
+    steps: dict[str, tuple[bool, Callable[[], Any]]] = {  # name: (needs the SDK, figure)
+        "cold_start_import": (True, lambda: cold_start(sdk, rt, 3 if q else 21)),
+        "cold_start_first_message": (True, lambda: first_message(sdk, rt, 2 if q else 9)),
+        "overhead_per_record": (False, lambda: overhead(20 if q else 200, 1 if q else 3)),
+        "burst_batch_of_ten": (False, lambda: burst(1 if q else 7)),
+        "burst_batch_of_ten_default_concurrency": (False, lambda: burst(1 if q else 5, concurrency=8)),
+        "run_folder": (False, lambda: run_folder(40 if q else 500)),
+        "memory_large_image": (True, lambda: memory(sdk, rt, 1 if q else 3)),
+        "queue_publish": (False, lambda: publish_throughput(50 if q else 1000)),
+    }
+    only = args.only.split(",") if args.only else list(steps)
+    unknown = [name for name in only if name not in steps]
+    if unknown:
+        parser.error(f"unknown figure(s) {', '.join(unknown)}; known: {', '.join(steps)}")
+    needs_sdk = [name for name in only if steps[name][0]]
+    if needs_sdk and not sdk:
+        parser.error(f"--sdk-python is needed for {', '.join(needs_sdk)}")
+    for name in only:
+        t0 = time.perf_counter()
+        results[name] = steps[name][1]()
+        print(f"{name:42s} {json.dumps(results[name])}  ({time.perf_counter() - t0:.0f} s)", flush=True)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+    print(f"\nwritten to {args.out}")
+
+
+def print_table(r: dict[str, Any]) -> None:
+    rows: list[tuple[str, str, str, Any, str]] = []
+    if "cold_start_import" in r:
+        c = r["cold_start_import"]
+        rows += [
+            ("cold start: import handler vs SDK client", f"{c['ours_ms']} ms", f"{c['sdk_ms']} ms",
+             c["ratio"], "≤ 0.7"),
+            ("  floor: structlog + one pydantic model", f"{c['floor_ms']} ms", f"{c['sdk_ms']} ms",
+             c["floor_ratio"], ""),
+            ("  interpreter alone", f"{c['interpreter_ms']} ms", "", "", ""),
+            ("resident memory after import", f"{c['ours_rss_mb']} MB", f"{c['sdk_rss_mb']} MB",
+             round(c["ours_rss_mb"] / c["sdk_rss_mb"], 3), ""),
+        ]
+    if "cold_start_first_message" in r:
+        f = r["cold_start_first_message"]
+        rows.append(("fresh process → first result", f"{f['ours_ms']} ms", f"{f['sdk_ms']} ms",
+                     f["ratio"], ""))
+    if "overhead_per_record" in r:
+        o = r["overhead_per_record"]
+        rows.append(("per record: pipeline vs bare signed POST", f"{o['ours_ms_per_record']} ms",
+                     f"{o['bare_ms_per_record']} ms", o["ratio"], "≤ 1.2"))
+    for key, label in (("burst_batch_of_ten", "SQS batch of 10 vs 1 record (200 ms, conc. 10)"),
+                       ("burst_batch_of_ten_default_concurrency", "same at the default concurrency 8")):
+        if key in r:
+            b = r[key]
+            rows.append((label, f"{b['batch_of_ten_ms']} ms", f"{b['one_record_ms']} ms", b["ratio"],
+                         "≤ 1.3" if key == "burst_batch_of_ten" else ""))
+    if "run_folder" in r:
+        f = r["run_folder"]
+        rows.append((f"ocrflow run, {f['files']} files at 100 ms", f"{f['files_per_s']} files/s",
+                     f"{f['ideal_files_per_s']} ideal",
+                     round(f["files_per_s"] / f["ideal_files_per_s"], 3), ""))
+    if "memory_large_image" in r:
+        m = r["memory_large_image"]
+        rows.append((f"peak memory, {m['file_mb']} MB image (× file)", f"{m['ours_multiple']}×",
+                     f"{m['sdk_multiple']}×", round(m["ours_multiple"] / m["sdk_multiple"], 3), "≤ 3×"))
+    print()
+    print(f"{'figure':50s} {'ocrflow':>16s} {'baseline':>16s} {'ratio':>7}  target")
+    for name, ours, base, ratio, target in rows:
+        print(f"{name:50s} {ours:>16s} {base:>16s} {ratio!s:>7}  {target}")
+    if "queue_publish" in r:
+        qp = r["queue_publish"]
+        print(f"\npublish, {qp['messages']} messages of {qp['message_bytes']} bytes, "
+              "one confirmed at a time (msg/s):")
+        for k in ("sqlite", "rabbitmq", "redis_streams", "sqs_moto", "kafka_tansu"):
+            print(f"  {k:14s} {qp[k]}")
+
+
+if __name__ == "__main__":
+    main()
