@@ -103,7 +103,7 @@ class OcrClient:
                     session = requests.Session()
                     # the environment (proxies, CA bundle) is read here and per endpoint
                     # below, once, not on every request (requests would rescan os.environ
-                    # and look for ~/.netrc each time: about half a millisecond a call)
+                    # and look for ~/.netrc each time: about 0.4 ms a call here)
                     session.trust_env = False
                     session.verify = (os.environ.get("REQUESTS_CA_BUNDLE")
                                       or os.environ.get("CURL_CA_BUNDLE") or True)

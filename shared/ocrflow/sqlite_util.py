@@ -44,14 +44,14 @@ class SqliteDb:
     the embedded default safe for the pipeline's thread pool."""
 
     def __init__(self, path: Path, schema: str, synchronous: str = "normal") -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous={synchronous!r}")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.lock = threading.RLock()
         self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None,
                                     check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
-        if synchronous not in SYNCHRONOUS:
-            raise ValueError(f"synchronous={synchronous!r}")
         self.conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.conn.execute("PRAGMA busy_timeout=30000")
         self.conn.executescript(schema)
