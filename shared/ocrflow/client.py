@@ -12,7 +12,6 @@ Answers map to outcomes by HTTP status and ``error_code`` — never by message t
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import random
@@ -61,14 +60,10 @@ class CallResult:
         return self.failure is None
 
 
-def encode_body(field: str, data: bytes, options: dict[str, Any]) -> bytes:
-    """``{"image": "<base64>", ...options}`` (see :func:`wrap_base64`)."""
-    return wrap_base64(field, base64.b64encode(data), options)
-
-
 def wrap_base64(field: str, encoded: bytes, options: dict[str, Any]) -> bytes:
-    """The JSON body around already base64-encoded bytes, built without running the large
-    text through the JSON encoder (base64 needs no escaping) and with one copy."""
+    """``{"image": "<base64>", ...options}`` around already base64-encoded bytes, built
+    without running the large text through the JSON encoder (base64 needs no escaping) and
+    with one copy; the caller drops the file before this, so the two never coexist."""
     prefix = b"{" + json.dumps(field).encode() + b':"'
     rest = json.dumps(options, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     tail = b'"}' if rest == b"{}" else b'",' + rest[1:]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
 import pytest
 
-from ocrflow.client import OcrClient, encode_body
+from ocrflow.client import OcrClient, wrap_base64
 from ocrflow.config import load_settings
 from ocrflow.metrics import Metrics
 from ocrflow.signer import Credentials, verify
@@ -150,10 +151,11 @@ def test_200_without_result_is_a_bad_response(replay: ReplayServer) -> None:
     assert out.failure is not None and out.failure.code == "OCRFLOW.BAD_RESPONSE"
 
 
-def test_encode_body_is_valid_json_with_options() -> None:
-    body = encode_body("image", b"\x00\x01\xff", {"detect_direction": True, "language": "中文"})
+def test_the_body_is_valid_json_with_options() -> None:
+    body = wrap_base64("image", base64.b64encode(b"\x00\x01\xff"),
+                       {"detect_direction": True, "language": "中文"})
     assert json.loads(body) == {"image": "AAH/", "detect_direction": True, "language": "中文"}
-    assert json.loads(encode_body("data", b"x", {})) == {"data": "eA=="}
+    assert json.loads(wrap_base64("data", base64.b64encode(b"x"), {})) == {"data": "eA=="}
 
 
 def test_proxy_from_the_environment_is_used_and_no_proxy_is_honoured(
