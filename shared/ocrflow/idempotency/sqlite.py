@@ -40,6 +40,13 @@ class SqliteIdempotencyStore(IdempotencyStore):
         now = time.time()
         try:
             with self.db.lock:
+                # the common case, a key never seen: one atomic statement, no transaction
+                first = self.db.conn.execute(
+                    "INSERT INTO records (key, state, expires_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (key) DO NOTHING",
+                    (key, ClaimState.IN_PROGRESS.value, now + expires_in_s))
+                if first.rowcount == 1:
+                    return Claim(ClaimState.CLAIMED)
                 conn = self._tx()
                 try:
                     row = conn.execute(
