@@ -4,6 +4,7 @@ adapters."""
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 
@@ -17,6 +18,24 @@ def client(service: str, endpoint_url: str | None = None, region: str | None = N
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
     return boto3.session.Session().client(service, endpoint_url=endpoint, region_name=region, config=config)
+
+
+class LazyClient:
+    """A client built on first use, once, whichever thread of a batch gets there first
+    (importing boto3 and building a client is the costly part of an adapter's start)."""
+
+    def __init__(self, service: str, endpoint_url: str | None = None, region: str | None = None,
+                 addressing_style: str | None = None) -> None:
+        self._args = (service, endpoint_url, region, addressing_style)
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = client(*self._args)
+        return self._client
 
 
 def error_code(exc: Exception) -> str:

@@ -7,12 +7,11 @@ passed can be taken over; counters are conditional ``ADD`` updates.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..aws import client, error_code
+from ..aws import LazyClient, error_code
 from ..errors import ConfigError, IdempotencyError
 from ..ports import Claim, ClaimState, IdempotencyStore
 
@@ -20,16 +19,11 @@ from ..ports import Claim, ClaimState, IdempotencyStore
 class DynamoDbIdempotencyStore(IdempotencyStore):
     def __init__(self, table: str, endpoint: str | None = None, region: str | None = None) -> None:
         self.table, self.endpoint, self.region = table, endpoint, region
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._client = LazyClient("dynamodb", self.endpoint, self.region)
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = client("dynamodb", self.endpoint, self.region)
-        return self._client
+        return self._client.get()
 
     def _call(self, name: str, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..aws import client, error_code
+from ..aws import LazyClient, error_code
 from ..errors import ConfigError, PublishError
 from ..models import OutgoingMessage
 from ..ports import Queue
@@ -38,17 +37,12 @@ class SqsQueue(Queue):
     def __init__(self, url: str | None, name: str | None = None, region: str | None = None,
                  endpoint: str | None = None) -> None:
         self._url, self.name, self.region, self.endpoint = url, name, region, endpoint
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._client = LazyClient("sqs", self.endpoint, self.region)
         self._receipts: dict[str, str] = {}
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = client("sqs", self.endpoint, self.region)
-        return self._client
+        return self._client.get()
 
     @property
     def url(self) -> str:

@@ -8,12 +8,11 @@ are refused if the ETag no longer matches.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..aws import client, error_code, http_status
+from ..aws import LazyClient, error_code, http_status
 from ..errors import ConfigError, ObjectChanged, ObjectNotFound, ObjectStoreError
 from ..models import ObjectInfo
 from ..ports import ObjectStore
@@ -26,16 +25,11 @@ class S3Store(ObjectStore):
     def __init__(self, endpoint: str | None = None, region: str | None = None,
                  addressing: str | None = None) -> None:
         self.endpoint, self.region, self.addressing = endpoint, region, addressing
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._client = LazyClient("s3", self.endpoint, self.region, self.addressing)
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = client("s3", self.endpoint, self.region, self.addressing)
-        return self._client
+        return self._client.get()
 
     def _error(self, exc: Exception, bucket: str, key: str) -> ObjectStoreError:
         code = error_code(exc)
