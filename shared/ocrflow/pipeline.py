@@ -38,7 +38,7 @@ from .events import InvalidRecord, Record
 from .log import get_logger
 from .metrics import Metrics
 from .models import ObjectInfo, ObjectRef
-from .ports import ClaimState, IdempotencyStore, ObjectStore, Queue
+from .ports import Claim, ClaimState, IdempotencyStore, ObjectStore, Queue
 from .registry import open_idempotency_store, open_object_store, open_queue
 from .signer import Credentials
 
@@ -319,16 +319,9 @@ class Pipeline:
         except IdempotencyError as exc:
             _unavailable(base, exc)
             return base
-        if claim.state is ClaimState.COMPLETED:
-            base.status, base.message_id = "duplicate", claim.message_id
-            base.first_line = _first_line_of(claim.message)
-            return base
-        if claim.state is ClaimState.IN_PROGRESS:
-            base.status, base.detail = "in_progress", "another invocation is processing this record"
-            return base
-        if claim.state is ClaimState.OUTCOME_STORED:
-            return self._republish(key, claim.destination or "failure", claim.message_id,
-                                   claim.message or b"", base)
+        settled = self._settled(key, claim, base, "failure")
+        if settled is not None:
+            return settled
 
         try:
             event = self._recognise(work, credentials, deadline)
@@ -431,38 +424,32 @@ class Pipeline:
         """Failures decided before any call: still one message, still deduplicated."""
         event = self._event(work, error=failure)
         base.code, base.detail = failure.code, failure.message
-        api, region = work.api or "-", work.region or "-"
-        key = record_key(work.ref, api, region)
-        try:
-            claim = self.rt.idempotency.claim(key, CLAIM_GRACE_S)
-        except IdempotencyError as exc:
-            _unavailable(base, exc)
-            return base
+        key = record_key(work.ref, work.api or "-", work.region or "-")
+        return self._deliver(key, event, base, claimed=False)
+
+    def _settled(self, key: str, claim: Claim, outcome: Outcome, destination: str) -> Outcome | None:
+        """A claim that was not granted: the record is done, being done, or its message is
+        stored and only needs publishing. ``None`` when the claim was granted."""
         if claim.state is ClaimState.COMPLETED:
-            base.status, base.message_id = "duplicate", claim.message_id
-            return base
+            outcome.status, outcome.message_id = "duplicate", claim.message_id
+            outcome.first_line = _first_line_of(claim.message)
+            return outcome
         if claim.state is ClaimState.IN_PROGRESS:
-            base.status = "in_progress"
-            return base
+            outcome.status, outcome.detail = "in_progress", "another invocation is processing this record"
+            return outcome
         if claim.state is ClaimState.OUTCOME_STORED:
-            return self._republish(key, claim.destination or "failure", claim.message_id,
-                                   claim.message or b"", base)
-        return self._deliver(key, event, base, claimed=True)
+            return self._republish(key, claim.destination or destination, claim.message_id,
+                                   claim.message or b"", outcome)
+        return None
 
     def _deliver(self, key: str, event: dict[str, Any], outcome: Outcome, claimed: bool) -> Outcome:
         destination = "result" if event["type"] == messages.RESULT_TYPE else "failure"
         try:
             if not claimed:
-                claim = self.rt.idempotency.claim(key, CLAIM_GRACE_S)
-                if claim.state is ClaimState.COMPLETED:
-                    outcome.status, outcome.message_id = "duplicate", claim.message_id
-                    return outcome
-                if claim.state is ClaimState.OUTCOME_STORED:
-                    return self._republish(key, claim.destination or destination,
-                                           claim.message_id, claim.message or b"", outcome)
-                if claim.state is ClaimState.IN_PROGRESS:
-                    outcome.status = "in_progress"
-                    return outcome
+                settled = self._settled(key, self.rt.idempotency.claim(key, CLAIM_GRACE_S), outcome,
+                                        destination)
+                if settled is not None:
+                    return settled
             body = messages.serialise(event)
             body = self._claim_check(event, body, destination)
             self.rt.idempotency.save_outcome(key, destination, event["id"], body)
