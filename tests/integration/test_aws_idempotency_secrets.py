@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from typing import Any
@@ -16,6 +15,7 @@ from ocrflow.errors import ConfigError
 from ocrflow.ports import ClaimState
 from ocrflow.registry import open_idempotency_store
 from ocrflow.secrets import with_secret_credentials
+from tests.support.races import claim_race
 
 
 @pytest.fixture
@@ -30,18 +30,7 @@ def table(moto_endpoint: str) -> str:
 
 def test_dynamodb_claims_race_lifecycle_and_takeover(table: str) -> None:
     store: Any = open_idempotency_store(f"dynamodb://{table}")
-    states: list[ClaimState] = []
-    barrier = threading.Barrier(8)
-
-    def claim() -> None:
-        barrier.wait()
-        states.append(store.claim("rec", 30).state)
-
-    threads = [threading.Thread(target=claim) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    states = claim_race(store, "rec", 8)
     assert states.count(ClaimState.CLAIMED) == 1 and states.count(ClaimState.IN_PROGRESS) == 7
     assert store.claim("crash", 0.2).state is ClaimState.CLAIMED
     time.sleep(0.3)

@@ -18,6 +18,7 @@ from ocrflow.ports import ClaimState
 from ocrflow.registry import open_idempotency_store, open_queue
 from tests.integration.test_aws_adapters import message, png
 from tests.support.harness import make_harness
+from tests.support.races import claim_race
 from tests.support.replay_server import ReplayServer
 from tests.support.tcp_proxy import TcpProxy
 
@@ -79,18 +80,7 @@ def store(redis_url: str) -> Any:
 
 
 def test_redis_claims_are_atomic_under_races(store: Any) -> None:
-    results: list[ClaimState] = []
-    barrier = threading.Barrier(16)
-
-    def claim() -> None:
-        barrier.wait()
-        results.append(store.claim("rec", 30).state)
-
-    threads = [threading.Thread(target=claim) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = claim_race(store, "rec", 16)
     assert results.count(ClaimState.CLAIMED) == 1
     assert results.count(ClaimState.IN_PROGRESS) == 15
 
