@@ -31,6 +31,12 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "segments.",
         "Rename the object; such keys are refused before anything is read.",
     ),
+    "OCRFLOW.BUCKET_INVALID": CodeInfo(
+        "The bucket name is not one the object store can address (S3/OBS naming rules; for a "
+        "folder store, one folder under its root).",
+        "Check what sends events to the function; such names are refused before anything is "
+        "read.",
+    ),
     "OCRFLOW.OBJECT_NOT_FOUND": CodeInfo(
         "The object (or the version named by the event) no longer exists.",
         "Nothing to do if it was deleted on purpose; otherwise upload it again.",
@@ -117,6 +123,11 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "Raise the function timeout or lower OCR_MAX_CONCURRENCY; redrive.",
         retryable=True,
     ),
+    "OCRFLOW.REDIRECTED": CodeInfo(
+        "The OCR endpoint answered with a redirect (3xx). A signed request and its file are "
+        "never sent to another address, and no answer from there is taken as a result.",
+        "Point OCR_ENDPOINT at the OCR service itself (the message names the status).",
+    ),
     "OCRFLOW.BAD_RESPONSE": CodeInfo(
         "The OCR service answered with something that is not its documented JSON.",
         "Check OCR_ENDPOINT points at the OCR service; redrive.",
@@ -179,6 +190,16 @@ class ObjectNotFound(ObjectStoreError):
 
 class ObjectChanged(ObjectStoreError):
     code = "OCRFLOW.OBJECT_CHANGED"
+
+
+class BucketInvalid(ObjectStoreError):
+    code = "OCRFLOW.BUCKET_INVALID"
+
+
+class ObjectTooLarge(ObjectStoreError):
+    """The object holds more bytes than the reader asked for at most."""
+
+    code = "OCRFLOW.FILE_TOO_LARGE"
 
 
 class PublishError(OcrflowError):
