@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import redact
+
 ErrorSource = Literal["provider", "ocrflow"]
 
 
@@ -160,13 +162,18 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
 
 
 class OcrflowError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose. Its text is redacted
+    (:mod:`ocrflow.redact`): it reaches logs, stderr and failure messages."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(redact.text(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(OcrflowError):
     """A configuration variable is missing or malformed; the message names it."""
 
     def __init__(self, variable: str, problem: str) -> None:
+        problem = redact.text(problem)
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
         self.problem = problem
@@ -223,6 +230,10 @@ class Failure:
     source: ErrorSource = "ocrflow"
     http_status: int | None = None
     retryable: bool = False
+
+    def __post_init__(self) -> None:
+        # provider messages may echo request headers; ours may quote a URL
+        self.message = redact.text(self.message)
 
     def as_dict(self) -> dict[str, Any]:
         return {

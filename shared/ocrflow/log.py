@@ -7,7 +7,8 @@ traced, ``correlation_id`` when set, then the event's own keys; exceptions as
 ``exception``, ``exception_name`` and ``stack_trace``.
 
 Credentials, signatures, tokens, image bytes and whole events never reach a line: keys
-that could hold them are replaced by ``"***"`` (see :data:`REDACTED_KEYS`).
+that could hold them are replaced by ``"***"`` (see :data:`REDACTED_KEYS`), and every text
+value, exception and stack trace included, goes through :func:`ocrflow.redact.text`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import IO, Any, TextIO, cast
 
 import structlog
 from structlog.contextvars import bind_contextvars, clear_contextvars, merge_contextvars
+
+from . import redact
 
 REDACTED_KEYS = frozenset({
     "authorization", "x-auth-token", "x-security-token", "sk", "secret", "secret_key",
@@ -80,6 +83,26 @@ def _exception(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMappi
     return event
 
 
+def _scrubbed(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return redact.text(value)
+    if depth > 6:
+        return value
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrubbed(v, depth + 1) for v in value]
+    if isinstance(value, BaseException):
+        return redact.text(str(value))
+    return value
+
+
+def _scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in event.items():
+        event[key] = _scrubbed(value)
+    return event
+
+
 def _order(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # structlog keeps the message under "event"; Powertools calls it "message"
     event["message"] = event.pop("event", event.get("message"))
@@ -107,6 +130,7 @@ def configure(service: str, level: str = "INFO", stream: IO[str] | None = None) 
             _order,
             _redact,
             _exception,
+            _scrub,
             structlog.processors.JSONRenderer(ensure_ascii=False, default=str),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),

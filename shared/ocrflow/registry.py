@@ -76,3 +76,11 @@ def open_idempotency_store(url: str, variable: str = "IDEMPOTENCY_STORE_URL") ->
 
 def queue_schemes() -> list[str]:
     return sorted(_QUEUES)
+
+
+def store_schemes() -> list[str]:
+    return sorted(_STORES)
+
+
+def idempotency_schemes() -> list[str]:
+    return sorted(_IDEMPOTENCY)

@@ -49,6 +49,8 @@ def template_problem(template: str) -> str | None:
 
 def parse_allowed(entry: str) -> tuple[str, int | None]:
     """``host``, ``.suffix`` or either with ``:port``; raises ValueError when malformed."""
+    if any(c in entry for c in "/@?#\\") or any(c.isspace() for c in entry.strip()):
+        raise ValueError(f"{entry!r} is not a host name (no scheme, path or userinfo)")
     host, colon, port = entry.strip().lower().rpartition(":") if ":" in entry else (
         entry.strip().lower(), "", "")
     if colon and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):

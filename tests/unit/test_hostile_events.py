@@ -161,3 +161,19 @@ def test_bounded_json(text: str, reason: str | None) -> None:
     with pytest.raises(boundedjson.JsonRejected) as err:
         boundedjson.loads(text, 1000)
     assert reason in err.value.reason
+
+
+def test_invoke_with_an_event_file_that_is_not_utf8(tmp_path: Path, replay: ReplayServer) -> None:
+    from tests.unit.test_cli import base_env, ocrflow
+
+    (tmp_path / "buckets").mkdir()
+    (tmp_path / "event.json").write_bytes(b'{"Records": [{"s3": {"bucket": {"name": "\xff\xfe"}}}]}')
+    run = ocrflow("invoke", "event.json", cwd=tmp_path, env=base_env(tmp_path, replay))
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr and "UnicodeDecodeError" not in run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["counts"] == {"records": 1, "results": 0, "failures": 1, "duplicates": 0,
+                                 "unpublished": 0}
+    assert summary["outcomes"][0]["code"] == "OCRFLOW.EVENT_INVALID"
+    assert "not UTF-8" in summary["outcomes"][0]["detail"]
+    assert replay.received == []
