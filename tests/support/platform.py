@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ocrflow import handler as handler_mod
+from ocrflow import log, redact
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,4 +83,14 @@ def make_platform(tmp: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str,
     for name, value in base.items():
         monkeypatch.setenv(name, value)
     handler_mod.reset_runtime()
+    log._configured = None  # the cold start configures logging onto the current stderr
     return Platform(root, load_function())
+
+
+def tear_down() -> None:
+    """After a test: no runtime, logging back on the stderr that outlives the test's capture,
+    no secrets remembered from its environment."""
+    handler_mod.reset_runtime()
+    log._configured = None
+    log.configure("ocrflow", "INFO")
+    redact.forget()

@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 
 from ocrflow.errors import BucketInvalid, FailureError, ObjectNotFound, ObjectTooLarge
-from ocrflow.handler import reset_runtime
 from ocrflow.names import bucket_problem, check_bucket
 from ocrflow.stores.file import FileStore
 from tests.conftest import load_event
-from tests.support.platform import Platform, make_platform
+from tests.support.platform import Platform, make_platform, tear_down
 from tests.support.replay_server import ReplayServer
 from tests.unit.test_pipeline import png_bytes
 
@@ -35,7 +34,7 @@ def eventbridge(bucket: str, key: str) -> dict[str, Any]:
 def platform(tmp_path: Path, replay: ReplayServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
     p = make_platform(tmp_path, monkeypatch, replay.url + "/{region}")
     yield p
-    reset_runtime()
+    tear_down()
 
 
 @pytest.mark.parametrize("bucket", ESCAPING)

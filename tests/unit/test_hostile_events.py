@@ -14,10 +14,9 @@ import pytest
 
 from ocrflow import boundedjson
 from ocrflow.events import MAX_WRAPPING, InvalidRecord, parse_event
-from ocrflow.handler import reset_runtime
 from ocrflow.models import ObjectRef
 from tests.conftest import load_event
-from tests.support.platform import Platform, make_platform
+from tests.support.platform import Platform, make_platform, tear_down
 from tests.support.replay_server import ReplayServer
 from tests.unit.test_pipeline import png_bytes
 
@@ -84,7 +83,7 @@ def sqs_batch(*bodies: str) -> dict[str, Any]:
 def platform(tmp_path: Path, replay: ReplayServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
     p = make_platform(tmp_path, monkeypatch, replay.url + "/{region}")
     yield p
-    reset_runtime()
+    tear_down()
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_BODIES))

@@ -11,9 +11,8 @@ import pytest
 from urllib3.util import parse_url
 
 from ocrflow.errors import FailureError
-from ocrflow.handler import reset_runtime
 from ocrflow.urlmode import build_url, template_problem
-from tests.support.platform import Platform, make_platform
+from tests.support.platform import Platform, make_platform, tear_down
 from tests.support.replay_server import ReplayServer
 from tests.unit.test_bucket_names import eventbridge
 from tests.unit.test_pipeline import png_bytes
@@ -97,7 +96,7 @@ def platform(tmp_path: Path, replay: ReplayServer, monkeypatch: pytest.MonkeyPat
                       OCR_ROUTES=json.dumps([{"api": "general-text", "input": "url",
                                               "url_template": TEMPLATE}]))
     yield p
-    reset_runtime()
+    tear_down()
 
 
 def test_url_mode_through_the_handler(platform: Platform, replay: ReplayServer) -> None:
