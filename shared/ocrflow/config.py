@@ -135,6 +135,11 @@ class Settings(BaseModel):
         return self.idempotency_store_url or f"sqlite:///{Path(self.state_dir) / 'idempotency.db'}"
 
     @property
+    def object_store_scheme(self) -> str:
+        """``file``, ``s3`` or ``obs``: which bucket naming rules apply."""
+        return urlsplit(self.object_store_url).scheme.lower()
+
+    @property
     def routing(self) -> Route:
         return Route(self.routes)
 

@@ -108,7 +108,10 @@ def parse_event(event: Any) -> list[Record]:
             event = boundedjson.loads(event, MAX_EVENT_CHARS)
         except boundedjson.JsonRejected as exc:
             return [_invalid(f"event is not JSON: {exc.reason}", _text(event), None)]
-    out = list(_records(event, delivery_id=None, wrapping=0))
+    try:
+        out = list(_records(event, delivery_id=None, wrapping=0))
+    except Exception as exc:  # noqa: BLE001 - the last guard: a record never takes the batch down
+        return [_invalid(f"event could not be read ({type(exc).__name__})", event, None)]
     # identical broken records at different positions of one event are different records
     return [replace(r, fingerprint=hashlib.sha256(f"{r.fingerprint}:{i}".encode()).hexdigest())
             if isinstance(r, InvalidRecord) else r for i, r in enumerate(out)]
@@ -135,7 +138,12 @@ def _records(event: Any, delivery_id: str | None, wrapping: int) -> Iterator[Rec
             yield _invalid("Records is not a list", event, delivery_id)
             return
         for record in records:
-            yield from _record(record, delivery_id, wrapping)
+            try:
+                yield from _record(record, delivery_id, wrapping)
+            except Exception as exc:  # noqa: BLE001 - one record never takes its batch down
+                message_id = record.get("messageId") if isinstance(record, dict) else None
+                yield _invalid(f"record could not be read ({type(exc).__name__})", record,
+                               message_id if isinstance(message_id, str) else delivery_id)
         return
     if event.get("detail-type") == "Object Created" or (
         isinstance(event.get("detail"), dict) and event.get("source") == "aws.s3"

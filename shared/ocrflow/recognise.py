@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import filecheck, invoices, urlmode
+from . import filecheck, invoices, names, urlmode
 from .client import wrap_base64
 from .errors import Failure, FailureError, ObjectStoreError, ocrflow_failure
 from .events import InvalidRecord, Record
@@ -89,6 +89,7 @@ class Recogniser:
         job = Job(ref, "", ref.delivery_id)
         try:
             check_key(ref.key)
+            names.check_bucket(ref.bucket, self.rt.settings.object_store_scheme)
             route = self.rt.settings.routing
             info = self._head(ref) if route.needs_metadata else None
             choice = route.choose(ref.key, info.metadata if info else None)
@@ -139,8 +140,11 @@ class Recogniser:
             if job.input == "url":
                 body = self._url_body(job)
             else:
+                # capped whatever size the event announced: a larger object is refused
+                # having read one byte past the limit
                 data = self.rt.object_store.get(ref.bucket, ref.key, ref.version_id,
-                                                if_match=None if ref.version_id else ref.etag)
+                                                if_match=None if ref.version_id else ref.etag,
+                                                max_bytes=self.rt.catalogue.max_file_bytes)
                 if api_limits.body_field == "json":
                     body = self._invoice_body(data, job)
                     del data

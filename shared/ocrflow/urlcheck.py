@@ -75,11 +75,12 @@ def http_endpoint(url: str, variable: str, allow_credentials: bool = False) -> N
 def _sqlite(url: str, variable: str, needs_queue: bool) -> None:
     from .sqlite_util import parse_sqlite_url, synchronous_mode
 
-    path, query = parse_sqlite_url(url, variable)
+    # the file's folder is made when it is opened; one that cannot be made then is a
+    # queue or store that is down (redelivered, a paid answer kept), not a refusal here
+    _, query = parse_sqlite_url(url, variable)
     synchronous_mode(query, url, variable)
     if needs_queue and not query.get("queue"):
         raise _fail(variable, url, "a sqlite queue URL needs ?queue=NAME")
-    writable_folder(path.parent, variable)
 
 
 def writable_folder(folder: Path, variable: str) -> None:

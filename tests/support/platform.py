@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from ocrflow import handler as handler_mod
 from ocrflow import log, redact
+from ocrflow import runtime as runtime_mod
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,10 +58,10 @@ class Platform:
         return self.handler(event, LambdaContext())
 
     def results(self) -> list[dict[str, Any]]:
-        return list(handler_mod.runtime().queue("result").dump())
+        return list(runtime_mod.runtime().queue("result").dump())
 
     def failures(self) -> list[dict[str, Any]]:
-        return list(handler_mod.runtime().queue("failure").dump())
+        return list(runtime_mod.runtime().queue("failure").dump())
 
 
 def make_platform(tmp: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str,
@@ -82,7 +82,7 @@ def make_platform(tmp: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str,
     base.update(env)
     for name, value in base.items():
         monkeypatch.setenv(name, value)
-    handler_mod.reset_runtime()
+    runtime_mod.reset_runtime()
     log._configured = None  # the cold start configures logging onto the current stderr
     return Platform(root, load_function())
 
@@ -90,7 +90,7 @@ def make_platform(tmp: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str,
 def tear_down() -> None:
     """After a test: no runtime, logging back on the stderr that outlives the test's capture,
     no secrets remembered from its environment."""
-    handler_mod.reset_runtime()
+    runtime_mod.reset_runtime()
     log._configured = None
     log.configure("ocrflow", "INFO")
     redact.forget()

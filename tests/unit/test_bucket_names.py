@@ -148,3 +148,59 @@ def test_bucket_naming_rules(bucket: str, scheme: str, ok: bool) -> None:
         with pytest.raises(FailureError) as err:
             check_bucket(bucket, scheme)
         assert err.value.failure.code == "OCRFLOW.BUCKET_INVALID"
+
+
+def notification(bucket: str, key: str, size: int | None = None,
+                 etag: str | None = None) -> dict[str, Any]:
+    event = copy.deepcopy(load_event("s3_put.json"))
+    obj: dict[str, Any] = {"key": key}
+    if size is not None:
+        obj["size"] = size
+    if etag is not None:
+        obj["eTag"] = etag
+    event["Records"][0]["s3"]["bucket"]["name"] = bucket
+    event["Records"][0]["s3"]["object"] = obj
+    return event
+
+
+def test_a_read_stops_at_the_api_limit_when_the_event_understates_the_size(
+        platform: Platform, replay: ReplayServer) -> None:
+    import tracemalloc
+
+    path = platform.put("ocrflow-uploads", "huge.png", b"")
+    with open(path, "r+b") as f:  # 300 MB, sparse: nothing is written to disk
+        f.truncate(300 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        answer = platform.invoke(notification("ocrflow-uploads", "huge.png", size=1_000,
+                                              etag="0" * 32))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert answer["counts"]["failures"] == 1 and answer["counts"]["unpublished"] == 0
+    [failure] = platform.failures()
+    assert failure["data"]["error"]["code"] == "OCRFLOW.FILE_TOO_LARGE"
+    assert replay.received == []
+    assert peak < 64 * 1024 * 1024  # at most the API's limit (7.5 MB) was read, not 300 MB
+
+
+@pytest.mark.parametrize("store, bucket", [
+    ("s3://?endpoint=http://127.0.0.1:1", "a\x00b"),
+    ("s3://?endpoint=http://127.0.0.1:1", "../x"),
+    ("s3://?endpoint=http://127.0.0.1:1", "a" * 256),
+    ("obs://?endpoint=http://127.0.0.1:1", "Upper_Case"),
+    ("obs://?endpoint=http://127.0.0.1:1", "evil.example:443"),
+])
+def test_cloud_bucket_names_are_checked_before_anything_is_read(
+        tmp_path: Path, replay: ReplayServer, monkeypatch: pytest.MonkeyPatch, store: str,
+        bucket: str, validate_message: Any) -> None:
+    """Nothing listens at the store's endpoint: the refusal comes before any request."""
+    p = make_platform(tmp_path, monkeypatch, replay.url + "/{region}", OBJECT_STORE_URL=store)
+    try:
+        answer = p.invoke(notification(bucket, "k.png", size=10, etag="0" * 32))
+        assert answer["counts"]["failures"] == 1 and answer["counts"]["unpublished"] == 0
+        [failure] = [validate_message(m) for m in p.failures()]
+        assert failure["data"]["error"]["code"] == "OCRFLOW.BUCKET_INVALID"
+        assert replay.received == []
+    finally:
+        tear_down()

@@ -12,7 +12,7 @@ import pytest
 from ocrflow import cli, log, redact
 from ocrflow.config import ENV, load_settings
 from ocrflow.errors import ConfigError
-from ocrflow.handler import reset_runtime
+from ocrflow.runtime import reset_runtime
 from tests.conftest import load_event
 from tests.support.replay_server import ReplayServer
 from tests.unit.test_pipeline import png_bytes
@@ -46,7 +46,9 @@ CASES = [
     ("RESULT_QUEUE_URL", "kafka://127.0.0.1:abc/topic", "host:port"),
     ("RESULT_QUEUE_URL", f"https://u:{PASSWORD}@sqs.us-east-1.amazonaws.com/1/q", "port"),
     ("RESULT_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/q", "ACCOUNT/NAME"),
-    ("RESULT_QUEUE_URL", "sqlite:////etc/passwd/x.db?queue=q", "not a folder"),
+    ("RESULT_QUEUE_URL", "sqlite://host/x.db?queue=q", "sqlite:///PATH.db"),
+    ("RESULT_QUEUE_URL", "sqlite:///x.db?queue=q&synchronous=sometimes", "synchronous"),
+    ("OCRFLOW_STATE_DIR", "/etc/passwd/state", "not a folder"),
     ("IDEMPOTENCY_STORE_URL", "dynamodb://", "TABLE"),
     ("OBJECT_STORE_URL", "file:///no/such/folder", "does not exist"),
     ("OBJECT_STORE_URL", "gs://bucket", "unsupported scheme"),
