@@ -111,8 +111,10 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "Upload the invoice's fields as JSON, e.g. the fields of a vat-invoice result.",
     ),
     "OCRFLOW.URL_NOT_ALLOWED": CodeInfo(
-        "URL mode was asked for a host that is not on the allow-list.",
-        "Add the host to OCR_URL_ALLOWED_HOSTS, or use image mode.",
+        "URL mode would send a URL that is not HTTPS on an allow-listed host (as an HTTP "
+        "client reads it), carries credentials or a port not allowed, or names a bucket that is "
+        "not a DNS-compatible name.",
+        "Add the host to OCR_URL_ALLOWED_HOSTS, or use image mode for such buckets.",
     ),
     "OCRFLOW.TRANSPORT": CodeInfo(
         "The OCR endpoint could not be reached or the connection dropped, on every attempt.",
