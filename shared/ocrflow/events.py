@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote_plus
 
-from . import boundedjson
+from . import boundedjson, redact
 from .models import ObjectRef
 
 #: How much of an unparseable event or record a failure message carries.
@@ -94,10 +94,10 @@ def decode_key(raw: str, url_encoded: bool) -> str:
 
 
 def excerpt(value: Any) -> str:
-    """A bounded excerpt that is always valid UTF-8 (lone surrogates are escaped)."""
+    """A bounded, redacted excerpt that is always valid UTF-8 (lone surrogates escaped)."""
     text = value if isinstance(value, str) else _dumps(value)
     text = text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return redact.text(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def parse_event(event: Any) -> list[Record]:

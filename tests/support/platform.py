@@ -15,6 +15,7 @@ import pytest
 
 from ocrflow import log, redact
 from ocrflow import runtime as runtime_mod
+from tests.support.harness import run_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,25 +67,12 @@ class Platform:
 
 def make_platform(tmp: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str,
                   **env: str) -> Platform:
-    root = tmp / "buckets"
-    root.mkdir(parents=True, exist_ok=True)
-    base = {
-        "OBJECT_STORE_URL": root.as_uri(),
-        "OCR_ENDPOINT": endpoint,
-        "OCR_PROJECT_ID": "0123456789abcdef0123456789abcdef",
-        "HUAWEICLOUD_SDK_AK": "TESTAK0000000000",
-        "HUAWEICLOUD_SDK_SK": "test-secret-key-0000000000000000",
-        "OCRFLOW_STATE_DIR": str(tmp / "state"),
-        "OCR_MAX_ATTEMPTS": "2",
-        "OCR_READ_TIMEOUT_S": "5",
-        "AWS_LAMBDA_FUNCTION_NAME": "ocrflow-recognize",
-    }
-    base.update(env)
-    for name, value in base.items():
+    for name, value in run_env(tmp, endpoint, AWS_LAMBDA_FUNCTION_NAME="ocrflow-recognize",
+                                **env).items():
         monkeypatch.setenv(name, value)
     runtime_mod.reset_runtime()
     log._configured = None  # the cold start configures logging onto the current stderr
-    return Platform(root, load_function())
+    return Platform(tmp / "buckets", load_function())
 
 
 def tear_down() -> None:
