@@ -176,3 +176,47 @@ def test_invoke_with_an_event_file_that_is_not_utf8(tmp_path: Path, replay: Repl
     assert summary["outcomes"][0]["code"] == "OCRFLOW.EVENT_INVALID"
     assert "not UTF-8" in summary["outcomes"][0]["detail"]
     assert replay.received == []
+
+
+_ODD_VALUES: list[Any] = [None, True, 0, -1, 1.5, float("inf"), "", "x", "\ud800", "a\x00b", "../..",
+                          [], {}, [1], {"a": 1}, "x" * 3000, 10**30, "ObjectCreated:Put", "aws:sqs",
+                          "aws:sns", "Notification", "HC.OBS", "1.0"]
+_SHAPES = ["s3_put.json", "sqs_batch_s3.json", "sqs_sns_s3.json", "sns_s3.json",
+           "eventbridge_object_created.json", "eventgrid_obs.json", "obs_native_v3.json",
+           "obs_s3_compatible.json", "s3_multi_record.json"]
+
+
+def _mutated(value: Any, rng: Any) -> Any:
+    """``value`` with fields replaced by odd values, dropped or added, at every level,
+    JSON bodies inside strings included (sometimes cut short)."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            r = rng.random()
+            if r < 0.08:
+                out[k] = rng.choice(_ODD_VALUES)
+            elif r >= 0.12:
+                out[k] = _mutated(v, rng)
+        if rng.random() < 0.05:
+            out[rng.choice(["Records", "body", "Message", "Type", "eventSource", "detail",
+                            "events", "data", "s3", "obs"])] = rng.choice(_ODD_VALUES)
+        return out
+    if isinstance(value, list):
+        extra = [rng.choice(_ODD_VALUES)] if rng.random() < 0.05 else []
+        return [_mutated(v, rng) for v in value] + extra
+    if isinstance(value, str) and value.startswith("{") and rng.random() < 0.7:
+        text = json.dumps(_mutated(json.loads(value), rng))
+        return text if rng.random() < 0.9 else text[:-3]
+    return value
+
+
+def test_mutated_sample_events_never_raise_and_every_message_is_published(
+        platform: Platform, replay: ReplayServer) -> None:
+    import random
+
+    rng = random.Random(20261125)
+    platform.put("ocrflow-uploads", "any.png", png_bytes())
+    for _ in range(150):
+        event = _mutated(load_event(rng.choice(_SHAPES)), rng)
+        answer = platform.invoke(event)  # raises RecordsNotPublished if any record was not
+        assert answer.get("batchItemFailures", []) == []
