@@ -17,6 +17,7 @@ Redacting too much is harmless; this module errs on that side.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterable
@@ -38,6 +39,9 @@ _HEADERS = [
     (re.compile(r"\bMII[A-Za-z0-9+/=_\-]{60,}"), MASK),  # Keystone/IAM token bodies
 ]
 
+_HEADER_HINTS = ("access=", "signature=", "credential=", "signedheaders=", "authorization",
+                 "token", "secret", "passw", "pwd")
+
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _secret_re: re.Pattern[str] | None = None
@@ -48,6 +52,12 @@ def register(*values: str | None) -> None:
     fresh = {v for v in values if v and len(v) >= MIN_PIECE} - _secrets
     fresh |= {unquote(v) for v in fresh if len(unquote(v)) >= MIN_PIECE}
     _add(fresh)
+
+
+def _forms(value: str) -> set[str]:
+    """A secret as it may appear: itself, and escaped inside a JSON string (log lines are
+    redacted once rendered)."""
+    return {value, json.dumps(value, ensure_ascii=False)[1:-1]}
 
 
 def register_password(password: str | None) -> None:
@@ -68,6 +78,7 @@ def register_url(value: str | None) -> None:
 
 def _add(fresh: set[str]) -> None:
     global _secret_re
+    fresh = {form for value in fresh for form in _forms(value)} - _secrets
     if not fresh:
         return
     with _lock:
@@ -127,8 +138,12 @@ def text(value: str) -> str:
     if not value:
         return value
     out = _URL.sub(_mask_url, value) if "://" in value else value
-    for pattern, replacement in _HEADERS:
-        out = pattern.sub(replacement, out)
+    # every log line's values pass here: the header patterns run only when a word they need
+    # is present (a substring test is some thirty times cheaper than the three patterns)
+    lowered = out.lower()
+    if "MII" in out or any(hint in lowered for hint in _HEADER_HINTS):
+        for pattern, replacement in _HEADERS:
+            out = pattern.sub(replacement, out)
     secret_re = _secret_re
     if secret_re is not None:
         out = secret_re.sub(MASK, out)
