@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterable
 from urllib.parse import unquote
 
 MASK = "***"
@@ -154,6 +153,3 @@ def exception(exc: BaseException) -> str:
     """``Type: message`` of an exception, redacted."""
     return text(f"{type(exc).__name__}: {exc}")
 
-
-def strings(values: Iterable[str]) -> list[str]:
-    return [text(v) for v in values]
