@@ -29,6 +29,7 @@ MIN_PIECE = 4
 
 _URL = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<rest>[^\s<>]+)")
 _DELIMITERS = re.compile(r"[@:/#%?&;=\s]+")
+_AUTHORITY_END = re.compile(r"[/?#]")
 _HEADERS = [
     (re.compile(r"(?i)\b(Access|Signature|Credential|SignedHeaders)=[^,\s\"'}]+"), r"\1=" + MASK),
     (re.compile(r"(?i)\b(authorization|x-auth-token|x-security-token|x-subject-token|"
@@ -96,11 +97,21 @@ def forget() -> None:
 
 
 def _split_userinfo(rest: str) -> tuple[str, str] | None:
-    """``rest`` is what follows ``scheme://``; returns (userinfo, after) split at the last
-    ``@``, or None when there is none."""
+    """``rest`` is what follows ``scheme://``; returns (userinfo, after), or None when there
+    is no userinfo. With a ``:`` before the first ``/``, ``?`` or ``#`` (``user:password``)
+    the userinfo runs to the last ``@``, so a password may hold any of them unencoded;
+    without one, an ``@`` there ends a user name (a token), and an ``@`` only further on is
+    part of the path or query."""
+    if rest.startswith("/"):
+        return None  # scheme:///path: no authority at all
     userinfo, at, after = rest.rpartition("@")
     if not at:
         return None
+    head = _AUTHORITY_END.split(rest, maxsplit=1)[0]
+    if ":" not in head:
+        if "@" not in head:
+            return None
+        userinfo, _, after = rest.partition("@")
     return userinfo, after
 
 
