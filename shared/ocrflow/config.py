@@ -66,7 +66,8 @@ MAX_JSON_DEPTH = 8
 MAX_SECONDS = 12 * 3600
 MAX_RETENTION_S = 10 * 366 * 24 * 3600
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-_NAME = r"^[A-Za-z0-9_.-]{1,128}$"
+#: Names that go into every log line and metric: anything printable, on one line.
+_NAME = r"^[^\x00-\x1f\x7f]{1,255}$"
 
 
 def default_state_dir() -> str:
@@ -102,7 +103,7 @@ class Settings(BaseModel):
                                      allow_inf_nan=False)
     service_name: str = Field(default="ocrflow", pattern=_NAME)
     log_level: LogLevel = "INFO"
-    metrics_namespace: str = Field(default="ocrflow", pattern=r"^[A-Za-z0-9_./#:-]{1,255}$")
+    metrics_namespace: str = Field(default="ocrflow", pattern=_NAME)
     max_concurrency: int = Field(default=8, ge=1, le=256)
     max_calls_per_day: int | None = Field(default=None, ge=0, le=10**9)
     connect_timeout_s: float = Field(default=3.05, gt=0, le=300, allow_inf_nan=False)

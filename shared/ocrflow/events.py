@@ -118,9 +118,7 @@ def parse_event(event: Any) -> list[Record]:
 
 
 def _text(value: str | bytes | bytearray) -> str:
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value[: EXCERPT_CHARS * 4]).decode("utf-8", "replace")
-    return value[: EXCERPT_CHARS * 4]
+    return bytes(value).decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else value
 
 
 def _records(event: Any, delivery_id: str | None, wrapping: int) -> Iterator[Record]:
@@ -197,7 +195,7 @@ def _json_body(body: Any, delivery_id: str | None, wrapping: int) -> Iterator[Re
     try:
         inner = boundedjson.loads(body, MAX_BODY_CHARS)
     except boundedjson.JsonRejected as exc:
-        yield _invalid(f"message body is not JSON: {exc.reason}", _text(body), delivery_id)
+        yield _invalid(f"message body is not JSON: {exc.reason}", body, delivery_id)
         return
     yield from _records(inner, delivery_id, wrapping)
 
