@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from . import events as events_mod
-from .config import Settings, load_settings
+from .config import Settings, catalogue_warnings, load_settings
 from .errors import OcrflowError
 from .log import bind_invocation, configure, get_logger
 from .pipeline import PUBLISH_MARGIN_S, Outcome, Pipeline, Runtime
@@ -43,6 +43,9 @@ def runtime(settings: Settings | None = None) -> Runtime:
 
                     settings = with_secret_credentials(settings)
                 configure(settings.service_name, settings.log_level)
+                for warning in catalogue_warnings(settings):
+                    get_logger().warning("calling where the endpoint tables do not list the API",
+                                         detail=warning)
                 _runtime = Runtime(settings)
     return _runtime
 

@@ -289,12 +289,9 @@ class Pipeline:
             work.input, work.url_template = choice.input, choice.url_template
             work.region = self.rt.settings.region_for(choice.api)
             base.api, base.region = work.api, work.region
-            if not self.rt.catalogue.offers(work.region, work.api):
-                offered = ", ".join(self.rt.catalogue.regions_offering(work.api)) or "none"
-                raise FailureError.of(
-                    "OCRFLOW.API_NOT_IN_REGION",
-                    f"{work.api} is not offered in {work.region} (offered in: {offered}); "
-                    f"set OCR_API_REGIONS to the region where its package was bought")
+            refusal = self.rt.catalogue.refusal_code(work.api, work.region, self.rt.settings.catalogue_check)
+            if refusal is not None:
+                raise FailureError.of(*refusal)
         except FailureError as exc:
             # decided from the event and configuration alone: nothing was read or paid for
             return self._fail_without_claim(work, exc.failure, base)
