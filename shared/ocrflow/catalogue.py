@@ -64,6 +64,8 @@ class ApiLimits:
     billing: str = "per_call"
     withdrawn: Withdrawal | None = None
     source: str = "sdk"
+    #: the other fields of the official request body (what a route's options may set)
+    options: frozenset[str] = frozenset()
 
     @property
     def takes_file(self) -> bool:
@@ -207,6 +209,7 @@ def _parse(doc: dict[str, Any]) -> Catalogue:
             billing=spec.get("billing", "per_call"),
             withdrawn=Withdrawal(withdrawn["date"], withdrawn["source"]) if withdrawn else None,
             source=spec.get("source", "sdk"),
+            options=frozenset(spec.get("options", ())),
         )
     region_sources = {r: {s: frozenset(a) for s, a in tables.items()}
                       for r, tables in doc["regions"].items()}

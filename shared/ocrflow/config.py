@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import catalogue
 from .errors import ConfigError
-from .routing import RegionProblem, Route, RouteRule, region_problems, rule_problems
+from .routing import RegionProblem, Route, RouteRule, option_problems, region_problems, rule_problems
 
 # field name -> environment variables, first one set wins
 ENV: dict[str, tuple[str, ...]] = {
@@ -203,6 +203,9 @@ def _check(settings: Settings, source: dict[str, str]) -> None:
             raise ConfigError(var("routes"), f"{problems[0]} (at {i})")
     settings.endpoint_for("x")  # the template must format
     if settings.catalogue_check == "strict":
+        unknown_options = option_problems(settings.routes, cat)
+        if unknown_options:
+            raise ConfigError(var("routes"), unknown_options[0] + "; OCR_CATALOGUE_CHECK=warn sends them anyway")
         found = region_problems(settings.routing, settings.region_for, cat)
         if found:
             variable = var("routes") if found[0].withdrawn else var("api_regions")
@@ -224,5 +227,6 @@ def catalogue_warnings(settings: Settings) -> list[str]:
     """With ``OCR_CATALOGUE_CHECK=warn``: what ``strict`` would have stopped the start for."""
     if settings.catalogue_check != "warn":
         return []
-    return [region_message(p, settings) for p in
-            region_problems(settings.routing, settings.region_for, catalogue.load())]
+    cat = catalogue.load()
+    return option_problems(settings.routes, cat) + [
+        region_message(p, settings) for p in region_problems(settings.routing, settings.region_for, cat)]

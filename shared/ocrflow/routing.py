@@ -116,6 +116,22 @@ class RegionProblem:
     withdrawn: bool = False
 
 
+def option_problems(rules: list[RouteRule], catalogue: Catalogue) -> list[str]:
+    """Route options that the API's official request body does not have (a typo, or an
+    option of another API): the service would refuse or ignore them."""
+    out = []
+    for i, rule in enumerate(rules):
+        limits = catalogue.apis.get(rule.api)
+        if limits is None:
+            continue
+        unknown = sorted(set(rule.options) - limits.options - {"image", "url", "data"})
+        if unknown:
+            takes = ", ".join(sorted(limits.options)) or "no options"
+            out.append(f"{rule.api} has no option {', '.join(unknown)} in its official request "
+                       f"body (it takes {takes}) (at {i})")
+    return out
+
+
 def region_problems(route: Route, region_for: Callable[[str], str],
                     catalogue: Catalogue) -> list[RegionProblem]:
     """Each routed API whose region (``OCR_API_REGIONS``, else ``OCR_REGION``) the official
