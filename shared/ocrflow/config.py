@@ -205,7 +205,8 @@ def _check(settings: Settings, source: dict[str, str]) -> None:
     if settings.catalogue_check == "strict":
         unknown_options = option_problems(settings.routes, cat)
         if unknown_options:
-            raise ConfigError(var("routes"), unknown_options[0] + "; OCR_CATALOGUE_CHECK=warn sends them anyway")
+            raise ConfigError(var("routes"),
+                              unknown_options[0] + "; OCR_CATALOGUE_CHECK=warn sends them anyway")
         found = region_problems(settings.routing, settings.region_for, cat)
         if found:
             variable = var("routes") if found[0].withdrawn else var("api_regions")

@@ -14,7 +14,8 @@ from tests.contract.official import PINNED, official_apis, version
 
 CAT = catalogue.load()
 OFFICIAL = official_apis()
-FORMAT_TOKEN = re.compile(r"(?<![A-Za-z])(JPEG|JPG|PNG|BMP|GIF|TIFF|TIF|WEBP|PCX|ICO|PSD|PDF|OFD)(?![A-Za-z])")
+FORMAT_TOKEN = re.compile(
+    r"(?<![A-Za-z])(JPEG|JPG|PNG|BMP|GIF|TIFF|TIF|WEBP|PCX|ICO|PSD|PDF|OFD)(?![A-Za-z])")
 FORMAT_NAME = {"JPEG": "jpg", "JPG": "jpg", "TIF": "tiff"}
 FILE_APIS = sorted(a for a, lim in CAT.apis.items() if lim.takes_file)
 

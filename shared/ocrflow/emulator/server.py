@@ -278,7 +278,8 @@ class Emulator:
             facts = filecheck.inspect(image)
         except Exception:  # noqa: BLE001 - any unreadable header is the service's AIS.0102
             raise Answer(400, "AIS.0102", "The image cannot be decoded.") from None
-        if facts.width is not None and facts.height is not None and not limits.fits(facts.width, facts.height):
+        w, h = facts.width, facts.height
+        if w is not None and h is not None and not limits.fits(w, h):
             raise Answer(400, "AIS.0103", f"The image size {facts.width}x{facts.height} is out of range.")
         return fmt
 
