@@ -218,10 +218,12 @@ def region_message(found: RegionProblem, settings: Settings) -> str:
     it: names the API, the region, where it is offered and the way out."""
     if found.withdrawn:
         return f"{found.problem}; route its files to another API in OCR_ROUTES"
-    return (f"{found.problem}. Set OCR_API_REGIONS to "
+    text = (f"{found.problem}. Set OCR_API_REGIONS to "
             f'{{"{found.api}": "<region where its package was bought>"}} (now {found.api} '
-            f"goes to {found.region}), or OCR_CATALOGUE_CHECK=warn to call anyway if the "
-            "endpoint tables are behind")
+            f"goes to {found.region})")
+    if settings.catalogue_check == "strict":
+        text += ", or OCR_CATALOGUE_CHECK=warn to call anyway if the endpoint tables are behind"
+    return text
 
 
 def catalogue_warnings(settings: Settings) -> list[str]:

@@ -6,7 +6,7 @@ object goes to ``general-text``.
 
     [{"prefix": "invoices/", "suffix": [".pdf", ".jpg"], "api": "vat-invoice"},
      {"metadata": {"doc-type": "mixed"}, "api": "auto-classification"},
-     {"prefix": "forms/", "api": "custom-template", "options": {"template_id": "…"}},
+     {"prefix": "cards/", "api": "id-card", "options": {"side": "front"}},
      {"api": "general-text", "options": {"detect_direction": true}}]
 """
 
