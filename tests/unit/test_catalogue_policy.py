@@ -3,12 +3,13 @@ that are behind, and provider answers for a wrong place that say where the API i
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 
-from ocrflow import catalogue, handler
+from ocrflow import catalogue, handler, log
 from ocrflow.config import catalogue_warnings, load_settings
 from ocrflow.errors import ConfigError
 from ocrflow.metrics import Metrics, billed_units
@@ -47,15 +48,18 @@ def test_warn_starts_and_says_what_strict_would_have_stopped() -> None:
     assert catalogue_warnings(load_settings({})) == []
 
 
-def test_warn_is_logged_once_at_start(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_warn_is_logged_once_at_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(handler, "configure", lambda service, level: log.configure(service, level, stream))
+    log._configured = None
     handler.reset_runtime()
     try:
         handler.runtime(load_settings({"OCR_REGION": "af-south-1", "OCR_CATALOGUE_CHECK": "warn",
                                        "OCRFLOW_STATE_DIR": str(tmp_path)}))
     finally:
         handler.reset_runtime()
-    err = capsys.readouterr().err
-    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+        log._configured = None
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     [line] = [x for x in lines if x.get("level") == "WARNING"]
     assert "general-text is not listed for af-south-1" in line["detail"]
     assert "CATALOGUE_CHECK" not in line["detail"]  # already set

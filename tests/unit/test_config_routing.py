@@ -26,8 +26,8 @@ def test_project_id_falls_back_to_the_sdk_variable() -> None:
 
 
 def test_region_of_each_api_comes_from_its_package_region_else_the_default() -> None:
-    s = load_settings({"OCR_REGION": "cn-east-3",
-                       "OCR_API_REGIONS": '{"passport": "ap-southeast-1", "auto-classification": "cn-north-4"}'})
+    regions = '{"passport": "ap-southeast-1", "auto-classification": "cn-north-4"}'
+    s = load_settings({"OCR_REGION": "cn-east-3", "OCR_API_REGIONS": regions})
     assert s.region_for("passport") == "ap-southeast-1"
     assert s.region_for("auto-classification") == "cn-north-4"
     assert s.region_for("general-text") == "cn-east-3"
