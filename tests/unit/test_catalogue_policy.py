@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import catalogue, handler, log
+from ocrflow import catalogue, log, runtime
 from ocrflow.config import catalogue_warnings, load_settings
 from ocrflow.errors import ConfigError
 from ocrflow.metrics import Metrics, billed_units
@@ -50,14 +50,14 @@ def test_warn_starts_and_says_what_strict_would_have_stopped() -> None:
 
 def test_warn_is_logged_once_at_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     stream = io.StringIO()
-    monkeypatch.setattr(handler, "configure", lambda service, level: log.configure(service, level, stream))
+    monkeypatch.setattr(runtime, "configure", lambda service, level: log.configure(service, level, stream))
     log._configured = None
-    handler.reset_runtime()
+    runtime.reset_runtime()
     try:
-        handler.runtime(load_settings({"OCR_REGION": "af-south-1", "OCR_CATALOGUE_CHECK": "warn",
+        runtime.runtime(load_settings({"OCR_REGION": "af-south-1", "OCR_CATALOGUE_CHECK": "warn",
                                        "OCRFLOW_STATE_DIR": str(tmp_path)}))
     finally:
-        handler.reset_runtime()
+        runtime.reset_runtime()
         log._configured = None
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     [line] = [x for x in lines if x.get("level") == "WARNING"]
