@@ -255,6 +255,11 @@ def regions_markdown(cat: Catalogue | None = None) -> str:
     withdrawn = [(a, lim.withdrawn.date) for a, lim in sorted(cat.apis.items()) if lim.withdrawn]
     lines += ["", "Withdrawn by the provider (refused with `OCRFLOW.API_WITHDRAWN`, never called): "
               + ", ".join(f"`{a}` ({d})" for a, d in withdrawn) + "."]
+    nowhere = [a for a, lim in sorted(cat.apis.items())
+               if lim.withdrawn is None and not cat.regions_offering(a)]
+    if nowhere:
+        lines.append("In the official client but in no endpoint table (routing to it needs "
+                     "`OCR_CATALOGUE_CHECK=warn`): " + ", ".join(f"`{a}`" for a in nowhere) + ".")
     if cat.unsupported:
         lines.append("Not routable: " + "; ".join(f"`{a}`: {why}" for a, why in
                                                    sorted(cat.unsupported.items())) + ".")

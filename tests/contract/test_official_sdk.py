@@ -134,3 +134,18 @@ def test_the_endpoint_tables_as_read() -> None:
     for withdrawn in ("custom-template", "hk-id-card", "exit-entry-permit", "waybill-electronic"):
         assert CAT.apis[withdrawn].withdrawn is not None
         assert not any(withdrawn in apis for apis in CAT.regions.values())
+
+
+def test_recorded_answers_have_the_shape_of_the_official_result_models() -> None:
+    import json
+
+    from ocrflow.emulator.server import RECORDED, TEXT_APIS
+    from tests.contract.official import result_skeleton
+
+    emulated = {a for apis in CAT.regions.values() for a in apis} - TEXT_APIS
+    for api in sorted(emulated):
+        path = RECORDED / f"{api}.json"
+        assert path.exists(), f"{api}: run scripts/record_answers.py"
+        doc = json.loads(path.read_text("utf-8"))
+        if doc["source"].startswith(f"shape of {OFFICIAL[api].response.__name__}"):
+            assert doc["result"] == result_skeleton(api), api
