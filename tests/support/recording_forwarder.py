@@ -67,7 +67,8 @@ class RecordingForwarder:
                 bucket = host.split(".obs.", 1)[0] if ".obs." in host else None
                 if bucket:  # virtual host style → path style for moto
                     path = f"/{bucket}{path}"
-                conn = http.client.HTTPConnection(outer.target.hostname, outer.target.port, timeout=30)
+                conn = http.client.HTTPConnection(outer.target.hostname or "127.0.0.1", outer.target.port,
+                                                  timeout=30)
                 forwarded = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 conn.request(self.command, path, body=body or None, headers=forwarded)
                 answer = conn.getresponse()
@@ -78,8 +79,8 @@ class RecordingForwarder:
                     if k.lower() not in hop:
                         self.send_header(k, v)
                 # a HEAD answer names the length of the body it does not carry
-                length = answer.getheader("Content-Length") if self.command == "HEAD" else None
-                self.send_header("Content-Length", length or str(len(payload)))
+                declared = answer.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", declared or str(len(payload)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)
