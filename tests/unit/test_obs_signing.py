@@ -71,8 +71,9 @@ def test_endpoint_comes_from_the_events_region_unless_configured() -> None:
         store.scoped(TEMP, None).url_for("ocrflow-obs", "k")
 
     fixed = open_store("obs://?endpoint=https://obs.cn-east-3.myhuaweicloud.com", env={})
-    assert fixed.scoped(TEMP, "ap-southeast-1").url_for("b-1", "k")[0] == \
-        "https://b-1.obs.cn-east-3.myhuaweicloud.com"
+    other = fixed.scoped(TEMP, "ap-southeast-1")
+    assert other.url_for("b-1", "k")[0] == "https://b-1.obs.cn-east-3.myhuaweicloud.com"
+    assert other.signing_region == "cn-east-3"  # signed for the endpoint's region, not the event's
     local = open_store("obs://?endpoint=http://127.0.0.1:9000", env={})
     assert local.scoped(TEMP, "cn-north-4").url_for("b-1", "k") == ("http://127.0.0.1:9000", "/b-1/k")
 

@@ -173,7 +173,11 @@ class ObsStore(ObjectStore):
     # --- where and as whom ---------------------------------------------------------------
     @property
     def signing_region(self) -> str | None:
-        return self.region or self._event_region
+        """``?region=``; else the region a configured OBS endpoint names (a bucket of another
+        region); else the event's."""
+        if self.region:
+            return self.region
+        return (_region_of(self.endpoint) if self.endpoint else None) or self._event_region
 
     @property
     def credentials(self) -> Credentials | None:
@@ -216,7 +220,7 @@ class ObsStore(ObjectStore):
                 "passes its temporary keys) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
         origin, path = self.url_for(bucket, key)
         params = params or {}
-        region = self.signing_region or _region_of(origin) or "us-east-1"
+        region = self.signing_region or "us-east-1"  # any region for a local S3 server
         url = origin + path + (("?" + canonical_query(params)) if params else "")
         transport = self._transport
         last: Exception | None = None
