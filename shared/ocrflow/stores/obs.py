@@ -32,12 +32,14 @@ import xml.etree.ElementTree as ET  # noqa: S405 - answers of the configured OBS
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from ..errors import ConfigError, ObjectChanged, ObjectNotFound, ObjectStoreError
+from ..httpsession import new_session, proxies_for
 from ..models import ObjectInfo
 from ..ports import ObjectStore
 from ..signer import Credentials
+from . import store_options
 
 if TYPE_CHECKING:
     import requests
@@ -126,27 +128,11 @@ class _Transport:
         if self._session is None:
             with self._lock:
                 if self._session is None:
-                    import requests
-                    from requests.adapters import HTTPAdapter
-
-                    session = requests.Session()
-                    # proxies and CA bundle read once (per endpoint below), not per request
-                    session.trust_env = False
-                    session.verify = (os.environ.get("REQUESTS_CA_BUNDLE")
-                                      or os.environ.get("CURL_CA_BUNDLE") or True)
-                    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
-                    session.mount("https://", adapter)
-                    session.mount("http://", adapter)
-                    self._session = session
+                    self._session = new_session(16)
         return self._session
 
     def proxies_for(self, origin: str) -> dict[str, str]:
-        proxies = self._proxies.get(origin)
-        if proxies is None:
-            from requests.utils import get_environ_proxies
-
-            proxies = self._proxies[origin] = dict(get_environ_proxies(origin + "/"))
-        return proxies
+        return proxies_for(self._proxies, origin)
 
     def close(self) -> None:
         if self._session is not None:
@@ -319,17 +305,10 @@ def _error_of(response: requests.Response, where: str) -> ObjectStoreError:
 
 
 def open_store(url: str, env: Mapping[str, str] | None = None) -> ObsStore:
-    parts = urlsplit(url)
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    unknown = set(query) - {"endpoint", "region", "addressing"}
-    if unknown:
-        raise ConfigError("OBJECT_STORE_URL", f"unknown options {sorted(unknown)}; "
-                          "expected endpoint, region, addressing")
+    query = store_options(url)
     endpoint = query.get("endpoint")
     if endpoint is not None and not re.match(r"^https?://[^/?#]+", endpoint):
         raise ConfigError("OBJECT_STORE_URL", f"endpoint must be an http(s) URL, got {endpoint[:80]!r}")
-    if query.get("addressing") not in (None, "virtual", "path"):
-        raise ConfigError("OBJECT_STORE_URL", "addressing is virtual or path")
     region = query.get("region")
     if region is not None and not _REGION.match(region):
         raise ConfigError("OBJECT_STORE_URL", f"region {region[:40]!r} is not a region name")
