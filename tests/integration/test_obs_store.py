@@ -3,17 +3,16 @@ invocation sends (temporary AK, security token, the endpoint of the event's regi
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import trustme
 
-from ocrflow.errors import ObjectChanged, ObjectNotFound, ObjectStoreError
+from ocrflow.errors import ObjectStoreError
 from ocrflow.signer import Credentials
 from ocrflow.stores.obs import open_store
-from tests.integration.test_aws_adapters import bucket
+from tests.integration.test_aws_adapters import bucket, check_store
 from tests.integration.test_aws_adapters import s3 as s3  # noqa: F401 - fixture
 from tests.support.recording_forwarder import RecordingForwarder
 
@@ -29,28 +28,9 @@ def forwarder(moto_endpoint: str) -> Iterator[RecordingForwarder]:
 
 def test_reads_and_writes_with_the_invocations_temporary_credentials(
         s3: Any, forwarder: RecordingForwarder) -> None:  # noqa: F811
-    b = bucket(s3, versioned=True)
-    v1 = s3.put_object(Bucket=b, Key="小票 01+.png", Body=b"first")["VersionId"]
-    s3.put_object(Bucket=b, Key="小票 01+.png", Body=b"second", Metadata={"doc-type": "mixed"})
     store = open_store(f"obs://?endpoint={forwarder.url}", env={}).scoped(TEMP, "cn-north-4")
-
-    assert store.get(b, "小票 01+.png", v1) == b"first"
-    info = store.head(b, "小票 01+.png")
-    assert (info.size, info.etag, info.metadata) == (6, hashlib.md5(b"second").hexdigest(),  # noqa: S324
-                                                     {"doc-type": "mixed"})
-    assert store.get(b, "小票 01+.png", if_match=info.etag) == b"second"
-    with pytest.raises(ObjectChanged):
-        store.get(b, "小票 01+.png", if_match=hashlib.md5(b"first").hexdigest())  # noqa: S324
-    with pytest.raises(ObjectNotFound):
-        store.get(b, "missing.png")
-    with pytest.raises(ObjectNotFound):
-        store.head(b, "missing.png")
-    assert store.put(b, "ocrflow-results/r.json", b"{}", "application/json") == \
-        f"obs://{b}/ocrflow-results/r.json"
-    assert s3.get_object(Bucket=b, Key="ocrflow-results/r.json")["Body"].read() == b"{}"
-    assert [o.key for o in store.list(b, "ocrflow-results/")] == ["ocrflow-results/r.json"]
-
-    assert len(forwarder.requests) == 8  # one request per operation above
+    check_store(store, s3, "小票 01+(a).png", "obs")
+    assert {r.method for r in forwarder.requests} == {"GET", "HEAD", "PUT"}
     for sent in forwarder.requests:
         assert sent.headers["x-amz-security-token"] == "TEMPTOKENFG"
         assert sent.headers["authorization"].startswith(
