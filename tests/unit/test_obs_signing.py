@@ -69,6 +69,10 @@ def test_endpoint_comes_from_the_events_region_unless_configured() -> None:
                                                    "/my.bucket/k")
     with pytest.raises(ObjectStoreError, match="names no region"):
         store.scoped(TEMP, None).url_for("ocrflow-obs", "k")
+    # the region comes from the event: it can name a region, never another host
+    for hostile in ("cn-north-4.attacker.example", "cn-north-4/x", "127.0.0.1:8080#"):
+        with pytest.raises(ObjectStoreError, match="is not a region name"):
+            store.scoped(TEMP, hostile).url_for("ocrflow-obs", "k")
 
     fixed = open_store("obs://?endpoint=https://obs.cn-east-3.myhuaweicloud.com", env={})
     other = fixed.scoped(TEMP, "ap-southeast-1")
