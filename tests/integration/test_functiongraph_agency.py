@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import trustme
@@ -141,16 +142,34 @@ def test_reads_obs_and_calls_ocr_with_the_agencys_rotating_credentials(
     assert published[0]["data"]["object"]["bucket"] == b
 
 
+def regional_event(shape: str, bucket: str, region: str, data: bytes) -> tuple[dict[str, Any], str]:
+    """A sample event of ``shape`` naming ``bucket`` in ``region``; and its decoded key."""
+    etag = hashlib.md5(data).hexdigest()  # noqa: S324 - the S3 ETag of a single-part upload
+    if shape == "eventgrid":
+        event = load_event("eventgrid_obs.json")
+        event["data"]["eventRegion"] = region
+        body, key = event["data"]["obs"], "scans/扫描 件.png"
+    else:
+        event = load_event(f"{shape}.json")
+        record = event["Records"][0]
+        record["awsRegion" if shape == "obs_s3_compatible" else "eventRegion"] = region
+        body = record["s3" if shape == "obs_s3_compatible" else "obs"]
+        key = "身份证/front side.jpg" if shape == "obs_s3_compatible" else "receipts/2026/小票 01.png"
+    body["bucket"]["name"] = bucket
+    body["object"].update(size=len(data), eTag=etag)
+    return event, key
+
+
+@pytest.mark.parametrize("shape, region", [("obs_native_v3", "cn-south-1"),
+                                           ("obs_s3_compatible", "ap-southeast-1"),
+                                           ("eventgrid", "cn-east-3")])
 def test_obs_endpoint_is_derived_from_the_events_region(
-        s3: Any, moto_endpoint: str, agency_env: Path, replay: ReplayServer,  # noqa: F811
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        shape: str, region: str, s3: Any, moto_endpoint: str, agency_env: Path,  # noqa: F811
+        replay: ReplayServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     b = new_bucket(s3)
     data = png()
-    s3.put_object(Bucket=b, Key="scans/扫描 件.png", Body=data)
-    event = load_event("eventgrid_obs.json")
-    event["data"]["eventRegion"] = "cn-east-3"
-    event["data"]["obs"]["bucket"]["name"] = event["data"]["obs"]["bucket"]["bucket"] = b
-    event["data"]["obs"]["object"].update(size=len(data), eTag=hashlib.md5(data).hexdigest())  # noqa: S324
+    event, key = regional_event(shape, b, region, data)
+    s3.put_object(Bucket=b, Key=key, Body=data)
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     # every HTTPS connection goes through the recording proxy, which plays the OBS endpoint
@@ -165,13 +184,13 @@ def test_obs_endpoint_is_derived_from_the_events_region(
     finally:
         proxy.stop()
     assert summary["counts"]["results"] == 1, summary
-    assert proxy.tunnels == [f"{b}.obs.cn-east-3.myhuaweicloud.com:443"]
+    host = f"{b}.obs.{region}.myhuaweicloud.com"
+    assert proxy.tunnels == [f"{host}:443"]
     [read] = proxy.requests
-    assert (read.method, read.host, read.path) == (
-        "GET", f"{b}.obs.cn-east-3.myhuaweicloud.com", "/scans/%E6%89%AB%E6%8F%8F%20%E4%BB%B6.png")
-    assert "/cn-east-3/s3/aws4_request," in read.headers["authorization"]
+    assert (read.method, read.host, read.path) == ("GET", host, "/" + quote(key))
+    assert f"/{region}/s3/aws4_request," in read.headers["authorization"]
     assert read.headers["x-amz-security-token"] == "TEMPTOKEN7"
-    assert [m["subject"] for m in results(agency_env)] == ["scans/扫描 件.png"]
+    assert [m["subject"] for m in results(agency_env)] == [key]
 
 
 def test_claim_check_results_are_written_with_the_agencys_credentials(
