@@ -204,3 +204,21 @@ def test_cloud_bucket_names_are_checked_before_anything_is_read(
         assert replay.received == []
     finally:
         tear_down()
+
+
+@pytest.mark.parametrize("region", ["cn-north-4\n", "cn-north-4.evil.example", "evil.example/x",
+                                    "cn-north-4@evil.example", "cn-north-4:443"])
+def test_an_events_region_never_makes_another_obs_endpoint(
+        tmp_path: Path, replay: ReplayServer, monkeypatch: pytest.MonkeyPatch, region: str) -> None:
+    p = make_platform(tmp_path, monkeypatch, replay.url + "/{region}", OBJECT_STORE_URL="obs://")
+    try:
+        event = notification("ocrflow-uploads", "k.png", size=10, etag="0" * 32)
+        event["Records"][0]["awsRegion"] = region
+        answer = p.invoke(event)
+        assert answer["counts"]["failures"] == 1 and answer["counts"]["unpublished"] == 0
+        [failure] = p.failures()
+        assert failure["data"]["error"]["code"] == "OCRFLOW.OBJECT_READ_FAILED"
+        assert "is not a region name" in failure["data"]["error"]["message"]
+        assert replay.received == []
+    finally:
+        tear_down()

@@ -177,7 +177,7 @@ class ObsStore(ObjectStore):
         if not region:
             raise ObjectStoreError(f"{where}: no OBS endpoint: the event names no region; set "
                                    "OBJECT_STORE_URL=obs://?endpoint=https://obs.REGION.myhuaweicloud.com")
-        if not _REGION.match(region):
+        if not _REGION.fullmatch(region):
             raise ObjectStoreError(f"{where}: the event's region {region[:40]!r} is not a region name")
         return ENDPOINT_TEMPLATE.format(region=region)
 
@@ -321,7 +321,7 @@ def open_store(url: str, env: Mapping[str, str] | None = None) -> ObsStore:
     if endpoint is not None and not re.match(r"^https?://[^/?#]+", endpoint):
         raise ConfigError("OBJECT_STORE_URL", f"endpoint must be an http(s) URL, got {endpoint[:80]!r}")
     region = query.get("region")
-    if region is not None and not _REGION.match(region):
+    if region is not None and not _REGION.fullmatch(region):
         raise ConfigError("OBJECT_STORE_URL", f"region {region[:40]!r} is not a region name")
     return ObsStore(endpoint, region, query.get("addressing"),
                     _env_credentials(os.environ if env is None else env))
