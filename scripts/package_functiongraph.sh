@@ -11,7 +11,8 @@ OUT=${1:-dist/ocrflow-functiongraph.zip}
 VENV=${VENV:-.venv}
 PY="$(cd "$VENV/bin" && pwd)/python"
 FG_PYTHON=${FG_PYTHON:-3.10}
-EXTRAS=${EXTRAS-aws}         # boto3 for OBS reads; add redis,amqp,kafka for those queues
+EXTRAS=${EXTRAS-aws,documents}  # boto3 for OBS reads, Pillow/pillow-heif/pypdf for photos and
+                                # PDF pages; add redis,amqp,kafka for those queues
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/pkg" "$WORK/wheel" "$(dirname "$OUT")"

@@ -28,6 +28,8 @@ class ApiLimits:
     max_side: int
     max_pixels: int | None
     text: bool  # a plain text-recognition API (the emulator truly recognises these)
+    #: the body may name the PDF page to read (``pdf_page_number``); others read page 1
+    pdf_page_number: bool = False
 
     @property
     def takes_file(self) -> bool:
@@ -67,6 +69,7 @@ def _parse(doc: dict[str, Any]) -> Catalogue:
             max_side=profile["max_side"],
             max_pixels=profile["max_pixels"],
             text=spec.get("text", False),
+            pdf_page_number=spec.get("pdf_page_number", False),
         )
     regions = {r: frozenset(a) for r, a in doc["regions"].items()}
     return Catalogue(apis, regions, doc["max_image_base64_bytes"], doc["max_body_bytes"])

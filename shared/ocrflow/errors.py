@@ -66,6 +66,11 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "The image's sides or pixel count are outside the routed API's limits.",
         "Resize the image into the API's range (see the catalogue in the README).",
     ),
+    "OCRFLOW.PDF_TOO_MANY_PAGES": CodeInfo(
+        "The PDF has more pages than OCR_MAX_PDF_PAGES; no page was recognised (each page is "
+        "one paid call).",
+        "Split the document, or raise OCR_MAX_PDF_PAGES and redrive.",
+    ),
     "OCRFLOW.API_NOT_IN_REGION": CodeInfo(
         "The routed API is not offered in the region configured for it; no call was made.",
         "Set OCR_API_REGIONS for this API to the region where its package was bought.",

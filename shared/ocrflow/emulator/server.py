@@ -258,10 +258,14 @@ class Emulator:
             if min(w, h) < limits.min_side or max(w, h) > limits.max_side or (
                     limits.max_pixels and w * h > limits.max_pixels):
                 raise Answer(400, "AIS.0103", f"The image size {w}x{h} is out of range.")
+        if fmt == "pdf":
+            from .pdfpages import render_page, requested_page
+
+            # refuses a page past the end; renders only what will be recognised
+            image = render_page(image, requested_page(doc, limits.pdf_page_number),
+                                render=api in TEXT_APIS and self.options.recognition)
         if api not in TEXT_APIS:
             return self.recorded(api)
-        if fmt == "pdf":
-            raise Answer(400, "Emulator.NotEmulated", "PDF input is not emulated; send an image")
         if not self.options.recognition:
             return {"result": text_result(api, [])}, {"X-Emulator-Recognition": "off"}
         return {"result": text_result(api, self.recogniser.words(image))}, {"X-Emulator-Recognition": "on"}
