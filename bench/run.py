@@ -369,6 +369,67 @@ def memory(sdk_python: str, runtime_python: str, runs: int) -> dict[str, Any]:
             "sdk_multiple": round(statistics.median(sdk), 2)}
 
 
+def photo(width: int, height: int, sigma: float = 60) -> bytes:
+    """A photo-like JPEG: a gradient under strong noise, so it compresses like a detailed
+    photo (8160×6120 gives about 33 MB at quality 92)."""
+    from PIL import Image
+
+    grad = Image.linear_gradient("L").resize((width, height))
+    bands = [Image.blend(Image.effect_noise((width, height), sigma), grad, 0.5) for _ in range(3)]
+    buf = io.BytesIO()
+    Image.merge("RGB", bands).save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+def long_pdf(pages: int, target_bytes: int) -> bytes:
+    """A PDF of ``pages`` pages of noise images, about ``target_bytes`` in all."""
+    from PIL import Image
+
+    side = int((target_bytes / pages / 1.1) ** 0.5)  # noise in a PDF's JPEG: ~1.1 bytes/pixel
+    images = [Image.merge("RGB", [Image.effect_noise((side, side), 60 + i % 5) for _ in range(3)])
+              for i in range(pages)]
+    buf = io.BytesIO()
+    images[0].save(buf, "PDF", save_all=True, append_images=images[1:], quality=95)
+    return buf.getvalue()
+
+
+def documents_memory(runtime_python: str, runs: int) -> dict[str, Any]:
+    """Peak RSS growth while a 50-page PDF of about 7 MB (split page by page) and a ~30 MB
+    photo (fitted) are processed through the handler, beside the largest image the API takes
+    whole (a 7.3 MB PNG) in the same run: absolute peaks, and each as a multiple of its file."""
+    emu = Emulator("--no-recognition")
+    files = {"image": png(1560, 1560, noise=True), "pdf": long_pdf(50, 7_000_000),
+             "photo": photo(8160, 6120)}
+    peaks: dict[str, list[float]] = {k: [] for k in files}
+    suffix = {"image": "png", "pdf": "pdf", "photo": "jpg"}
+    handler_dir = str(ROOT / "functions" / "recognize")
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            folder = tmp / "buckets" / "bench"
+            folder.mkdir(parents=True)
+            (folder / "small.png").write_bytes(png())
+            for i in range(runs):
+                for name, data in files.items():  # interleaved
+                    key = f"{name}{i}.{suffix[name]}"
+                    (folder / key).write_bytes(data)
+                    state = str(tmp / f"s{name}{i}")
+                    env = {**ENV_BASE, **settings_env(tmp, emu.url, OCRFLOW_STATE_DIR=state)}
+                    cmd = [runtime_python, "-c", OURS_CALL, handler_dir, key, "small.png"]
+                    _, out = timed_process(cmd, env)
+                    _, base, peak = out.split()
+                    peaks[name].append((int(peak) - int(base)) / 1024)
+    finally:
+        emu.stop()
+    out: dict[str, Any] = {"runs": runs}
+    for name, data in files.items():
+        mb = statistics.median(peaks[name])
+        out[name] = {"file_mb": round(len(data) / 1e6, 2), "peak_mb": round(mb, 1),
+                     "multiple": round(mb * 1024 * 1024 / len(data), 2)}
+    out["pdf_pages"] = 50
+    return out
+
+
 # --- 5. queue publish throughput ----------------------------------------------------------------------
 def publish_throughput(n: int) -> dict[str, Any]:
     from ocrflow.messages import build, outgoing
@@ -470,6 +531,7 @@ def main() -> None:
         "burst_batch_of_ten_default_concurrency": (False, lambda: burst(1 if q else 5, concurrency=8)),
         "run_folder": (False, lambda: run_folder(40 if q else 500)),
         "memory_large_image": (True, lambda: memory(sdk, rt, 1 if q else 3)),
+        "memory_documents": (False, lambda: documents_memory(rt, 1 if q else 3)),
         "queue_publish": (False, lambda: publish_throughput(50 if q else 1000)),
     }
     only = args.only.split(",") if args.only else list(steps)
@@ -524,6 +586,14 @@ def print_table(r: dict[str, Any]) -> None:
         m = r["memory_large_image"]
         rows.append((f"peak memory, {m['file_mb']} MB image (× file)", f"{m['ours_multiple']}×",
                      f"{m['sdk_multiple']}×", round(m["ours_multiple"] / m["sdk_multiple"], 3), "≤ 3×"))
+    if "memory_documents" in r:
+        m = r["memory_documents"]
+        image = m["image"]["peak_mb"]
+        for name, label in (("image", "largest image taken whole"),
+                            ("pdf", f"{m['pdf_pages']}-page PDF, split"), ("photo", "photo, fitted")):
+            f = m[name]
+            rows.append((f"peak memory, {f['file_mb']} MB {label}", f"{f['peak_mb']} MB ({f['multiple']}×)",
+                         f"{image} MB", round(f["peak_mb"] / image, 3), "≤ 3× file"))
     print()
     print(f"{'figure':50s} {'ocrflow':>16s} {'baseline':>16s} {'ratio':>7}  target")
     for name, ours, base, rel, target in rows:

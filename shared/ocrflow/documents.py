@@ -52,11 +52,11 @@ class Document:
     """A prepared upload. ``pages_total`` is None for a one-call upload (an image, a PDF of
     one page): its message keeps the single ``result`` shape."""
 
-    def __init__(self, api: ApiLimits, catalogue: Catalogue, data: bytes,
-                 pages_total: int | None, single: Part | None = None) -> None:
+    def __init__(self, api: ApiLimits, catalogue: Catalogue, pages_total: int | None, *,
+                 data: bytes = b"", single: Part | None = None) -> None:
         self.api, self.catalogue = api, catalogue
         self.pages_total = pages_total
-        self._data = data
+        self._data = data  # a multi-page PDF's bytes; a one-call document keeps only its part
         self._single = single
         self._splitter: Any = None
         if pages_total is not None and not self.by_page_number:
@@ -110,10 +110,10 @@ def prepare(data: bytes, api: ApiLimits, catalogue: Catalogue, *, fit_images: bo
     if kind == "pdf" and "pdf" in api.formats and not filecheck._pdf_encrypted(data):
         pages = _pdf_pages(data, max_pdf_pages)
         if pages is not None and pages > 1:
-            return Document(api, catalogue, data, pages)
+            return Document(api, catalogue, pages, data=data)
     try:
         filecheck.check(data, api, catalogue)
-        return Document(api, catalogue, data, None, Part(None, data))
+        return Document(api, catalogue, None, single=Part(None, data))
     except FailureError as refusal:
         if not fit_images or refusal.failure.code not in FITTABLE or kind in ("pdf", "svg"):
             raise  # PDF and SVG have no raster to fit: no renderer ships with the function
@@ -121,7 +121,7 @@ def prepare(data: bytes, api: ApiLimits, catalogue: Catalogue, *, fit_images: bo
 
         fitted = fit(data, api, catalogue, refusal)
     filecheck.check(fitted.data, api, catalogue)  # what is sent is checked like an upload
-    return Document(api, catalogue, data, None, Part(None, fitted.data, {}, fitted.input))
+    return Document(api, catalogue, None, single=Part(None, fitted.data, {}, fitted.input))
 
 
 def _pdf_pages(data: bytes, max_pages: int) -> int | None:

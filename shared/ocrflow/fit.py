@@ -6,10 +6,11 @@ turned upright (EXIF orientation), scaled down and encoded as JPEG with the high
 that fits the body limit. The image libraries are imported here only, on the first file that
 needs fitting: the cold start and the common path never load them.
 
-Memory is bounded by decoding at a reduced scale where the format allows it (JPEG's DCT
-scaling) and by :data:`FIT_MAX_PIXELS`, the largest image ocrflow produces: 24 million
-pixels (for example 6000×4000) is far more detail than OCR needs, and its raster (72 MB in
-RGB) stays well inside a 512 MB function.
+The result is the largest image within the API's limits and :data:`FIT_MAX_PIXELS`, which
+bounds memory: a JPEG is decoded directly at the smallest DCT reduction (1/2, 1/4, 1/8)
+that fits the budget, so even a 100-megapixel photo never exists as a full raster; other
+formats are decoded whole and resized. 24 million pixels (6000×4000) is more detail than OCR
+needs, and its raster (72 MB in RGB) stays well inside a 512 MB function.
 """
 
 from __future__ import annotations
@@ -78,16 +79,19 @@ def _fit(image: Any, api: ApiLimits, catalogue: Catalogue, refusal: FailureError
     from PIL import Image
 
     orientation = _orientation(image)
-    width, height = image.size
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width  # the upright size
+    turned = orientation in (5, 6, 7, 8)
+    stored_w, stored_h = image.size
+    width, height = (stored_h, stored_w) if turned else (stored_w, stored_h)  # upright
     scale = _largest_scale(width, height, api)
     if scale <= 0:
         raise refusal
-    target = _scaled(width, height, scale)
-    stored = target if orientation not in (5, 6, 7, 8) else (target[1], target[0])
     if image.format == "JPEG":
-        image.draft("RGB", stored)  # decode at 1/2, 1/4 or 1/8 when that still covers the target
+        # decoded directly at the smallest DCT reduction (1/2, 1/4, 1/8) within the pixel
+        # budget: a 50-megapixel photo never exists as a full raster
+        r = 1
+        while r < 8 and math.ceil(stored_w / r) * math.ceil(stored_h / r) > FIT_MAX_PIXELS:
+            r *= 2
+        image.draft("RGB", (math.ceil(stored_w / r), math.ceil(stored_h / r)))
     try:
         image.load()
     except (OSError, Image.DecompressionBombError):
@@ -95,23 +99,25 @@ def _fit(image: Any, api: ApiLimits, catalogue: Catalogue, refusal: FailureError
     image = _flatten(image)
     limit = catalogue.max_file_bytes
     while True:
-        sized = image if image.size == stored else image.resize(
-            stored, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        target = _scaled(width, height, scale)
+        if min(target) < api.min_side:
+            raise refusal
+        box = (target[1], target[0]) if turned else target
+        if image.width <= box[0] and image.height <= box[1]:
+            sized = image  # the reduced decode is already within every limit
+        else:
+            sized = image.resize(box, Image.Resampling.LANCZOS, reducing_gap=3.0)
         if orientation in _UPRIGHT:
             sized = sized.transpose(getattr(Image.Transpose, _UPRIGHT[orientation]))
         for quality in QUALITIES:
             out = io.BytesIO()
-            sized.save(out, "JPEG", quality=quality, optimize=True)
+            sized.save(out, "JPEG", quality=quality)
             if out.tell() <= limit:
                 w, h = sized.size
                 return Fitted(out.getvalue(), {"format": "jpg", "width": w, "height": h,
                                                "scale": round(w / width, 6)})
         # even the lowest quality is too large: shrink by the area still in excess
-        scale *= math.sqrt(limit / out.tell()) * 0.95
-        target = _scaled(width, height, scale)
-        if min(target) < api.min_side:
-            raise refusal
-        stored = target if orientation not in (5, 6, 7, 8) else (target[1], target[0])
+        scale = sized.width / width * math.sqrt(limit / out.tell()) * 0.95
 
 
 def _largest_scale(width: int, height: int, api: ApiLimits) -> float:
