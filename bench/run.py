@@ -417,8 +417,8 @@ def documents_memory(runtime_python: str, runs: int) -> dict[str, Any]:
                     state = str(tmp / f"s{name}{i}")
                     env = {**ENV_BASE, **settings_env(tmp, emu.url, OCRFLOW_STATE_DIR=state)}
                     cmd = [runtime_python, "-c", OURS_CALL, handler_dir, key, "small.png"]
-                    _, out = timed_process(cmd, env)
-                    _, base, peak = out.split()
+                    _, printed = timed_process(cmd, env)
+                    _, base, peak = printed.split()
                     peaks[name].append((int(peak) - int(base)) / 1024)
     finally:
         emu.stop()

@@ -1,5 +1,6 @@
-"""Generates samples/ (the `make run` demo documents, a multi-page PDF among them) with Pillow and the WenQuanYi Micro Hei
-font from Debian's fonts-wqy-microhei package (apt-get install fonts-wqy-microhei).
+"""Generates samples/ (the `make run` demo documents, a three-page PDF among them) with
+Pillow and the WenQuanYi Micro Hei font from Debian's fonts-wqy-microhei package
+(apt-get install fonts-wqy-microhei).
 
     python scripts/make_samples.py
 """

@@ -90,8 +90,10 @@ class Document:
         return Part(page, data, {}, sent)
 
 
-def check_size(size: int, api: ApiLimits, catalogue: Catalogue) -> None:
+def check_size(size: int, api: ApiLimits, catalogue: Catalogue, *, fit_images: bool = True) -> None:
     """Refuses by size alone, before downloading: what can be neither fitted nor split."""
+    if not fit_images and "pdf" not in api.formats:
+        filecheck.check_size(size, api, catalogue)  # nothing can make it smaller
     if size > MAX_DOCUMENT_BYTES:
         raise FailureError.of(
             "OCRFLOW.FILE_TOO_LARGE",
@@ -105,7 +107,7 @@ def prepare(data: bytes, api: ApiLimits, catalogue: Catalogue, *, fit_images: bo
     could read. Nothing here calls the API."""
     if not data:
         raise FailureError.of("OCRFLOW.EMPTY_OBJECT", "the object is empty (0 bytes)")
-    check_size(len(data), api, catalogue)
+    check_size(len(data), api, catalogue, fit_images=fit_images)
     kind = filecheck.sniff_format(data)
     if kind == "pdf" and "pdf" in api.formats and not filecheck._pdf_encrypted(data):
         pages = _pdf_pages(data, max_pdf_pages)

@@ -134,6 +134,13 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
     ),
     # Outcome codes of records that were not published (in summaries and logs, never in a
     # message): the platform redelivers the record.
+    "OCRFLOW.PAGES_PENDING": CodeInfo(
+        "The record's time ran out before every page of the document was called; the pages "
+        "answered are saved and the record is redelivered.",
+        "Nothing: the next delivery calls only the pages still missing. If it recurs, raise "
+        "the function timeout or OCR_MAX_CONCURRENCY.",
+        retryable=True,
+    ),
     "OCRFLOW.PUBLISH_FAILED": CodeInfo(
         "The queue did not confirm the message; the record is reported failed and redelivered.",
         "Nothing, if the queue comes back: the stored outcome is published without a new call.",
