@@ -71,6 +71,13 @@ class Document:
         return (self.pages_total is not None and self.api.pdf_page_number
                 and len(self._data) <= PAGE_NUMBER_MAX_BYTES)
 
+    def take(self) -> Part:
+        """A one-call document's part, let go of (so its bytes can be freed once sent)."""
+        part, self._single = self._single, None
+        if part is None:
+            raise ValueError("not a one-call document, or already taken")
+        return part
+
     def part(self, page: int | None = None) -> Part:
         """What the call for ``page`` sends (``None`` for a one-call upload). Raises
         :class:`FailureError` for a split page the API would still refuse (too large)."""

@@ -56,10 +56,39 @@ def count_pages(data: bytes) -> int | None:
         return None
 
 
+class _View(io.RawIOBase):
+    """The PDF's bytes as a read-only stream. A BytesIO would do, but pypdf asks it for its
+    buffer to learn its size, and that makes the BytesIO copy the whole file."""
+
+    def __init__(self, data: bytes) -> None:
+        self._view = memoryview(data)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = max(0, min(len(buffer), len(self._view) - self._pos))
+        buffer[:n] = self._view[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
 def _reader(data: bytes) -> Any:
     from pypdf import PdfReader
 
-    return PdfReader(io.BytesIO(data), strict=False)
+    return PdfReader(io.BufferedReader(_View(data)), strict=False)
 
 
 class Splitter:
@@ -85,6 +114,11 @@ class Splitter:
                 writer.add_page(source)
                 out = io.BytesIO()
                 writer.write(out)
+                # pypdf keeps every object it resolved; a page's are not needed again, and
+                # keeping them would hold the whole document parsed by the last page
+                cache = getattr(self._reader, "resolved_objects", None)
+                if isinstance(cache, dict):
+                    cache.clear()
             except IndexError:
                 raise FailureError.of("OCRFLOW.IMAGE_UNREADABLE",
                                       f"the PDF has no page {number}") from None

@@ -159,10 +159,14 @@ class Recogniser:
                     if document.pages_total is not None:
                         return self._pages(job, document, credentials, deadline)
                     self._spend_budget()
-                    part = document.part()
-                    sent = part.input
-                    body = self._file_body(api_limits.body_field, part, job.options)
-                    del part, document
+                    part = document.take()
+                    del document
+                    sent, options = part.input, {**job.options, **part.options}
+                    # peak memory: never the file, its base64 and the body at once
+                    encoded = base64.b64encode(part.data)
+                    del part
+                    body = wrap_base64(api_limits.body_field, encoded, options)
+                    del encoded
         except FailureError as exc:
             return self._failure(job, exc.failure)
         except ObjectStoreError as exc:
@@ -189,7 +193,7 @@ class Recogniser:
 
     @staticmethod
     def _file_body(body_field: str, part: Part, options: dict[str, Any]) -> bytes:
-        # peak memory: never the file, its base64 and the body at once
+        # a page is small (split out) or shared by every page (sent whole): kept meanwhile
         encoded = base64.b64encode(part.data)
         return wrap_base64(body_field, encoded, {**options, **part.options})
 
