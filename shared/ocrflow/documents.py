@@ -4,9 +4,10 @@ Users upload documents, not API-shaped inputs. :func:`prepare` turns the bytes o
 into one call (an image, a one-page PDF) or one call per page (a longer PDF), and refuses —
 with an ``OCRFLOW.*`` code, before anything is paid — only what no call could read:
 
-* a PDF of more than one page is read page by page: by ``pdf_page_number`` where the API
-  takes it and the whole file is small (:data:`PAGE_NUMBER_MAX_BYTES`), otherwise by sending
-  each page alone as a one-page PDF split out locally. Sending a large file once per page
+* a PDF of more than one page is read page by page: by the API's page field
+  (``pdf_page_number``, ``page_num``) where it has one and the whole file is small
+  (:data:`PAGE_NUMBER_MAX_BYTES`), otherwise by sending each page alone as a one-page PDF
+  split out locally. Sending a large file once per page
   would upload it N times and hold a copy of it per concurrent call; its pages alone are
   about 1/N of it each;
 * a PDF longer than ``OCR_MAX_PDF_PAGES`` is refused before any call;
@@ -25,7 +26,7 @@ from . import filecheck, pdf
 from .catalogue import ApiLimits, Catalogue
 from .errors import FailureError
 
-#: Below this size a multi-page PDF is sent whole with ``pdf_page_number`` (no split, no
+#: Below this size a multi-page PDF is sent whole with its page number (no split, no
 #: pypdf); above it, page by page. 1 MiB keeps eight concurrent page calls near the memory
 #: of one largest image.
 PAGE_NUMBER_MAX_BYTES = 1 << 20
@@ -68,7 +69,7 @@ class Document:
 
     @property
     def by_page_number(self) -> bool:
-        return (self.pages_total is not None and self.api.pdf_page_number
+        return (self.pages_total is not None and self.api.page_field is not None
                 and len(self._data) <= PAGE_NUMBER_MAX_BYTES)
 
     def take(self) -> Part:
@@ -86,8 +87,9 @@ class Document:
             return self._single
         if page is None or not 1 <= page <= self.pages_total:
             raise ValueError(f"page {page} of {self.pages_total}")
-        if self.by_page_number:
-            return Part(page, self._data, {"pdf_page_number": page})
+        field = self.api.page_field
+        if self.by_page_number and field is not None:
+            return Part(page, self._data, {field: page})
         data, sent = self._splitter.page(page)
         if len(data) > self.catalogue.max_file_bytes:
             raise FailureError.of(
@@ -109,14 +111,15 @@ def check_size(size: int, api: ApiLimits, catalogue: Catalogue, *, fit_images: b
 
 
 def prepare(data: bytes, api: ApiLimits, catalogue: Catalogue, *, fit_images: bool = True,
-            max_pdf_pages: int = 50) -> Document:
+            max_pdf_pages: int = 50, every_page: bool = True) -> Document:
     """Decides what is sent for ``data``; raises :class:`FailureError` for what no call
-    could read. Nothing here calls the API."""
+    could read. Nothing here calls the API. ``every_page=False`` (a route that names the
+    page itself) sends a PDF as it is, in one call."""
     if not data:
         raise FailureError.of("OCRFLOW.EMPTY_OBJECT", "the object is empty (0 bytes)")
     check_size(len(data), api, catalogue, fit_images=fit_images)
     kind = filecheck.sniff_format(data)
-    if kind == "pdf" and "pdf" in api.formats and not filecheck._pdf_encrypted(data):
+    if every_page and kind == "pdf" and api.takes_pdf and not filecheck.pdf_encrypted(data):
         pages = _pdf_pages(data, max_pdf_pages)
         if pages is not None and pages > 1:
             return Document(api, catalogue, pages, data=data)

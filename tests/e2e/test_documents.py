@@ -79,7 +79,8 @@ class Workspace:
         return json.loads(out)  # type: ignore[no-any-return]
 
     def messages(self, which: str = "results") -> list[dict[str, Any]]:
-        code, out, err = self.ocrflow("queue", "dump", f"sqlite:///{self.root / 'state' / 'queues.db'}?queue={which}")
+        url = f"sqlite:///{self.root / 'state' / 'queues.db'}?queue={which}"
+        code, out, err = self.ocrflow("queue", "dump", url)
         assert code == 0, err
         return [json.loads(line) for line in out.splitlines()]
 
@@ -222,7 +223,8 @@ def test_a_failed_page_fails_the_document_naming_it_and_keeps_the_pages_answered
     [failure] = [validate_message(m) for m in ws.messages("failures")]
     data = failure["data"]
     assert data["failed_page"] == 2 and data["pages_total"] == 3
-    assert data["error"]["code"] == "Emulator.InjectedFault" and data["error"]["message"].startswith("page 2 of 3: ")
+    assert data["error"]["code"] == "Emulator.InjectedFault"
+    assert data["error"]["message"].startswith("page 2 of 3: ")
     assert [p["page"] for p in data["pages"]] == [1]
 
 
@@ -265,7 +267,8 @@ def _saved_pages(ws: Workspace, data: bytes) -> dict[int, Any]:
     from ocrflow.registry import open_idempotency_store
 
     store = open_idempotency_store(f"sqlite:///{ws.root / 'state' / 'idempotency.db'}")
-    ref = ObjectRef("uploads", "scans/contract.pdf", None, hashlib.md5(data, usedforsecurity=False).hexdigest())
+    etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    ref = ObjectRef("uploads", "scans/contract.pdf", None, etag)
     try:
         return pages.saved_pages(store, pages.document_key(ref, "general-text", "cn-north-4"), 4, 0.0)
     finally:

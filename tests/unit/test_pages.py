@@ -24,7 +24,8 @@ from tests.support.replay_server import OK_RESULT, Answer, ReplayServer
 from tests.unit.test_documents import colour_of, pdf_of
 from tests.unit.test_pipeline import png_bytes, s3_event
 
-REFUSED = Answer(400, {"error_code": "AIS.0103", "error_msg": "The image size does not meet the requirements."})
+REFUSED = Answer(400, {"error_code": "AIS.0103",
+                       "error_msg": "The image size does not meet the requirements."})
 
 
 @pytest.fixture

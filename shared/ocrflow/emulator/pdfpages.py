@@ -17,13 +17,14 @@ RENDER_DPI = 144
 _lock = threading.Lock()  # PDFium is not thread-safe; the emulator answers on many threads
 
 
-def requested_page(doc: dict[str, Any], takes_page_number: bool) -> int:
-    """The 1-based page a body asks for; AIS.0101 for a value the API would not take."""
-    if not takes_page_number or "pdf_page_number" not in doc:
+def requested_page(doc: dict[str, Any], page_field: str | None) -> int:
+    """The 1-based page a body asks for in the API's page field (``pdf_page_number``,
+    ``page_num``); AIS.0101 for a value the API would not take."""
+    if page_field is None or page_field not in doc:
         return 1
-    page = doc["pdf_page_number"]
+    page = doc[page_field]
     if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-        raise Answer(400, "AIS.0101", "The parameter pdf_page_number is invalid.")
+        raise Answer(400, "AIS.0101", f"The parameter {page_field} is invalid.")
     return page
 
 
@@ -44,7 +45,7 @@ def render_page(pdf: bytes, page: int, render: bool = True) -> bytes:
         try:
             if page > len(document):
                 raise Answer(400, "AIS.0101",
-                             f"The parameter pdf_page_number is invalid: the PDF has {len(document)} pages.")
+                             f"The page number {page} is invalid: the PDF has {len(document)} pages.")
             if not render:
                 return pdf
             image = document[page - 1].render(scale=RENDER_DPI / 72).to_pil()
