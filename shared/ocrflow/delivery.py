@@ -21,11 +21,10 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from . import messages
-from .errors import IdempotencyError, ObjectStoreError, PublishError, ocrflow_failure
+from .errors import IdempotencyError, ObjectStoreError, PagesPending, PublishError, ocrflow_failure
 from .log import get_logger
 from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectRef
-from .pages import PagesPending
 from .ports import ClaimState
 from .runtime import Runtime
 

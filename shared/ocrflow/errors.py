@@ -208,6 +208,15 @@ class IdempotencyError(OcrflowError):
     """The idempotency store could not be read or written."""
 
 
+class PagesPending(OcrflowError):
+    """The record's time ran out before every page of its document was called; the pages
+    answered are saved and the record is left for redelivery."""
+
+    def __init__(self, message: str, calls: int) -> None:
+        super().__init__(message)
+        self.calls = calls  # calls made by this delivery
+
+
 class RecordInProgress(OcrflowError):
     """Another invocation holds an unexpired claim on the same record."""
 

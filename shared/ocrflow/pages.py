@@ -27,22 +27,13 @@ from typing import Any
 
 from .client import CallResult
 from .documents import Document, Part
-from .errors import Failure, FailureError, IdempotencyError
+from .errors import Failure, FailureError, IdempotencyError, PagesPending
 from .log import get_logger
 from .models import ObjectRef
 from .ports import ClaimState, IdempotencyStore
 
 #: A page is started only with at least this much of the record's time left.
 MIN_PAGE_S = 2.0
-
-
-class PagesPending(Exception):
-    """The record's time ran out before every page was called; the answered pages are saved
-    and the record is left for redelivery."""
-
-    def __init__(self, message: str, calls: int) -> None:
-        super().__init__(message)
-        self.calls = calls  # calls made by this delivery
 
 
 def document_key(ref: ObjectRef, api: str, region: str) -> str:
@@ -94,7 +85,8 @@ def run_pages(document: Document, pending: list[int], saved: dict[int, PageAnswe
               call: Callable[[Part], CallResult], save: Callable[[PageAnswer], None],
               slots: threading.Semaphore, max_concurrency: int, deadline: float) -> PagesOutcome:
     """Calls ``pending`` pages (``call`` sends one part) and saves each answer with
-    ``save``. Raises :class:`PagesPending` when time ran out before every page was called."""
+    ``save``. Raises :class:`~ocrflow.errors.PagesPending` when time ran out before every
+    page was called."""
     lock = threading.Lock()
     stop = threading.Event()
     answers: dict[int, PageAnswer] = dict(saved)

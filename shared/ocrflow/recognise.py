@@ -20,11 +20,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import documents, filecheck, invoices, pages, urlmode
+from . import documents, filecheck, invoices, urlmode
 from .catalogue import ApiLimits
 from .client import CallResult, wrap_base64
 from .documents import Document, Part
-from .errors import Failure, FailureError, IdempotencyError, ObjectStoreError, ocrflow_failure
+from .errors import (
+    Failure,
+    FailureError,
+    IdempotencyError,
+    ObjectStoreError,
+    PagesPending,
+    ocrflow_failure,
+)
 from .events import InvalidRecord, Record
 from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectInfo, ObjectRef
@@ -203,6 +210,8 @@ class Recogniser:
         assert ref is not None and api is not None and region is not None
         started = time.monotonic()
         store = self.rt.idempotency
+        from . import pages  # only documents of several pages need it
+
         key = pages.document_key(ref, api, region)
         total = document.calls
         # the pages' claims live as long as the record's: its deadline and a grace
@@ -224,7 +233,7 @@ class Recogniser:
         try:
             done = pages.run_pages(document, pending, saved, call, pages.saver(store, key),
                                    self.rt.call_slots, self.rt.settings.max_concurrency, deadline)
-        except pages.PagesPending as exc:
+        except PagesPending as exc:
             refund(len(pending) - exc.calls)
             raise
         refund(len(pending) - done.calls)
