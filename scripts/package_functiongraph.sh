@@ -11,8 +11,8 @@ OUT=${1:-dist/ocrflow-functiongraph.zip}
 VENV=${VENV:-.venv}
 PY="$(cd "$VENV/bin" && pwd)/python"
 FG_PYTHON=${FG_PYTHON:-3.10}
-EXTRAS=${EXTRAS-aws,documents}  # boto3 for OBS reads, Pillow/pillow-heif/pypdf for photos and
-                                # PDF pages; add redis,amqp,kafka for those queues
+EXTRAS=${EXTRAS-documents}   # Pillow, pillow-heif, pypdf for photos and PDF pages; obs:// needs
+                             # nothing more (requests); add redis,amqp,kafka for those queues
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/pkg" "$WORK/wheel" "$(dirname "$OUT")"
@@ -37,4 +37,5 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
             p = os.path.join(root, f)
             z.write(p, os.path.relpath(p, '.'))
 " "$OUT_ABS")
-echo "$OUT ($(du -h "$OUT_ABS" | cut -f1)): FunctionGraph Python $FG_PYTHON, handler handler.handler"
+FILES=$("$PY" -c "import sys, zipfile; print(len(zipfile.ZipFile(sys.argv[1]).namelist()))" "$OUT_ABS")
+echo "$OUT ($(du -h "$OUT_ABS" | cut -f1), $FILES files): FunctionGraph Python $FG_PYTHON, handler handler.handler"
