@@ -1,0 +1,87 @@
+"""``data.text``: recognised lines in reading order, from the shapes the official SDK's
+response models define (serialised as the SDK puts them on the wire)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from huaweicloudsdkcore.utils.http_utils import sanitize_for_serialization
+from huaweicloudsdkocr.v1 import model as sdk
+
+from ocrflow.catalogue import load
+from ocrflow.emulator.server import text_result
+from ocrflow.text import TEXT_APIS, text_of
+
+BOX = [[10, 10], [90, 10], [90, 30], [10, 30]]
+
+
+def wire(obj: Any) -> Any:
+    return sanitize_for_serialization(obj)
+
+
+@pytest.mark.parametrize("api, result_type, block_type", [
+    ("general-text", sdk.GeneralTextResult, sdk.GeneralTextWordsBlockList),
+    ("handwriting", sdk.HandwritingResult, sdk.HandwritingWordsBlockList),
+    ("web-image", sdk.WebImageResult, sdk.WebImageWordsBlockList),
+])
+def test_words_block_list_lines_in_the_providers_order(api: str, result_type: Any, block_type: Any) -> None:
+    lines = ["Invoice 2026-11", "Total: 42.00 CNY", "谢谢惠顾"]
+    result = wire(result_type(words_block_count=3, words_block_list=[
+        block_type(words=w, confidence=0.98, location=BOX) for w in lines]))
+    assert text_of(api, result) == "Invoice 2026-11\nTotal: 42.00 CNY\n谢谢惠顾"
+
+
+def test_general_table_text_regions_and_table_rows() -> None:
+    cell = sdk.GeneralTableWordsBlockList
+    result = wire(sdk.GeneralTableResult(words_region_count=2, words_region_list=[
+        sdk.WordsRegionList(type="text", words_block_count=1, words_block_list=[
+            cell(words="Quarterly figures", confidence=0.99, location=BOX)]),
+        sdk.WordsRegionList(type="table", words_block_count=4, words_block_list=[
+            cell(words="Item", rows=[0], columns=[0], location=BOX, confidence=0.9),
+            cell(words="Amount", rows=[0], columns=[1], location=BOX, confidence=0.9),
+            cell(words="Paper", rows=[1], columns=[0], location=BOX, confidence=0.9),
+            cell(words="12", rows=[1], columns=[1], location=BOX, confidence=0.9)]),
+    ]))
+    assert text_of("general-table", result) == "Quarterly figures\nItem\tAmount\nPaper\t12"
+
+
+def test_financial_statement_has_the_table_shape() -> None:
+    block = sdk.FinancialStatementWordsBlockList
+    result = wire(sdk.FinancialStatementResult(words_region_count=1, words_region_list=[
+        sdk.FinancialStatementWordsRegionList(type="table", words_block_count=2, words_block_list=[
+            block(words="Assets", rows=[0], columns=[0]), block(words="100", rows=[0], columns=[1])])]))
+    assert text_of("financial-statement", result) == "Assets\t100"
+
+
+def test_smart_document_recognizer_uses_the_ocr_result() -> None:
+    result = wire(sdk.SmartDocumentRecognizerResult(ocr_result=sdk.SmartDocumentRecognizerOcrResult(
+        direction=0.0, words_block_count=2, words_block_list=[
+            sdk.SmartDocumentRecognizerWordsBlockList(words="Title", location=BOX),
+            sdk.SmartDocumentRecognizerWordsBlockList(words="Body line", location=BOX)])))
+    assert text_of("smart-document-recognizer", result) == "Title\nBody line"
+
+
+def test_seal_text_one_stamp_after_the_other() -> None:
+    result = wire(sdk.SealResult(seal_list=[
+        sdk.SealList(type="circle", words_block_list=[sdk.SealWordsBlockList(words="某某有限公司")]),
+        sdk.SealList(type="rectangle", words_block_list=[sdk.SealWordsBlockList(words="财务专用章")])]))
+    assert text_of("seal", result) == "某某有限公司\n财务专用章"
+
+
+def test_empty_recognition_is_empty_text_and_field_apis_have_none() -> None:
+    assert text_of("general-text", wire(sdk.GeneralTextResult(direction=-1.0, words_block_count=0,
+                                                                words_block_list=[]))) == ""
+    assert text_of("id-card", {"name": "x", "number": "y"}) is None
+    assert text_of("general-text", None) is None
+
+
+def test_the_emulators_answers_have_the_shape_text_of_reads() -> None:
+    blocks = [{"words": "first", "confidence": 0.9, "location": BOX},
+              {"words": "second", "confidence": 0.9, "location": BOX}]
+    for api in ("general-text", "handwriting", "web-image", "general-table"):
+        assert text_of(api, text_result(api, blocks)) == "first\nsecond"
+
+
+def test_every_text_api_is_in_the_catalogue() -> None:
+    assert TEXT_APIS <= set(load().apis)
