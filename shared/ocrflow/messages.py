@@ -53,7 +53,8 @@ def build(*, function: str, ref: ObjectRef | None, api: str | None, region: str 
         "source": f"ocrflow/{function}",
         "type": kind,
     }
-    if ref is not None:
+    if ref is not None and ref.key:
+        # CloudEvents: a subject, when present, is a non-empty string
         event["subject"] = ref.key
     event.update(time=_now(), datacontenttype="application/json", data=data)
     return event
