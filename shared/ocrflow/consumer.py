@@ -210,15 +210,14 @@ def _read_bucket(store: ObjectStore | str | None, scheme: str, bucket: str, key:
     from .errors import ObjectStoreError
     from .registry import open_object_store
 
-    owned = not isinstance(store, ObjectStore)
-    opened = open_object_store(store or f"{scheme}://") if owned else store
+    opened = store if isinstance(store, ObjectStore) else open_object_store(store or f"{scheme}://")
     try:
-        return opened.get(bucket, key)  # type: ignore[union-attr]
+        return opened.get(bucket, key)
     except ObjectStoreError as exc:
         raise ResultRefError(f"cannot fetch {scheme}://{bucket}/{key}: {exc}") from None
     finally:
-        if owned:
-            opened.close()  # type: ignore[union-attr]
+        if opened is not store:
+            opened.close()
 
 
 def result_of(message: OcrResult, store: ObjectStore | str | None = None) -> Any:

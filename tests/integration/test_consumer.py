@@ -24,12 +24,11 @@ from ocrflow.consumer import (
     ResultRefError,
     fetch_ref,
     parse_message,
-    result_of,
 )
 from tests.conftest import ROOT
 from tests.integration.kafka_broker import TansuBroker
-from tests.integration.test_kafka import topic_for
 from tests.integration.test_aws_adapters import png
+from tests.integration.test_kafka import topic_for
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer
 

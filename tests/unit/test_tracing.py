@@ -57,8 +57,8 @@ def _sqs_record(**extra: object) -> dict[str, object]:
 def test_sqs_record_aws_trace_header_comes_first() -> None:
     record = _sqs_record(
         attributes={"AWSTraceHeader": XRAY, "ApproximateReceiveCount": "1"},
-        messageAttributes={"traceparent": {"stringValue": "00-11111111111111111111111111111111-2222222222222222-01",
-                                           "dataType": "String"}})
+        messageAttributes={"traceparent": {"dataType": "String", "stringValue":
+                                           "00-11111111111111111111111111111111-2222222222222222-01"}})
     ctx = tracing.for_message(record)
     assert ctx is not None and ctx.origin == "sqs" and ctx.trace_id.startswith("5759e988")
 
@@ -84,7 +84,8 @@ def test_eventgrid_cloudevent_distributed_tracing_extension() -> None:
 
 
 def test_invocation_trace_then_a_new_trace() -> None:
-    assert tracing.from_invocation({"_X_AMZN_TRACE_ID": XRAY}) == tracing.parse_xray(XRAY, origin="invocation")
+    expected = tracing.parse_xray(XRAY, origin="invocation")
+    assert tracing.from_invocation({"_X_AMZN_TRACE_ID": XRAY}) == expected
     chosen = tracing.choose(None, tracing.from_invocation({}))
     assert chosen.origin == "new"
     # a new trace id is X-Ray compatible: its first 8 hex digits are the epoch seconds
