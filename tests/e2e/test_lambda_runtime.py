@@ -114,7 +114,8 @@ class RuntimeApi:
         inv = Invocation(str(uuid.uuid4()), event, trace_id, client_context)
         self.by_id[inv.request_id] = inv
         self.pending.put(inv)
-        assert inv.done.wait(timeout), f"no answer to invocation {inv.request_id} (init error: {self.init_error})"
+        assert inv.done.wait(timeout), \
+            f"no answer to invocation {inv.request_id} (init error: {self.init_error})"
         return inv
 
     def stop(self) -> None:
@@ -232,7 +233,8 @@ def test_sqs_batch_then_s3_event_under_awslambdaric(function: Function) -> None:
     batch = fn.api.invoke(sqs_batch(fn), trace_id=INVOCATION_TRACE)
     assert batch.error_type is None, batch.answer
     assert batch.answer == {"batchItemFailures": []}
-    put = fn.api.invoke(s3_event(fn), trace_id=INVOCATION_TRACE.replace("463ac35c9f6413ad", "563ac35c9f6413ae"))
+    second_trace = INVOCATION_TRACE.replace("463ac35c9f6413ad", "563ac35c9f6413ae")
+    put = fn.api.invoke(s3_event(fn), trace_id=second_trace)
     assert put.error_type is None, put.answer
     assert put.answer["counts"] == {"records": 1, "results": 1, "failures": 0, "duplicates": 0,
                                     "unpublished": 0}
