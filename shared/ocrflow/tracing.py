@@ -7,7 +7,9 @@ A record continues the trace it arrived with, in this order:
 2. W3C ``traceparent`` / ``tracestate`` that the message itself carries: SQS message
    attributes (as the CloudEvents SQS binding and OpenTelemetry name them) or the CloudEvents
    distributed-tracing extension of a CloudEvent (EventGrid, also on FunctionGraph);
-3. the invocation's own trace (``_X_AMZN_TRACE_ID``, set per invocation by the Lambda runtime);
+3. the invocation's own trace: the W3C context Lambda hands the function (``context.w3c()``
+   of the runtime interface client, from the invocation's client context), else X-Ray's
+   ``_X_AMZN_TRACE_ID``, set per invocation by the Lambda runtime;
 4. else a new trace, with an X-Ray-compatible id (its first 8 hex digits are the time) so
    one id works in X-Ray and in any W3C backend.
 
@@ -156,8 +158,22 @@ def from_cloudevent(event: Mapping[str, Any]) -> TraceContext | None:
     return parse_traceparent(event.get("traceparent"), event.get("tracestate"), origin="message")
 
 
-def from_invocation(environ: Mapping[str, str] | None = None) -> TraceContext | None:
-    """The invocation's trace, which the Lambda runtime puts in ``_X_AMZN_TRACE_ID``."""
+def from_invocation(context: Any = None,
+                    environ: Mapping[str, str] | None = None) -> TraceContext | None:
+    """The invocation's trace: W3C from the Lambda context (``w3c()``), else the X-Ray
+    header the Lambda runtime puts in ``_X_AMZN_TRACE_ID``. FunctionGraph's context has no
+    trace method: there, only what the event carries is continued."""
+    w3c = getattr(context, "w3c", None)
+    if callable(w3c):
+        try:
+            fields = w3c()
+        except Exception:  # noqa: BLE001 - a context helper must never break the invocation
+            fields = None
+        if isinstance(fields, Mapping):
+            found = parse_traceparent(fields.get("traceparent"), fields.get("tracestate"),
+                                      origin="invocation")
+            if found is not None:
+                return found
     env = os.environ if environ is None else environ
     return parse_xray(env.get("_X_AMZN_TRACE_ID"), origin="invocation")
 

@@ -85,8 +85,8 @@ def test_eventgrid_cloudevent_distributed_tracing_extension() -> None:
 
 def test_invocation_trace_then_a_new_trace() -> None:
     expected = tracing.parse_xray(XRAY, origin="invocation")
-    assert tracing.from_invocation({"_X_AMZN_TRACE_ID": XRAY}) == expected
-    chosen = tracing.choose(None, tracing.from_invocation({}))
+    assert tracing.from_invocation(None, {"_X_AMZN_TRACE_ID": XRAY}) == expected
+    chosen = tracing.choose(None, tracing.from_invocation(None, {}))
     assert chosen.origin == "new"
     # a new trace id is X-Ray compatible: its first 8 hex digits are the epoch seconds
     assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-00", chosen.traceparent)
@@ -98,3 +98,20 @@ def test_tracestate_over_the_w3c_bounds_is_cut_at_a_member() -> None:
     members = [f"v{i}=" + "x" * 20 for i in range(40)]
     kept = tracing.clean_tracestate(",".join(members))
     assert kept is not None and len(kept) <= 512 and kept.split(",") == members[:len(kept.split(","))]
+
+
+def test_the_lambda_contexts_w3c_trace_comes_before_x_ray() -> None:
+    class Context:  # awslambdaric's LambdaContext.w3c(): from the invocation's client context
+        def w3c(self) -> dict[str, str]:
+            return {"traceparent": "00-11111111111111111111111111111111-2222222222222222-01",
+                    "tracestate": "ot=p:8"}
+
+    ctx = tracing.from_invocation(Context(), {"_X_AMZN_TRACE_ID": XRAY})
+    assert ctx is not None and ctx.trace_id == "1" * 32 and ctx.tracestate == "ot=p:8"
+
+    class NoTrace:
+        def w3c(self) -> dict[str, str]:
+            return {}
+
+    assert tracing.from_invocation(NoTrace(), {"_X_AMZN_TRACE_ID": XRAY}) == tracing.parse_xray(
+        XRAY, origin="invocation")
