@@ -114,9 +114,11 @@ def _message(kind: str, binding: str) -> dict[str, Any]:
             "event": {"type": "string", "description": "the CloudEvent JSON (this payload)"},
             "type": {"type": "string", "const": ce_type},
             "id": {"type": "string", "description": "the CloudEvent id"},
+            **TRACE_HEADERS,
         }}
         message["description"] = ("One stream entry per event (XADD): field `event` holds the "
-                                  "CloudEvent JSON, `type` and `id` repeat its attributes.")
+                                  "CloudEvent JSON, `type`, `id`, `traceparent` and `tracestate` "
+                                  "repeat its attributes.")
     return message
 
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from .errors import OcrflowError
 from .messages import FAILURE_TYPE, RESULT_TYPE
 from .ports import ClaimState, IdempotencyStore, ObjectStore
+from .text import text_of
 
 T = TypeVar("T")
 
@@ -229,6 +230,14 @@ def result_of(message: OcrResult, store: ObjectStore | str | None = None) -> Any
         return json.loads(fetch_ref(ref, store))
     except json.JSONDecodeError as exc:
         raise ResultRefError(f"{ref.url} is not JSON: {exc.msg}") from None
+
+
+def text(message: OcrResult, store: ObjectStore | str | None = None) -> str | None:
+    """The recognised text: ``data.text``, or, when a claim check left it out of a message
+    too large for its queue, computed from the stored result (None for non-text APIs)."""
+    if message.data.text is not None or message.data.result_ref is None:
+        return message.data.text
+    return text_of(message.data.api, result_of(message, store))
 
 
 def resolved(event: Mapping[str, Any], store: ObjectStore | str | None = None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -27,6 +27,7 @@ from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectRef
 from .ports import ClaimState
 from .runtime import Runtime
+from .tracing import TraceContext
 
 Status = Literal["result", "failure", "duplicate", "in_progress", "unpublished"]
 
@@ -99,9 +100,12 @@ class Delivery:
 
     def __init__(self, runtime: Runtime, key: str, ref: ObjectRef | None,
                  delivery_id: str | None, api: str | None = None,
-                 region: str | None = None, started: float | None = None) -> None:
+                 region: str | None = None, started: float | None = None,
+                 trace: TraceContext | None = None) -> None:
         self.rt = runtime
         self.key, self.ref, self.delivery_id = key, ref, delivery_id
+        #: The record's trace, which its message continues (else the message's own, new one).
+        self.trace = trace
         self.api, self.region = api, region
         self.started = time.monotonic() if started is None else started
 
@@ -127,6 +131,8 @@ class Delivery:
         except BaseException:
             self._release_quietly()
             raise
+        if self.trace is not None:
+            message = replace(message, trace=self.trace)
         # read before a claim check replaces the result by a reference
         line = first_line(message.result) if isinstance(message, ResultMessage) else None
         message = self._claim_check(message)
@@ -159,8 +165,12 @@ class Delivery:
                 attempts=message.attempts, duration_ms=message.duration_ms,
                 billed_unknown=message.billed_unknown,
                 error=ocrflow_failure("OCRFLOW.RESULT_STORE_FAILED", str(exc)))
-        return message.stored_at({"url": url, "bytes": len(result_bytes),
-                                  "sha256": hashlib.sha256(result_bytes).hexdigest()})
+        checked = message.stored_at({"url": url, "bytes": len(result_bytes),
+                                     "sha256": hashlib.sha256(result_bytes).hexdigest()})
+        if checked.text is not None and len(checked.body()) > limit:
+            # the text alone is too large: it stays within reach (text_of of the stored result)
+            checked = replace(checked, text=None)
+        return checked
 
     def _claim_check_location(self, message: ResultMessage) -> tuple[str, str]:
         url = self.rt.settings.claim_check_url

@@ -26,6 +26,7 @@ from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectInfo, ObjectRef
 from .runtime import Runtime
 from .signer import Credentials
+from .text import text_of
 
 MAX_KEY_BYTES = 1024
 
@@ -104,8 +105,7 @@ class Recogniser:
             if ref.version_id is None and ref.etag is None:
                 # no identity in the event (a local run): the current ETag names the content
                 info = job.info or self._head(ref)
-                ref = ObjectRef(ref.bucket, ref.key, ref.version_id, info.etag, info.size,
-                                ref.region, ref.event_time, ref.delivery_id, ref.redrive_of)
+                ref = replace(ref, etag=info.etag, size=info.size)
                 job = replace(job, ref=ref, info=info)
         except FailureError as exc:
             return self._decided(job, exc.failure)
@@ -164,7 +164,7 @@ class Recogniser:
             billed_unknown=call.unanswered)
         if call.failure is not None:
             return FailureMessage(**common, error=call.failure)
-        return ResultMessage(**common, result=call.result)
+        return ResultMessage(**common, result=call.result, text=text_of(api, call.result))
 
     def _failure(self, job: Job, failure: Failure) -> FailureMessage:
         return FailureMessage(function=self.function, ref=job.ref, api=job.api,

@@ -87,6 +87,8 @@ def check_seen(seen: Seen, claim_checked: bool, messages: list[Any]) -> None:
     assert set(seen.results) == {"small.png", "big.png"}
     assert seen.results["small.png"][1]["words_block_list"][0]["words"] == "hello"
     assert seen.results["big.png"][1]["words_block_list"][0]["words"] == BIG_TEXT
+    assert seen.results["small.png"][0] == "hello"
+    assert seen.results["big.png"][0] == BIG_TEXT  # left out of a claim-checked message, recomputed
     assert seen.failures == {"gone.png": "OCRFLOW.OBJECT_NOT_FOUND"}
     parsed = [parse_message(m) for m in messages]
     big = [m for m in parsed if isinstance(m, OcrResult) and m.subject == "big.png"]
@@ -120,12 +122,13 @@ def test_sqs_consumer_with_a_claim_check_in_s3(tmp_path: Path, moto_endpoint: st
 
 
 def test_lambda_consumer_of_an_sqs_event_reports_only_failed_handlers(tmp_path: Path) -> None:
-    from ocrflow.messages import build
+    from ocrflow.messages import ResultMessage
     from ocrflow.models import ObjectRef
 
-    bodies = [json.dumps(build(function="recognize", ref=ObjectRef("b", f"k{i}.png", None, "e", 1),
-                               api="general-text", region="cn-north-4",
-                               result={"words_block_list": [{"words": f"line {i}"}]})) for i in range(3)]
+    bodies = [ResultMessage(function="recognize", ref=ObjectRef("b", f"k{i}.png", None, "e", 1),
+                            api="general-text", region="cn-north-4",
+                            result={"words_block_list": [{"words": f"line {i}"}]}).body().decode()
+              for i in range(3)]
     event = {"Records": [{"messageId": f"m{i}", "eventSource": "aws:sqs", "body": body,
                           "attributes": {}, "messageAttributes": {}} for i, body in enumerate(bodies)]}
     seen = Seen()
