@@ -254,8 +254,33 @@ def test_sqs_batch_then_s3_event_under_awslambdaric(function: Function) -> None:
         assert line["function_memory_size"] == "512"
     started = [line for line in by_request[put.request_id] if line["message"] == "invocation started"]
     assert started and started[0]["xray_trace_id"] == "1-67891233-abcdef012345678912345678"
-    assert sorted(m["subject"] for m in fn.results()) == [
-        "batch/one.png", "batch/two words.png", "invoices/2026/scan 01.png"]
+
+    # the SQS record's AWSTraceHeader is continued; the record without one, and the S3
+    # event, continue the invocation's trace (Lambda-Runtime-Trace-Id → _X_AMZN_TRACE_ID)
+    results = {m["subject"]: m for m in fn.results()}
+    assert set(results) == {"batch/one.png", "batch/two words.png", "invoices/2026/scan 01.png"}
+    assert results["batch/one.png"]["traceparent"] == \
+        "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
+    assert results["batch/two words.png"]["traceparent"] == \
+        "00-67891233abcdef012345678912345678-463ac35c9f6413ad-01"
+    assert results["invoices/2026/scan 01.png"]["traceparent"] == \
+        "00-67891233abcdef012345678912345678-563ac35c9f6413ae-01"
+    processed = {line["key"]: line for line in lines if line["message"] == "record processed"}
+    assert processed["batch/one.png"]["xray_trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
+    assert processed["batch/two words.png"]["xray_trace_id"] == "1-67891233-abcdef012345678912345678"
+    # the batch's records ran in worker threads: their lines still name the invocation
+    assert processed["batch/one.png"]["function_request_id"] == batch.request_id
+    assert all(m["data"]["text"] == "hello" for m in results.values())
+
+
+def test_the_invocations_w3c_trace_from_the_client_context(function: Function) -> None:
+    fn = function
+    w3c = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+           "tracestate": "congo=t61rcWkgMzE"}
+    inv = fn.api.invoke(s3_event(fn), trace_id=INVOCATION_TRACE, client_context={"w3c": w3c})
+    assert inv.error_type is None, inv.answer
+    [message] = fn.results()
+    assert (message["traceparent"], message["tracestate"]) == (w3c["traceparent"], w3c["tracestate"])
 
 
 def test_the_layer_copy_of_the_library_is_the_one_imported(tmp_path: Path) -> None:
