@@ -25,6 +25,7 @@ import pytest
 
 from ocrflow.registry import open_queue
 from tests.conftest import ROOT, load_event
+from tests.integration.conftest import free_port
 from tests.integration.test_aws_adapters import png
 from tests.support.replay_server import ReplayServer
 
@@ -159,6 +160,10 @@ def lay_out(tmp: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 def function(tmp_path: Path, replay: ReplayServer) -> Iterator[Function]:
+    yield from start_function(tmp_path, replay)
+
+
+def start_function(tmp_path: Path, replay: ReplayServer, **overrides: str) -> Iterator[Function]:
     task, layer = lay_out(tmp_path)
     buckets, state = tmp_path / "buckets", tmp_path / "state"
     buckets.mkdir()
@@ -185,6 +190,7 @@ def function(tmp_path: Path, replay: ReplayServer) -> Iterator[Function]:
         "HUAWEICLOUD_SDK_AK": "TESTAK0000000000",
         "HUAWEICLOUD_SDK_SK": "test-secret-key-0000000000000000",
     })
+    env.update(overrides)
     env.pop("_X_AMZN_TRACE_ID", None)
     log = tmp_path / "function.log"
     with open(log, "wb") as out:
@@ -289,3 +295,24 @@ def test_the_layer_copy_of_the_library_is_the_one_imported(tmp_path: Path) -> No
     out = subprocess.run([sys.executable, "-c", "import handler, ocrflow; print(ocrflow.__file__)"],
                          cwd=task, env=env, capture_output=True, text=True, check=True)
     assert Path(out.stdout.strip()).is_relative_to(layer)
+
+
+def test_unpublished_records_are_the_runtimes_error_and_partial_batch_failures(
+        tmp_path: Path, replay: ReplayServer) -> None:
+    """The result queue is down: an S3 event's invocation fails (Lambda retries it), an SQS
+    batch names its messages as batch item failures (SQS redelivers them)."""
+    down = f"redis://127.0.0.1:{free_port()}/0?stream=results"
+    running = start_function(tmp_path, replay, RESULT_QUEUE_URL=down)
+    fn = next(running)
+    try:
+        put = fn.api.invoke(s3_event(fn))
+        assert put.error_type is not None  # posted to …/invocation/{id}/error
+        assert put.answer["errorType"] == "RecordsNotPublished"
+        assert "1 of 1 records were not published" in put.answer["errorMessage"]
+        event = sqs_batch(fn)
+        batch = fn.api.invoke(event)
+        assert batch.error_type is None
+        assert batch.answer == {"batchItemFailures": [
+            {"itemIdentifier": r["messageId"]} for r in event["Records"][:2]]}
+    finally:
+        running.close()  # stops the function and the Runtime API
