@@ -26,7 +26,7 @@ from ocrflow.consumer import (
     parse_message,
 )
 from tests.conftest import ROOT
-from tests.integration.kafka_broker import TansuBroker
+from tests.integration.kafka_broker import TansuBroker, read_topic
 from tests.integration.test_aws_adapters import png
 from tests.integration.test_kafka import topic_for
 from tests.support.harness import Harness, make_harness
@@ -156,6 +156,17 @@ def test_amqp_consumer(tmp_path: Path, rabbitmq: str, replay: ReplayServer) -> N
     h.close()
     bodies = [json.dumps(m).encode() for m in h.rt.queue("result").dump()]
     assert len(bodies) == 3
+    # the official CloudEvents SDK reads what the broker delivers (RabbitMQ binding)
+    from cloudevents.core.bindings.rabbitmq import RabbitMQMessage, from_rabbitmq
+    from cloudevents.core.formats.json import JSONFormat
+
+    conn = pika.BlockingConnection(pika.URLParameters(rabbitmq))
+    for _ in bodies:
+        method, props, body = conn.channel().basic_get(name, auto_ack=False)
+        event = from_rabbitmq(RabbitMQMessage(props.headers, props.content_type, body), JSONFormat())
+        assert event.get_id() == json.loads(body)["id"] and "object" in event.get_data()
+        assert event.get_extension("traceparent") == props.headers["traceparent"]
+    conn.close()  # unacknowledged: back on the queue
     seen = Seen()
     consumer_namespace(tmp_path, "amqp", seen)["drain"](rabbitmq, name)
     check_seen(seen, claim_checked=False, messages=bodies)
@@ -189,6 +200,19 @@ def test_kafka_consumer_with_a_claim_check_in_a_file_store(tmp_path: Path, kafka
     publish_three(h, replay, "uploads", h.put)
     h.close()
     records = list(h.rt.queue("result").dump())
+    # the official CloudEvents SDK reads the records as the Kafka binding says: content-type
+    # application/cloudevents+json means structured mode. (Its from_kafka() checks for ce_
+    # headers first and would take the whole envelope for the data: the README says so.)
+    from cloudevents.core.bindings.kafka import KafkaMessage, from_structured
+    from cloudevents.core.formats.json import JSONFormat
+
+    for record in read_topic(kafka_broker.bootstrap, topic):
+        headers = dict(record.headers)
+        assert headers["content-type"].startswith(b"application/cloudevents+json")
+        event = from_structured(KafkaMessage(headers, record.key, record.value), JSONFormat())
+        assert event.get_id() == json.loads(record.value)["id"] and "object" in event.get_data()
+        assert headers["ce_traceparent"] == headers["traceparent"] == \
+            event.get_extension("traceparent").encode()
     seen = Seen()
     consumer_namespace(tmp_path, "kafka", seen)["drain"](kafka_broker.bootstrap, topic, idle_s=8.0)
     check_seen(seen, claim_checked=True, messages=[json.dumps(r) for r in records])
