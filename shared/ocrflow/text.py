@@ -93,3 +93,13 @@ def text_of(api: str | None, result: Any) -> str | None:
     if extract is None or not isinstance(result, dict):
         return None
     return "\n".join(extract(result))
+
+
+def document_text(api: str | None, page_results: list[Any]) -> tuple[list[str | None], str | None]:
+    """The text of each page of a multi-page document, and of the whole document: its pages'
+    lines in page order, joined with newlines like the lines of one page (None for APIs
+    that do not answer running text)."""
+    pages = [text_of(api, result) for result in page_results]
+    if api not in TEXT_APIS:
+        return pages, None
+    return pages, "\n".join(t for t in pages if t)

@@ -11,7 +11,7 @@ from huaweicloudsdkocr.v1 import model as sdk
 
 from ocrflow.catalogue import load
 from ocrflow.emulator.server import text_result
-from ocrflow.text import TEXT_APIS, text_of
+from ocrflow.text import TEXT_APIS, document_text, text_of
 
 BOX = [[10, 10], [90, 10], [90, 30], [10, 30]]
 
@@ -85,3 +85,11 @@ def test_the_emulators_answers_have_the_shape_text_of_reads() -> None:
 
 def test_every_text_api_is_in_the_catalogue() -> None:
     assert TEXT_APIS <= set(load().apis)
+
+
+def test_a_documents_text_per_page_and_whole() -> None:
+    pages = [text_result("general-text", [{"words": w, "location": BOX} for w in words])
+             for words in (["page one", "line two"], [], ["page three"])]
+    assert document_text("general-text", pages) == (
+        ["page one\nline two", "", "page three"], "page one\nline two\npage three")
+    assert document_text("id-card", [{"name": "x"}]) == ([None], None)
