@@ -21,7 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import catalogue
 from .errors import Failure, ocrflow_failure
+from .metrics import billed_units
 from .signer import Credentials, sign
 
 if TYPE_CHECKING:
@@ -218,6 +220,8 @@ class OcrClient:
             if isinstance(payload, dict) and "result" in payload and "error_code" not in payload:
                 self._auth_ok()
                 outcome.result = payload["result"]
+                if self.metrics is not None:
+                    self.metrics.record_billed(api, region, billed_units(api, outcome.result))
                 return None, False
             if isinstance(payload, dict) and "error_code" in payload:
                 return _provider_failure(status, payload), False
@@ -225,6 +229,9 @@ class OcrClient:
                                    f"{status} answer without a result object"), True
         if isinstance(payload, dict) and isinstance(payload.get("error_code"), str):
             failure = _provider_failure(status, payload)
+            hint = catalogue.load().explain_provider_refusal(failure.code, api, region)
+            if hint:
+                failure.message = f"{failure.message} ({hint})" if failure.message else hint
         else:
             failure = ocrflow_failure("OCRFLOW.BAD_RESPONSE",
                                       f"HTTP {status} without the service's error body")

@@ -96,12 +96,9 @@ class Recogniser:
             region = self.rt.settings.region_for(choice.api)
             job = replace(job, api=choice.api, region=region, options=choice.options,
                           input=choice.input, url_template=choice.url_template, info=info)
-            if not self.rt.catalogue.offers(region, choice.api):
-                offered = ", ".join(self.rt.catalogue.regions_offering(choice.api)) or "none"
-                raise FailureError.of(
-                    "OCRFLOW.API_NOT_IN_REGION",
-                    f"{choice.api} is not offered in {region} (offered in: {offered}); "
-                    f"set OCR_API_REGIONS to the region where its package was bought")
+            refusal = self.rt.catalogue.refusal_code(choice.api, region, self.rt.settings.catalogue_check)
+            if refusal is not None:
+                raise FailureError.of(*refusal)
             if ref.version_id is None and ref.etag is None:
                 # no identity in the event (a local run): the current ETag names the content
                 info = job.info or self._head(ref)

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from . import catalogue as catalogue_mod
-from .config import Settings, load_settings
+from .config import Settings, catalogue_warnings, load_settings
 from .errors import ConfigError, PublishError
 from .log import configure, get_logger
 from .metrics import Metrics
@@ -166,6 +166,9 @@ def runtime(settings: Settings | None = None) -> Runtime:
 
                     settings = with_secret_credentials(settings)
                 configure(settings.service_name, settings.log_level)
+                for warning in catalogue_warnings(settings):
+                    get_logger().warning("calling where the endpoint tables do not list the API",
+                                         detail=warning)
                 _runtime = Runtime(settings)
     return _runtime
 
