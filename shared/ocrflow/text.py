@@ -8,7 +8,8 @@ blocks of one line. Shapes, per API, as the official SDK's response models name 
 * general-text, handwriting, web-image: ``words_block_list[].words``;
 * general-table, financial-statement: ``words_region_list[]`` of ``text`` regions (one
   line per block) and ``table`` regions (cells with ``rows``/``columns``);
-* smart-document-recognizer: ``ocr_result.words_block_list[].words``;
+* smart-document-recognizer: a list with one result per page (the SDK's
+  ``list[SmartDocumentRecognizerResult]``), each ``ocr_result.words_block_list[].words``;
 * seal: ``seal_list[].words_block_list[].words``, one stamp after the other.
 
 Other APIs answer fields (names, numbers, dates), not running text: no ``text``.
@@ -58,9 +59,12 @@ def _region_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _document_lines(result: dict[str, Any]) -> list[str]:
-    ocr = result.get("ocr_result")
-    return _block_lines(ocr) if isinstance(ocr, dict) else []
+def _document_lines(result: Any) -> list[str]:
+    lines: list[str] = []
+    for page in result if isinstance(result, list) else [result]:
+        ocr = page.get("ocr_result") if isinstance(page, dict) else None
+        lines += _block_lines(ocr) if isinstance(ocr, dict) else []
+    return lines
 
 
 def _seal_lines(result: dict[str, Any]) -> list[str]:
@@ -72,7 +76,7 @@ def _seal_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-_EXTRACTORS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+_EXTRACTORS: dict[str, Callable[[Any], list[str]]] = {
     "general-text": _block_lines,
     "handwriting": _block_lines,
     "web-image": _block_lines,
@@ -90,7 +94,9 @@ def text_of(api: str | None, result: Any) -> str | None:
     """The recognised lines of ``result`` in reading order, joined with newlines; ``""``
     when a text API found no text; ``None`` for APIs that do not answer running text."""
     extract = _EXTRACTORS.get(api or "")
-    if extract is None or not isinstance(result, dict):
+    if extract is None or not isinstance(result, (dict, list)):
+        return None
+    if isinstance(result, list) and extract is not _document_lines:
         return None
     return "\n".join(extract(result))
 

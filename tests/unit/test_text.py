@@ -54,12 +54,18 @@ def test_financial_statement_has_the_table_shape() -> None:
     assert text_of("financial-statement", result) == "Assets\t100"
 
 
-def test_smart_document_recognizer_uses_the_ocr_result() -> None:
-    result = wire(sdk.SmartDocumentRecognizerResult(ocr_result=sdk.SmartDocumentRecognizerOcrResult(
-        direction=0.0, words_block_count=2, words_block_list=[
-            sdk.SmartDocumentRecognizerWordsBlockList(words="Title", location=BOX),
-            sdk.SmartDocumentRecognizerWordsBlockList(words="Body line", location=BOX)])))
-    assert text_of("smart-document-recognizer", result) == "Title\nBody line"
+def test_smart_document_recognizer_answers_a_list_of_pages_each_with_its_ocr_result() -> None:
+    def page(*lines: str) -> Any:
+        return sdk.SmartDocumentRecognizerResult(ocr_result=sdk.SmartDocumentRecognizerOcrResult(
+            direction=0.0, words_block_count=len(lines), words_block_list=[
+                sdk.SmartDocumentRecognizerWordsBlockList(words=w, location=BOX) for w in lines]))
+
+    response = sdk.RecognizeSmartDocumentRecognizerResponse(result=[page("Title", "Body line"),
+                                                                    page("Second page")])
+    result = wire(response)["result"]
+    assert isinstance(result, list)
+    assert text_of("smart-document-recognizer", result) == "Title\nBody line\nSecond page"
+    assert text_of("smart-document-recognizer", result[0]) == "Title\nBody line"
 
 
 def test_seal_text_one_stamp_after_the_other() -> None:
@@ -93,3 +99,23 @@ def test_a_documents_text_per_page_and_whole() -> None:
     assert document_text("general-text", pages) == (
         ["page one\nline two", "", "page three"], "page one\nline two\npage three")
     assert document_text("id-card", [{"name": "x"}]) == ([None], None)
+
+
+def test_the_emulators_recorded_answers() -> None:
+    """Recorded from the SDK's response models: text APIs give text, field APIs none."""
+    import json
+    from pathlib import Path
+
+    import ocrflow.emulator.server as server
+
+    recorded = Path(server.__file__).parent / "recorded"
+    seen = set()
+    for path in sorted(recorded.glob("*.json")):
+        api = path.stem
+        got = text_of(api, json.loads(path.read_text("utf-8"))["result"])
+        if api in TEXT_APIS:
+            seen.add(api)
+            assert isinstance(got, str) and got, api
+        else:
+            assert got is None, api
+    assert seen == {"financial-statement", "seal", "smart-document-recognizer"}
