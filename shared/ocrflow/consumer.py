@@ -188,9 +188,9 @@ def fetch_ref(ref: ResultRef, store: ObjectStore | str | None = None) -> bytes:
 
     ``store``: the object store to read ``s3://`` / ``obs://`` references through — an
     :class:`~ocrflow.ports.ObjectStore`, or its URL as ``OBJECT_STORE_URL`` takes it (OBS:
-    ``s3://?endpoint=https://obs.REGION.myhuaweicloud.com``); by default S3 with the usual
-    AWS configuration (``AWS_ENDPOINT_URL`` honoured). ``file://`` references are read
-    from the path they name."""
+    ``obs://?region=REGION`` or ``obs://?endpoint=…``); by default the reference's own
+    scheme with the usual configuration. ``file://`` references are read from the path
+    they name."""
     parts = urlsplit(ref.url)
     if parts.scheme == "file":
         try:

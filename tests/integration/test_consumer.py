@@ -24,6 +24,7 @@ from ocrflow.consumer import (
     ResultRefError,
     fetch_ref,
     parse_message,
+    result_of,
 )
 from tests.conftest import ROOT
 from tests.integration.kafka_broker import TansuBroker, read_topic
@@ -229,3 +230,26 @@ def test_a_claim_check_whose_bytes_changed_is_refused(tmp_path: Path) -> None:
         fetch_ref(ref)
     with pytest.raises(ResultRefError, match="unsupported"):
         fetch_ref(ResultRef(url="https://example.com/x", bytes=1, sha256="0" * 64))
+
+
+def test_a_claim_check_in_obs_is_fetched_through_the_obs_store(moto_endpoint: str) -> None:
+    """OBS speaks the S3 API: moto stands in for it behind the obs:// store (SigV4)."""
+    from ocrflow.consumer import parse, text
+    from ocrflow.messages import ResultMessage
+    from ocrflow.models import ObjectRef
+
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    bucket = f"b-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    result = {"words_block_list": [{"words": "stored in OBS"}]}
+    data = json.dumps(result).encode()
+    s3.put_object(Bucket=bucket, Key="ocrflow-results/r.json", Body=data)
+    message = ResultMessage(function="recognize", ref=ObjectRef(bucket, "k.png", None, "e", 1),
+                            api="general-text", region="cn-north-4", result=result).stored_at(
+        {"url": f"obs://{bucket}/ocrflow-results/r.json", "bytes": len(data),
+         "sha256": hashlib.sha256(data).hexdigest()})
+    parsed = parse(message.body())
+    assert isinstance(parsed, OcrResult)
+    store = f"obs://?endpoint={moto_endpoint}"
+    assert result_of(parsed, store) == result
+    assert text(parsed, store) == "stored in OBS"
