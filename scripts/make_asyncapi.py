@@ -69,16 +69,33 @@ def _kafka_headers(kind: str) -> dict[str, Any]:
             "properties": props}
 
 
-def _payload(kind: str) -> dict[str, Any]:
+def _rewrite_refs(node: Any, prefix: str) -> Any:
+    """``#/$defs/X`` of a shipped schema → ``#/components/schemas/{prefix}X`` of the document."""
+    if isinstance(node, dict):
+        return {k: (f"#/components/schemas/{prefix}{v.removeprefix('#/$defs/')}"
+                    if k == "$ref" and isinstance(v, str) and v.startswith("#/$defs/")
+                    else _rewrite_refs(v, prefix)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rewrite_refs(v, prefix) for v in node]
+    return node
+
+
+def _schemas(kind: str) -> dict[str, Any]:
+    """The shipped schema of ``kind`` and its ``$defs``, as components of the document."""
+    name = KINDS[kind][1]
     schema = json.loads((DATA / "schemas" / f"{KINDS[kind][0]}.json").read_text("utf-8"))
     schema = copy.deepcopy(schema)
     # embedded as an AsyncAPI (draft-07 superset) schema: the keywords used are common to
-    # draft-07 and 2020-12; the identity stays with the shipped file
+    # draft-07 and 2020-12; the identity stays with the shipped file, its $defs become
+    # components (a $ref in the document resolves against the document)
     schema.pop("$schema", None)
     source = schema.pop("$id", None)
+    defs = schema.pop("$defs", {})
     shipped = f"ocrflow/data/schemas/{KINDS[kind][0]}.json"
     schema["description"] = f"Generated from {source} (shipped as {shipped})."
-    return schema
+    out = {name: _rewrite_refs(schema, f"{name}_")}
+    out.update({f"{name}_{k}": _rewrite_refs(v, f"{name}_") for k, v in defs.items()})
+    return out
 
 
 def _message(kind: str, binding: str) -> dict[str, Any]:
@@ -204,7 +221,7 @@ def document() -> dict[str, Any]:
         "channels": channels,
         "operations": operations,
         "components": {
-            "schemas": {KINDS[k][1]: _payload(k) for k in KINDS},
+            "schemas": {n: s for k in KINDS for n, s in _schemas(k).items()},
             "messages": messages,
             "correlationIds": {"traceparent": {
                 "description": "the W3C trace context of the upload, continued",

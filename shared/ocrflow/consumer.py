@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from .errors import OcrflowError
 from .messages import FAILURE_TYPE, RESULT_TYPE
 from .ports import ClaimState, IdempotencyStore, ObjectStore
-from .text import text_of
+from .text import document_text, text_of
 
 T = TypeVar("T")
 
@@ -69,6 +69,7 @@ class ErrorInfo(_Model):
 class Page(_Model):
     page: int
     result: Any = None
+    request_id: str | None = None
     text: str | None = None
 
 
@@ -222,9 +223,12 @@ def _read_bucket(store: ObjectStore | str | None, scheme: str, bucket: str, key:
 
 
 def result_of(message: OcrResult, store: ObjectStore | str | None = None) -> Any:
-    """The provider's result: inline, or fetched and checked when it was claim-checked."""
+    """The provider's result: inline, or fetched and checked when it was claim-checked. For a
+    multi-page document, its pages (``[{"page": 1, "result": {…}, …}, …]``)."""
     ref = message.data.result_ref
     if ref is None:
+        if message.data.pages is not None:
+            return [page.model_dump() for page in message.data.pages]
         return message.data.result
     try:
         return json.loads(fetch_ref(ref, store))
@@ -237,16 +241,21 @@ def text(message: OcrResult, store: ObjectStore | str | None = None) -> str | No
     too large for its queue, computed from the stored result (None for non-text APIs)."""
     if message.data.text is not None or message.data.result_ref is None:
         return message.data.text
-    return text_of(message.data.api, result_of(message, store))
+    stored = result_of(message, store)
+    if message.data.pages_total is not None and isinstance(stored, list):
+        return document_text(message.data.api, [p.get("result") for p in stored if isinstance(p, dict)])[1]
+    return text_of(message.data.api, stored)
 
 
 def resolved(event: Mapping[str, Any], store: ObjectStore | str | None = None) -> dict[str, Any]:
-    """The CloudEvent with a claim-checked ``data.result`` put back inline (``result_ref``
-    kept beside it, so the reader sees where it came from)."""
+    """The CloudEvent with a claim-checked ``data.result`` (a document's ``data.pages``) put
+    back inline (``result_ref`` kept beside it, so the reader sees where it came from)."""
     message = parse(event)
     out = dict(event)
     if isinstance(message, OcrResult) and message.data.result_ref is not None:
-        out["data"] = {**event["data"], "result": result_of(message, store)}
+        # a document's stored object is its pages
+        field = "pages" if message.data.pages_total is not None else "result"
+        out["data"] = {**event["data"], field: result_of(message, store)}
     return out
 
 

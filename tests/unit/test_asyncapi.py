@@ -76,8 +76,15 @@ def test_the_validator_refuses_a_broken_document(tmp_path: Path, breakage: str) 
 
 def test_payloads_are_the_shipped_schemas() -> None:
     doc = yaml.safe_load(DOCUMENT.read_text("utf-8"))
+    components = doc["components"]["schemas"]
     for kind, name in ((messages.RESULT_TYPE, "OcrResult"), (messages.FAILURE_TYPE, "OcrFailure")):
         shipped = messages.schema(kind)
-        embedded = dict(doc["components"]["schemas"][name])
+        # the document's refs point into its components; read back, they are the file's
+        text = json.dumps(components[name]).replace(f'"#/components/schemas/{name}_', '"#/$defs/')
+        embedded = json.loads(text)
         embedded.pop("description")
-        assert embedded == {k: v for k, v in shipped.items() if k not in ("$schema", "$id")}
+        defs = {k.removeprefix(f"{name}_"): json.loads(json.dumps(v).replace(
+            f'"#/components/schemas/{name}_', '"#/$defs/')) for k, v in components.items()
+            if k.startswith(f"{name}_")}
+        assert embedded == {k: v for k, v in shipped.items() if k not in ("$schema", "$id", "$defs")}
+        assert defs == shipped.get("$defs", {})
