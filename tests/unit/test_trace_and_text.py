@@ -124,3 +124,42 @@ def test_schemas_document_the_trace_and_text() -> None:
         assert "traceparent" in schema["required"] and "tracestate" in schema["properties"]
     result = json.loads((ROOT / "shared/ocrflow/data/schemas/ocr.result.v1.json").read_text())
     assert result["properties"]["data"]["properties"]["text"]["type"] == "string"
+
+
+def test_a_documents_text_per_page_and_whole(tmp_path: Path, replay: ReplayServer,
+                                             validate_message: Any) -> None:
+    from tests.unit.test_documents import pdf_of
+    from tests.unit.test_pages import answer, s3_event
+
+    h = make_harness(tmp_path, replay.url + "/{region}", OCR_MAX_CONCURRENCY="1")
+    replay.script(answer(1), answer(2), answer(3))
+    h.put("ocrflow-uploads", "doc.pdf", pdf_of(3))
+    assert h.invoke(s3_event("doc.pdf"))["counts"]["results"] == 1
+    [message] = [validate_message(m) for m in h.results()]
+    h.close()
+    assert [p["text"] for p in message["data"]["pages"]] == ["page 1", "page 2", "page 3"]
+    assert message["data"]["text"] == "page 1\npage 2\npage 3"
+
+
+def test_a_claim_checked_documents_text_is_recomputed_by_the_consumer(
+        tmp_path: Path, replay: ReplayServer, validate_message: Any) -> None:
+    from ocrflow.consumer import resolved, text
+    from tests.support.replay_server import Answer
+    from tests.unit.test_documents import pdf_of
+    from tests.unit.test_pages import s3_event
+
+    line = "x" * 3000
+    big = Answer(200, {"result": {"words_block_list": [{"words": line}] * 10}})
+    replay.script(big, big)
+    h = make_harness(tmp_path, replay.url + "/{region}", OCR_MAX_CONCURRENCY="1")
+    h.rt.message_limits["result"] = 32 * 1024
+    h.put("ocrflow-uploads", "big.pdf", pdf_of(2))
+    h.invoke(s3_event("big.pdf"))
+    [message] = [validate_message(m) for m in h.results()]
+    h.close()
+    # 60 KB of text would not fit in 32 KiB either: left out, computed from the stored pages
+    assert "result_ref" in message["data"] and "text" not in message["data"]
+    parsed = parse_message(json.dumps(message))
+    assert isinstance(parsed, OcrResult)
+    assert text(parsed) == "\n".join([line] * 20)
+    assert [p["text"] for p in resolved(message)["data"]["pages"]] == ["\n".join([line] * 10)] * 2
