@@ -220,3 +220,19 @@ def test_mutated_sample_events_never_raise_and_every_message_is_published(
         event = _mutated(load_event(rng.choice(_SHAPES)), rng)
         answer = platform.invoke(event)  # raises RecordsNotPublished if any record was not
         assert answer.get("batchItemFailures", []) == []
+
+
+def test_a_hostile_tracestate_is_dropped_not_a_poison_record(
+        platform: Platform, replay: ReplayServer, validate_message: Any) -> None:
+    platform.put(BUCKET, "good.png", png_bytes())
+    event = sqs_batch(good_body("good.png"))
+    event["Records"][0]["messageAttributes"] = {
+        "traceparent": {"stringValue": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                        "dataType": "String"},
+        "tracestate": {"stringValue": "a=\ud800x,b=c\r\nInjected: 1,vendor=ok",
+                       "dataType": "String"}}
+    assert platform.invoke(event) == {"batchItemFailures": []}
+    [message] = [validate_message(m) for m in platform.results()]
+    assert message["traceparent"].startswith("00-0af7651916cd43dd8448eb211c80319c-")
+    assert message.get("tracestate") == "vendor=ok"
+    assert len(replay.received) == 1
