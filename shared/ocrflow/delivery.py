@@ -133,9 +133,18 @@ class Delivery:
         event = message.event()
         stored = _Stored(message.destination, message.id, messages.serialise(event))
         try:
-            store.save_outcome(self.key, stored.destination, stored.message_id, stored.body)
+            kept = store.save_outcome(self.key, stored.destination, stored.message_id,
+                                      stored.body)
         except IdempotencyError as exc:
             return self._unpublished("OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc), message)
+        if kept.message_id != stored.message_id:
+            # another delivery took over an expired claim and saved its message first: one
+            # message per record, so that one is published (or already was)
+            get_logger().warning("record saved by another delivery first", key=self.key)
+            if kept.state is ClaimState.COMPLETED:
+                return self._outcome("duplicate", message_id=kept.message_id, message=message)
+            return self._publish(_Stored(kept.destination or "failure", kept.message_id or "",
+                                         kept.message or b""), message)
         return self._publish(stored, message, event, line)
 
     # --- steps ----------------------------------------------------------------------------

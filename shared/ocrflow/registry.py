@@ -4,11 +4,14 @@ so a cold start pays only for the backends it talks to."""
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, UnknownSchemeError
-from .ports import IdempotencyStore, ObjectStore, Queue
+from .ports import ObjectStore, Queue
+
+if TYPE_CHECKING:
+    from .idempotency.policy import IdempotencyStore
 
 # scheme -> "module:factory"; a factory takes the URL (and for stores the variable name).
 _STORES = {

@@ -19,7 +19,7 @@ from .config import Settings, load_settings
 from .errors import ConfigError, PublishError
 from .log import configure, get_logger
 from .metrics import Metrics
-from .ports import IdempotencyStore, ObjectStore, Queue
+from .ports import ObjectStore, Queue
 from .registry import (
     open_idempotency_store,
     open_object_store,
@@ -29,6 +29,7 @@ from .registry import (
 
 if TYPE_CHECKING:
     from .client import OcrClient
+    from .idempotency.policy import IdempotencyStore
 
 QUEUE_VARIABLES = {"result": "RESULT_QUEUE_URL", "failure": "FAILURE_QUEUE_URL"}
 
