@@ -12,6 +12,7 @@ publishing, ``Outcome`` and ``first_line`` to :mod:`ocrflow.delivery`.
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Callable, Iterable
 
@@ -48,7 +49,9 @@ class Pipeline:
 
         if len(items) <= 1:
             return [run(r) for r in items]
-        return list(self.rt.executor.map(run, items))
+        # each record's log lines carry the invocation's keys (request id, cold start)
+        context = contextvars.copy_context()
+        return list(self.rt.executor.map(lambda r: context.copy().run(run, r), items))
 
     def process_one(self, record: Record, credentials: Credentials | None,
                     deadline: float) -> Outcome:
