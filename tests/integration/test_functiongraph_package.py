@@ -50,6 +50,9 @@ def test_zip_runs_in_a_clean_virtualenv(tmp_path: Path, replay: ReplayServer) ->
     with zipfile.ZipFile(zip_path) as z:
         z.extractall(code)
     assert (code / "handler.py").exists() and (code / "redrive_handler.py").exists()
+    # tools, not function code
+    assert (code / "ocrflow" / "handler.py").exists()
+    assert not (code / "ocrflow" / "emulator").exists() and not (code / "ocrflow" / "chaos.py").exists()
 
     clean = tmp_path / "venv"
     venv.create(clean, with_pip=False)
