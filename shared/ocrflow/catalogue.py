@@ -29,10 +29,6 @@ class ApiLimits:
     max_pixels: int | None
     text: bool  # a plain text-recognition API (the emulator truly recognises these)
 
-    @property
-    def takes_file(self) -> bool:
-        return self.body_field in ("image", "data")
-
 
 @dataclass(frozen=True)
 class Catalogue:

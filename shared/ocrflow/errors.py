@@ -161,10 +161,6 @@ class ConfigError(OcrflowError):
         self.problem = problem
 
 
-class EventError(OcrflowError):
-    """An event (or one of its records) cannot be turned into object references."""
-
-
 class UnknownSchemeError(ConfigError):
     pass
 
@@ -187,10 +183,6 @@ class PublishError(OcrflowError):
 
 class IdempotencyError(OcrflowError):
     """The idempotency store could not be read or written."""
-
-
-class RecordInProgress(OcrflowError):
-    """Another invocation holds an unexpired claim on the same record."""
 
 
 @dataclass

@@ -5,6 +5,7 @@ The policy is in :mod:`ocrflow.idempotency.policy`."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -47,7 +48,7 @@ INCREMENT = """
 local v = tonumber(redis.call('GET', KEYS[1]) or '0')
 if ARGV[1] ~= '' and v >= tonumber(ARGV[1]) then return false end
 v = redis.call('INCR', KEYS[1])
-if v == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if v == 1 then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
 return v
 """
 _FIELDS = ("state", "version", "expires_at", "destination", "message_id", "message")
@@ -99,7 +100,8 @@ class RedisStorage(IdempotencyStorage):
     def increment(self, counter: str, limit: int | None, expires_in_s: float,
                   now: float) -> int | None:
         out = self._run(self._increment, keys=[self.prefix + "counter:" + counter],
-                        args=["" if limit is None else limit, max(1, int(expires_in_s * 1000))])
+                        args=["" if limit is None else limit,
+                              math.ceil((now + max(expires_in_s, 0.001)) * 1000)])
         return None if out is None else int(out)
 
     def close(self) -> None:
