@@ -1,12 +1,13 @@
-"""Delivering one record's message: claim → recognise → save the answer → claim check →
-publish → complete, and the :class:`Outcome` built once, at the end, from what happened.
+"""Delivering one record's message: claim → recognise → claim check (a result too large for
+its queue) → save the message → publish → complete, and the :class:`Outcome` built once, at
+the end, from what happened.
 
 Every record ends in exactly one published message — a result on the result queue, a
 failure on the failure queue — or, when it cannot be published (queue down, idempotency
 store down, another invocation still holds the record), in an *unpublished* outcome that
 makes the platform redeliver it. The message is saved in the idempotency store before
-anything that can fail for reasons of its own (opening or reaching a queue, storing a claim
-check), so a redelivery publishes it without paying for a second call. (``Outcome`` and the
+anything that can fail for reasons unrelated to it (opening or reaching a queue: queue size
+limits come from the URL), so a redelivery publishes it without paying for a second call. (``Outcome`` and the
 storing and publishing steps used to be part of ``pipeline.py``.)
 """
 
@@ -129,9 +130,16 @@ class Delivery:
             raise
         # read before a claim check replaces the result by a reference
         line = first_line(message.result) if isinstance(message, ResultMessage) else None
-        message = self._claim_check(message)
         event = message.event()
-        stored = _Stored(message.destination, message.id, messages.serialise(event))
+        body = messages.serialise(event)
+        limit = self.rt.max_message_bytes(message.destination)
+        if limit is not None and len(body) > limit and isinstance(message, ResultMessage):
+            # before saving: the store keeps the message it will publish, and a result too
+            # large for the queue may be too large for the store too (DynamoDB: 400 KB)
+            message = self._claim_check(message)
+            event = message.event()
+            body = messages.serialise(event)
+        stored = _Stored(message.destination, message.id, body)
         try:
             kept = store.save_outcome(self.key, stored.destination, stored.message_id,
                                       stored.body)
@@ -148,14 +156,9 @@ class Delivery:
         return self._publish(stored, message, event, line)
 
     # --- steps ----------------------------------------------------------------------------
-    def _claim_check(self, message: Message) -> Message:
+    def _claim_check(self, message: ResultMessage) -> Message:
         """A result too large for its queue is stored; the message names it instead. If it
         cannot be stored, the record ends in a failure — for the failure queue."""
-        if not isinstance(message, ResultMessage):
-            return message
-        limit = self.rt.max_message_bytes(message.destination)
-        if limit is None or len(message.body()) <= limit:
-            return message
         result_bytes = message.stored_bytes()
         bucket, prefix = self._claim_check_location(message)
         try:

@@ -86,9 +86,6 @@ class Message:
         event.update(time=self.time, datacontenttype="application/json", data=self.data())
         return event
 
-    def body(self) -> bytes:
-        return serialise(self.event())
-
 
 @dataclass(frozen=True, kw_only=True)
 class ResultMessage(Message):
