@@ -26,7 +26,7 @@ from .errors import IdempotencyError, ObjectStoreError, PublishError, ocrflow_fa
 from .log import get_logger
 from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectRef
-from .ports import ClaimState
+from .ports import Claim, ClaimState
 from .runtime import Runtime
 
 Status = Literal["result", "failure", "duplicate", "in_progress", "unpublished"]
@@ -121,12 +121,12 @@ class Delivery:
         if claim.state is ClaimState.OUTCOME_STORED:
             stored = _Stored(claim.destination or "failure", claim.message_id or "",
                              claim.message or b"")
-            return self._publish(stored, None)
+            return self._publish(stored, claim, None)
 
         try:
             message = recognise()
         except BaseException:
-            self._release_quietly()
+            self._release_quietly(claim)
             raise
         # read before a claim check replaces the result by a reference
         line = first_line(message.result) if isinstance(message, ResultMessage) else None
@@ -142,7 +142,7 @@ class Delivery:
         stored = _Stored(message.destination, message.id, body)
         try:
             kept = store.save_outcome(self.key, stored.destination, stored.message_id,
-                                      stored.body)
+                                      stored.body, claim)
         except IdempotencyError as exc:
             return self._unpublished("OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc), message)
         if kept.message_id != stored.message_id:
@@ -152,8 +152,8 @@ class Delivery:
             if kept.state is ClaimState.COMPLETED:
                 return self._outcome("duplicate", message_id=kept.message_id, message=message)
             return self._publish(_Stored(kept.destination or "failure", kept.message_id or "",
-                                         kept.message or b""), message)
-        return self._publish(stored, message, event, line)
+                                         kept.message or b""), kept, message)
+        return self._publish(stored, kept, message, event, line)
 
     # --- steps ----------------------------------------------------------------------------
     def _claim_check(self, message: ResultMessage) -> Message:
@@ -183,7 +183,7 @@ class Delivery:
         assert message.ref is not None
         return message.ref.bucket, "ocrflow-results/"
 
-    def _publish(self, stored: _Stored, message: Message | None,
+    def _publish(self, stored: _Stored, saved: Claim, message: Message | None,
                  event: dict[str, Any] | None = None, line: str | None = None) -> Outcome:
         event = event if event is not None else stored.event()
         try:
@@ -192,7 +192,7 @@ class Delivery:
             return self._unpublished("OCRFLOW.PUBLISH_FAILED",
                                      f"{stored.destination} queue: {exc}", message)
         try:
-            self.rt.idempotency.complete(self.key)
+            self.rt.idempotency.complete(self.key, saved)
         except IdempotencyError as exc:
             # published: a redelivery would publish the same message id again (deduplicable)
             get_logger().warning("record published but not marked complete", error=str(exc))
@@ -203,9 +203,9 @@ class Delivery:
             message_id=stored.message_id, code=error.get("code"), detail=error.get("message"),
             first_line=line or first_line(data.get("result")), message=message)
 
-    def _release_quietly(self) -> None:
+    def _release_quietly(self, claim: Claim) -> None:
         try:
-            self.rt.idempotency.release(self.key)
+            self.rt.idempotency.release(self.key, claim)
         except IdempotencyError:
             pass  # the claim expires on its own
 

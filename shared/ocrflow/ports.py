@@ -85,6 +85,10 @@ class Claim:
     #: Which queue the stored message is for: "result" or "failure".
     destination: str | None = None
     message_id: str | None = None
+    #: The entry's version when this claim was read or written: passed back to
+    #: ``save_outcome``, ``complete`` and ``release``, it makes each one conditional write
+    #: (and a late release can never drop a claim another delivery took over).
+    version: str | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from ocrflow.ports import ClaimState
 from ocrflow.registry import open_idempotency_store
 
 Factory = Callable[[], IdempotencyStore]
+#: Short enough for a quick test, long enough for a loaded machine to act within it.
+LEASE = 1.0
 
 
 @pytest.fixture(params=["sqlite", "redis", "dynamodb"])
@@ -42,6 +44,7 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factor
     def factory() -> IdempotencyStore:
         store = open_idempotency_store(url)
         opened.append(store)
+        store.storage.get("warm-up", time.time())  # connected before any lease starts
         return store
 
     yield factory
@@ -51,10 +54,10 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factor
 
 def test_crash_after_the_call_is_held_for_its_lease_then_taken_over(new_store: Factory) -> None:
     first, second = new_store(), new_store()
-    assert first.claim("k", 0.4).state is ClaimState.CLAIMED
+    assert first.claim("k", LEASE).state is ClaimState.CLAIMED
     # the first attempt paid for a call and died before saving anything
     assert second.claim("k", 30).state is ClaimState.IN_PROGRESS
-    time.sleep(0.5)
+    time.sleep(LEASE + 0.2)
     assert second.claim("k", 30).state is ClaimState.CLAIMED
     assert first.claim("k", 30).state is ClaimState.IN_PROGRESS
 
@@ -62,10 +65,10 @@ def test_crash_after_the_call_is_held_for_its_lease_then_taken_over(new_store: F
 def test_crash_after_saving_publishes_the_saved_message_even_after_the_lease(
         new_store: Factory) -> None:
     first, second = new_store(), new_store()
-    assert first.claim("k", 0.3).state is ClaimState.CLAIMED
+    assert first.claim("k", LEASE).state is ClaimState.CLAIMED
     stored = first.save_outcome("k", "result", "m-1", b'{"id": "m-1"}')
     assert (stored.state, stored.message_id) == (ClaimState.OUTCOME_STORED, "m-1")
-    time.sleep(0.4)  # the claim's lease passed: a saved answer is never taken over
+    time.sleep(LEASE + 0.2)  # the claim's lease passed: a saved answer is never taken over
     c = second.claim("k", 30)
     assert (c.state, c.destination, c.message_id, c.message) == (
         ClaimState.OUTCOME_STORED, "result", "m-1", b'{"id": "m-1"}')
@@ -75,14 +78,29 @@ def test_crash_after_saving_publishes_the_saved_message_even_after_the_lease(
 
 def test_an_expired_claim_taken_over_keeps_one_message(new_store: Factory) -> None:
     slow, other = new_store(), new_store()
-    assert slow.claim("k", 0.3).state is ClaimState.CLAIMED
-    time.sleep(0.4)
-    assert other.claim("k", 30).state is ClaimState.CLAIMED
-    # the slow attempt answers late and saves first; the other's save returns that message
-    assert slow.save_outcome("k", "result", "late", b"late").message_id == "late"
-    kept = other.save_outcome("k", "failure", "second", b"second")
+    slow_claim = slow.claim("k", LEASE)
+    assert slow_claim.state is ClaimState.CLAIMED
+    time.sleep(LEASE + 0.2)
+    other_claim = other.claim("k", 30)
+    assert other_claim.state is ClaimState.CLAIMED
+    # the slow attempt answers late and saves first (its claim's version is stale, the
+    # answer is kept all the same); the other's save returns that message
+    saved = slow.save_outcome("k", "result", "late", b"late", slow_claim)
+    assert (saved.state, saved.message_id) == (ClaimState.OUTCOME_STORED, "late")
+    kept = other.save_outcome("k", "failure", "second", b"second", other_claim)
     assert (kept.state, kept.destination, kept.message_id, kept.message) == (
         ClaimState.OUTCOME_STORED, "result", "late", b"late")
+    other.complete("k", kept)
+    assert new_store().claim("k", 30).state is ClaimState.COMPLETED
+
+
+def test_a_late_release_never_drops_a_claim_taken_over(new_store: Factory) -> None:
+    crashed, other = new_store(), new_store()
+    old = crashed.claim("k", LEASE)
+    time.sleep(LEASE + 0.2)
+    assert other.claim("k", 30).state is ClaimState.CLAIMED
+    crashed.release("k", old)
+    assert new_store().claim("k", 30).state is ClaimState.IN_PROGRESS
 
 
 def test_concurrent_claims_from_separate_clients_grant_exactly_one(new_store: Factory) -> None:
@@ -117,21 +135,22 @@ def test_redelivery_after_completion_is_a_duplicate_with_its_message(new_store: 
 
 def test_a_released_claim_is_claimed_afresh(new_store: Factory) -> None:
     store = new_store()
-    assert store.claim("k", 30).state is ClaimState.CLAIMED
-    store.release("k")
+    claim = store.claim("k", 30)
+    assert claim.state is ClaimState.CLAIMED
+    store.release("k", claim)
     assert new_store().claim("k", 30).state is ClaimState.CLAIMED
 
 
 @pytest.mark.parametrize("complete", [True, False], ids=["completed", "stored"])
 def test_records_are_forgotten_after_their_retention(new_store: Factory, complete: bool) -> None:
     store = new_store()
-    store.retention_s = 0.4
+    store.retention_s = LEASE
     assert store.claim("k", 30).state is ClaimState.CLAIMED
     store.save_outcome("k", "result", "m-1", b"{}")
     if complete:
         store.complete("k")
     assert store.claim("k", 30).state is not ClaimState.CLAIMED
-    time.sleep(0.5)
+    time.sleep(LEASE + 0.2)
     assert new_store().claim("k", 30).state is ClaimState.CLAIMED
 
 
@@ -142,7 +161,7 @@ def test_counters_stop_at_their_limit_under_races_and_expire(new_store: Factory)
 
     def add(store: IdempotencyStore) -> None:
         for _ in range(4):
-            value = store.increment("day", 10, 0.8)
+            value = store.increment("day", 10, 60)
             with lock:
                 got.append(value)
 
@@ -155,5 +174,6 @@ def test_counters_stop_at_their_limit_under_races_and_expire(new_store: Factory)
     assert got.count(None) == 10
     assert stores[0].increment("day", 0, 60) is None
     assert stores[0].increment("other", None, 60) == 1
-    time.sleep(1.0)
-    assert stores[1].increment("day", 10, 60) == 1  # a new period starts from zero
+    assert [stores[1].increment("short", 2, LEASE) for _ in range(3)] == [1, 2, None]
+    time.sleep(LEASE + 0.2)
+    assert stores[2].increment("short", 2, 60) == 1  # a new period starts from zero

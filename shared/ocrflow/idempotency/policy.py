@@ -38,7 +38,7 @@ def _version() -> str:
 
 def _claim_of(entry: Entry) -> Claim:
     return Claim(entry.state, message=entry.message, destination=entry.destination,
-                 message_id=entry.message_id)
+                 message_id=entry.message_id, version=entry.version)
 
 
 class IdempotencyStore:
@@ -55,7 +55,7 @@ class IdempotencyStore:
             now = time.time()
             mine = Entry(key, ClaimState.IN_PROGRESS, _version(), now + expires_in_s)
             if self.storage.put_new(mine, now):
-                return Claim(ClaimState.CLAIMED)
+                return Claim(ClaimState.CLAIMED, version=mine.version)
             current = self.storage.get(key, time.time())
             if current is None:
                 continue  # released or expired between the two calls
@@ -64,11 +64,17 @@ class IdempotencyStore:
             return _claim_of(current)
         return Claim(ClaimState.IN_PROGRESS)
 
-    def save_outcome(self, key: str, destination: str, message_id: str,
-                     message: bytes) -> Claim:
+    def save_outcome(self, key: str, destination: str, message_id: str, message: bytes,
+                     claimed: Claim | None = None) -> Claim:
         """Stores the message for ``key`` (still to be published). Returns what is stored
         now: this message (OUTCOME_STORED), or the one another delivery stored or published
-        first."""
+        first. ``claimed``, the caller's granted claim, saves a read when it still holds."""
+        now = time.time()
+        entry = Entry(key, ClaimState.OUTCOME_STORED, _version(), now + self.retention_s,
+                      destination, message_id, message)
+        if claimed is not None and claimed.version is not None \
+                and self.storage.replace(entry, claimed.version, now):
+            return _claim_of(entry)
         for _ in range(_RACE_ATTEMPTS):
             now = time.time()
             entry = Entry(key, ClaimState.OUTCOME_STORED, _version(), now + self.retention_s,
@@ -85,8 +91,16 @@ class IdempotencyStore:
                 return _claim_of(current)
         raise IdempotencyError(f"idempotency store: {key} kept changing while it was saved")
 
-    def complete(self, key: str) -> None:
-        """Marks ``key`` as published (its message is kept, for summaries)."""
+    def complete(self, key: str, saved: Claim | None = None) -> None:
+        """Marks ``key`` as published (its message is kept, for summaries). ``saved``, what
+        ``save_outcome`` or ``claim`` returned for the stored message, saves a read."""
+        if saved is not None and saved.version is not None \
+                and saved.state is ClaimState.OUTCOME_STORED:
+            now = time.time()
+            done = Entry(key, ClaimState.COMPLETED, _version(), now + self.retention_s,
+                         saved.destination, saved.message_id, saved.message)
+            if self.storage.replace(done, saved.version, now):
+                return
         for _ in range(_RACE_ATTEMPTS):
             now = time.time()
             current = self.storage.get(key, now)
@@ -97,8 +111,12 @@ class IdempotencyStore:
             if self.storage.replace(done, current.version, now):
                 return
 
-    def release(self, key: str) -> None:
-        """Drops a claim that produced no outcome, so the next delivery starts afresh."""
+    def release(self, key: str, claimed: Claim | None = None) -> None:
+        """Drops a claim that produced no outcome, so the next delivery starts afresh; with
+        ``claimed``, only that claim (not one another delivery took over since)."""
+        if claimed is not None and claimed.version is not None:
+            self.storage.delete(key, claimed.version)
+            return
         current = self.storage.get(key, time.time())
         if current is not None and current.state is ClaimState.IN_PROGRESS:
             self.storage.delete(key, current.version)
