@@ -130,7 +130,8 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
     # Outcome codes of records that were not published (in summaries and logs, never in a
     # message): the platform redelivers the record.
     "OCRFLOW.PUBLISH_FAILED": CodeInfo(
-        "The queue did not confirm the message; the record is reported failed and redelivered.",
+        "The queue could not be opened or did not confirm the message; the record is reported "
+        "failed and redelivered.",
         "Nothing, if the queue comes back: the stored outcome is published without a new call.",
         retryable=True,
     ),
