@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 _STORES = {
     "file": "ocrflow.stores.file:open_store",
     "s3": "ocrflow.stores.s3:open_store",
-    "obs": "ocrflow.stores.s3:open_store",
+    "obs": "ocrflow.stores.obs:open_store",
 }
 _QUEUES = {
     "sqlite": "ocrflow.queues.sqlite:open_queue",
@@ -49,7 +49,7 @@ _IDEMPOTENCY = {
 
 # scheme -> (the package its adapter imports, the extra that installs it)
 _EXTRAS = {
-    "s3": ("boto3", "aws"), "obs": ("boto3", "aws"), "dynamodb": ("boto3", "aws"),
+    "s3": ("boto3", "aws"), "dynamodb": ("boto3", "aws"),
     "https": ("boto3", "aws"), "http": ("boto3", "aws"), "sqs": ("boto3", "aws"),
     "amqp": ("pika", "amqp"), "amqps": ("pika", "amqp"),
     "redis": ("redis", "redis"), "rediss": ("redis", "redis"),
