@@ -21,11 +21,11 @@ $(PY):
 
 # one stamp per set of extras; reinstalled when pyproject.toml changes
 $(VENV)/.run-installed: pyproject.toml | $(PY)
-	$(PIP) install -q -e ".[emulator]"
+	$(PIP) install -q -e ".[emulator,documents]"
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(PY)
-	$(PIP) install -q -e ".[test,dev,aws,amqp,redis,kafka,emulator]"
+	$(PIP) install -q -e ".[test,dev,aws,amqp,redis,kafka,emulator,documents]"
 	touch $@
 
 run: $(VENV)/.run-installed
@@ -34,11 +34,18 @@ run: $(VENV)/.run-installed
 services:
 	@bash scripts/check_services.sh
 
-test: $(VENV)/.test-installed services
+# the official AsyncAPI parser (Node.js) that validates the AsyncAPI document in the tests
+ASYNCAPI_CHECK := scripts/asyncapi/node_modules/.installed
+$(ASYNCAPI_CHECK): scripts/asyncapi/package.json scripts/asyncapi/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm (the AsyncAPI validator)" >&2; exit 2; }
+	npm ci --prefix scripts/asyncapi --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: $(VENV)/.test-installed services $(ASYNCAPI_CHECK)
 	@bash scripts/ensure_font.sh
 	$(PY) -m pytest
 
-test-fast: $(VENV)/.test-installed
+test-fast: $(VENV)/.test-installed $(ASYNCAPI_CHECK)
 	$(PY) -m pytest tests/unit -q
 
 lint: $(VENV)/.test-installed
@@ -63,4 +70,4 @@ bench: $(VENV)/.test-installed
 	@VENV=$(VENV) bash scripts/bench.sh $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .ocrflow dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) scripts/asyncapi/node_modules .ocrflow dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache

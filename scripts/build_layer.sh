@@ -5,13 +5,13 @@
 #
 #   scripts/build_layer.sh dist/layer
 #
-# boto3 is not added: the Lambda runtime has it. EXTRAS adds queue backends (redis,amqp,kafka).
+# boto3 is not added: the Lambda runtime has it.
 set -euo pipefail
 DEST=${1:-dist/layer}
 VENV=${VENV:-.venv}
 PY="$(cd "$VENV/bin" && pwd)/python"
 LAYER_PYTHON=${LAYER_PYTHON:-3.12}
-EXTRAS=${EXTRAS-}
+EXTRAS=${EXTRAS-documents}   # Pillow, pillow-heif, pypdf for photos and PDF pages; redis,amqp,kafka for those queues
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 

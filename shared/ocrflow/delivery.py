@@ -17,18 +17,19 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from . import messages
-from .errors import IdempotencyError, ObjectStoreError, PublishError, ocrflow_failure
+from .errors import IdempotencyError, ObjectStoreError, PagesPending, PublishError, ocrflow_failure
 from .log import get_logger
 from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectRef
 from .ports import Claim, ClaimState
 from .runtime import Runtime
 from .signer import Credentials
+from .tracing import TraceContext
 
 Status = Literal["result", "failure", "duplicate", "in_progress", "unpublished"]
 
@@ -49,6 +50,8 @@ class Outcome:
     first_line: str | None = None
     delivery_id: str | None = None
     billed_unknown: int = 0
+    #: pages of a multi-page document (its message carries one result per page)
+    pages: int | None = None
 
     @property
     def done(self) -> bool:
@@ -66,6 +69,8 @@ class Outcome:
             "attempts": self.attempts,
             "duration_ms": self.duration_ms,
         }
+        if self.pages is not None:
+            out["pages"] = self.pages
         if self.code:
             out["code"] = self.code
         if self.detail:
@@ -102,10 +107,13 @@ class Delivery:
     def __init__(self, runtime: Runtime, key: str, ref: ObjectRef | None,
                  delivery_id: str | None, api: str | None = None,
                  region: str | None = None, started: float | None = None,
-                 credentials: Credentials | None = None) -> None:
+                 credentials: Credentials | None = None,
+                 trace: TraceContext | None = None) -> None:
         self.rt = runtime
         self.credentials = credentials
         self.key, self.ref, self.delivery_id = key, ref, delivery_id
+        #: The record's trace, which its message continues (else the message's own, new one).
+        self.trace = trace
         self.api, self.region = api, region
         self.started = time.monotonic() if started is None else started
 
@@ -128,18 +136,29 @@ class Delivery:
 
         try:
             message = recognise()
+        except PagesPending as exc:
+            # the answered pages are saved; the next delivery calls only the others
+            self._release_quietly(claim)
+            return self._unpublished("OCRFLOW.PAGES_PENDING", str(exc))
+        except IdempotencyError as exc:  # pages or the budget could not be read or kept
+            self._release_quietly(claim)
+            return self._unpublished("OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc))
         except BaseException:
             self._release_quietly(claim)
             raise
+        if self.trace is not None:
+            message = replace(message, trace=self.trace)
         # read before a claim check replaces the result by a reference
-        line = first_line(message.result) if isinstance(message, ResultMessage) else None
+        line = first_line(message.first_result) if isinstance(message, ResultMessage) else None
         event = message.event()
         body = messages.serialise(event)
         limit = self.rt.max_message_bytes(message.destination)
-        if limit is not None and len(body) > limit and isinstance(message, ResultMessage):
+        if limit is not None and len(body) > limit and (
+                isinstance(message, ResultMessage)
+                or (isinstance(message, FailureMessage) and message.pages)):
             # before saving: the store keeps the message it will publish, and a result too
             # large for the queue may be too large for the store too (DynamoDB: 400 KB)
-            message = self._claim_check(message)
+            message = self._claim_check(message, limit)
             event = message.event()
             body = messages.serialise(event)
         stored = _Stored(message.destination, message.id, body)
@@ -159,25 +178,34 @@ class Delivery:
         return self._publish(stored, kept, message, event, line)
 
     # --- steps ----------------------------------------------------------------------------
-    def _claim_check(self, message: ResultMessage) -> Message:
+    def _claim_check(self, message: ResultMessage | FailureMessage, limit: int) -> Message:
         """A result too large for its queue is stored; the message names it instead. If it
-        cannot be stored, the record ends in a failure — for the failure queue."""
+        cannot be stored, the record ends in a failure — for the failure queue. (A failed
+        document's answered pages likewise; if they cannot be stored, the failure goes
+        without them: they stay saved for a redrive.)"""
         result_bytes = message.stored_bytes()
         bucket, prefix = self._claim_check_location(message)
         try:
             store = self.rt.object_store_for(self.credentials, message.ref.region if message.ref else None)
             url = store.put(bucket, f"{prefix}{message.id}.json", result_bytes, "application/json")
         except ObjectStoreError as exc:
+            if isinstance(message, FailureMessage):
+                return replace(message, pages=None)
             return FailureMessage(
                 function=message.function, ref=message.ref, api=message.api,
                 region=message.region, request_id=message.request_id,
                 attempts=message.attempts, duration_ms=message.duration_ms,
                 billed_unknown=message.billed_unknown,
                 error=ocrflow_failure("OCRFLOW.RESULT_STORE_FAILED", str(exc)))
-        return message.stored_at({"url": url, "bytes": len(result_bytes),
-                                  "sha256": hashlib.sha256(result_bytes).hexdigest()})
+        checked = message.stored_at({"url": url, "bytes": len(result_bytes),
+                                     "sha256": hashlib.sha256(result_bytes).hexdigest()})
+        if isinstance(checked, ResultMessage) and checked.text is not None \
+                and len(checked.body()) > limit:
+            # the text alone is too large: it stays within reach (text_of of the stored result)
+            checked = replace(checked, text=None)
+        return checked
 
-    def _claim_check_location(self, message: ResultMessage) -> tuple[str, str]:
+    def _claim_check_location(self, message: ResultMessage | FailureMessage) -> tuple[str, str]:
         url = self.rt.settings.claim_check_url
         if url:
             parts = urlsplit(url)
@@ -204,7 +232,8 @@ class Delivery:
         return self._outcome(
             "result" if stored.destination == "result" else "failure",
             message_id=stored.message_id, code=error.get("code"), detail=error.get("message"),
-            first_line=line or first_line(data.get("result")), message=message)
+            first_line=line or first_line(_first_result(data)), message=message,
+            pages=data.get("pages_total"))
 
     def _release_quietly(self, claim: Claim) -> None:
         try:
@@ -218,7 +247,8 @@ class Delivery:
 
     def _outcome(self, status: Status, *, message: Message | None = None,
                  message_id: str | None = None, code: str | None = None,
-                 detail: str | None = None, first_line: str | None = None) -> Outcome:
+                 detail: str | None = None, first_line: str | None = None,
+                 pages: int | None = None) -> Outcome:
         attempts = message.attempts if message else 0
         call_ms = message.duration_ms if message else 0
         return Outcome(
@@ -226,13 +256,20 @@ class Delivery:
             message_id=message_id, code=code, detail=detail, attempts=attempts,
             duration_ms=call_ms or int((time.monotonic() - self.started) * 1000),
             first_line=first_line, delivery_id=self.delivery_id,
-            billed_unknown=message.billed_unknown if message else 0)
+            billed_unknown=message.billed_unknown if message else 0, pages=pages)
+
+
+def _first_result(data: dict[str, Any]) -> Any:
+    pages = data.get("pages")
+    if isinstance(pages, list) and pages and isinstance(pages[0], dict):
+        return pages[0].get("result")
+    return data.get("result")
 
 
 def _first_line_of(message: bytes | None) -> str | None:
     if not message:
         return None
     try:
-        return first_line(json.loads(message).get("data", {}).get("result"))
+        return first_line(_first_result(json.loads(message).get("data", {})))
     except (ValueError, AttributeError):
         return None

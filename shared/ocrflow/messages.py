@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from .errors import Failure
 from .models import ObjectRef, OutgoingMessage
+from .tracing import TraceContext, new_trace
 
 RESULT_TYPE = "ocr.result.v1"
 FAILURE_TYPE = "ocr.failure.v1"
@@ -55,6 +56,9 @@ class Message:
     duration_ms: int = 0
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     time: str = field(default_factory=_now)
+    #: The upload's trace (CloudEvents distributed-tracing extension); the flow sets the
+    #: record's, a message built elsewhere starts a trace of its own.
+    trace: TraceContext = field(default_factory=new_trace)
     #: Calls that got no answer and may still have been billed. Bookkeeping for the
     #: invocation's figures, not part of the event.
     billed_unknown: int = field(default=0, compare=False)
@@ -81,10 +85,15 @@ class Message:
             "source": f"ocrflow/{self.function}",
             "type": self.type,
         }
-        if self.ref is not None:
+        if self.ref is not None and self.ref.key:
+            # CloudEvents: a subject, when present, is a non-empty string
             event["subject"] = self.ref.key
-        event.update(time=self.time, datacontenttype="application/json", data=self.data())
+        event.update(time=self.time, datacontenttype="application/json", **self.trace.headers(),
+                     data=self.data())
         return event
+
+    def body(self) -> bytes:
+        return serialise(self.event())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,19 +106,43 @@ class ResultMessage(Message):
 
     result: Any = None
     result_ref: dict[str, Any] | None = None
+    #: A multi-page document: ``[{"page": 1, "result": {…}, "request_id": …}, …]`` in page
+    #: order, instead of ``result``; ``pages_total`` beside it.
+    pages: list[dict[str, Any]] | None = None
+    pages_total: int | None = None
+    #: What was sent when ocrflow changed the file: {"format", "width", "height", "scale"}.
+    input: dict[str, Any] | None = None
+    #: Text APIs: the recognised lines in reading order (:func:`ocrflow.text.text_of`); for a
+    #: document, the whole document's (each page's is in its entry of ``pages``).
+    text: str | None = None
 
     def _payload(self) -> dict[str, Any]:
+        payload: dict[str, Any]
         if self.result_ref is not None:
-            return {"result_ref": self.result_ref}
-        return {"result": self.result}
+            payload = {"result_ref": self.result_ref}
+        elif self.pages is not None:
+            payload = {"pages": self.pages}
+        else:
+            payload = {"result": self.result}
+        if self.text is not None:
+            payload["text"] = self.text
+        return _with_document(payload, self.pages_total, self.input)
+
+    @property
+    def first_result(self) -> Any:
+        """The result, or the first page's (for summaries)."""
+        if self.pages is not None:
+            return self.pages[0].get("result") if self.pages else None
+        return self.result
 
     def stored_bytes(self) -> bytes:
-        """The result as it is stored for a claim check."""
-        return json.dumps(self.result, ensure_ascii=False).encode("utf-8")
+        """The result (a document's pages) as it is stored for a claim check."""
+        stored = self.result if self.pages is None else self.pages
+        return json.dumps(stored, ensure_ascii=False).encode("utf-8")
 
     def stored_at(self, result_ref: dict[str, Any]) -> ResultMessage:
         """The same message (same id) naming the stored result instead of carrying it."""
-        return replace(self, result=None, result_ref=result_ref)
+        return replace(self, result=None, pages=None, result_ref=result_ref)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,12 +155,42 @@ class FailureMessage(Message):
     error: Failure
     #: A bounded excerpt of an event that could not be parsed (no object to name).
     event_excerpt: str | None = None
+    #: A multi-page document that failed on ``failed_page``: the pages answered before it
+    #: (``pages``, in page order; kept, and not paid again by a redrive) and ``pages_total``.
+    failed_page: int | None = None
+    pages: list[dict[str, Any]] | None = None
+    pages_total: int | None = None
+    input: dict[str, Any] | None = None
+    #: where the answered pages were stored when the message was too large for its queue
+    result_ref: dict[str, Any] | None = None
 
     def _payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"error": self.error.as_dict()}
         if self.event_excerpt is not None:
             payload["event_excerpt"] = self.event_excerpt
-        return payload
+        if self.failed_page is not None:
+            payload["failed_page"] = self.failed_page
+        if self.result_ref is not None:
+            payload["result_ref"] = self.result_ref
+        elif self.pages is not None:
+            payload["pages"] = self.pages
+        return _with_document(payload, self.pages_total, self.input)
+
+    def stored_bytes(self) -> bytes:
+        """The answered pages as they are stored for a claim check."""
+        return json.dumps(self.pages or [], ensure_ascii=False).encode("utf-8")
+
+    def stored_at(self, result_ref: dict[str, Any]) -> FailureMessage:
+        return replace(self, pages=None, result_ref=result_ref)
+
+
+def _with_document(payload: dict[str, Any], pages_total: int | None,
+                   sent: dict[str, Any] | None) -> dict[str, Any]:
+    if pages_total is not None:
+        payload["pages_total"] = pages_total
+    if sent is not None:
+        payload["input"] = sent
+    return payload
 
 
 def serialise(event: dict[str, Any]) -> bytes:
@@ -143,6 +206,9 @@ def outgoing(event: dict[str, Any], body: bytes | None = None) -> OutgoingMessag
         attributes["region"] = data["ocr_region"]
     if "error" in data:
         attributes["error_code"] = data["error"]["code"]
+    for name in ("traceparent", "tracestate"):  # W3C names, as tracing instrumentations read them
+        if event.get(name):
+            attributes[name] = event[name]
     return OutgoingMessage(id=event["id"], type=event["type"],
                            body=body if body is not None else serialise(event),
                            key=event.get("subject", ""), attributes=attributes)

@@ -145,11 +145,12 @@ class IdempotencyStorage(abc.ABC):
         """Deletes the entry for ``key`` if its version is ``expected_version``."""
 
     @abc.abstractmethod
-    def increment(self, counter: str, limit: int | None, expires_in_s: float,
-                  now: float) -> int | None:
-        """Adds one to ``counter`` unless that would pass ``limit``; returns the new value,
-        or None when the limit was reached (nothing added). A counter starts from zero
-        ``expires_in_s`` after its first increment."""
+    def increment(self, counter: str, limit: int | None, expires_in_s: float, now: float,
+                  amount: int = 1) -> int | None:
+        """Adds ``amount`` to ``counter`` unless the new value would pass ``limit``; returns
+        the new value, or None when it would (nothing added). A negative ``amount`` with no
+        limit gives back what was taken (calls reserved and not made). A counter starts from
+        zero ``expires_in_s`` after its first increment."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

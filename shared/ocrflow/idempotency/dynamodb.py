@@ -93,36 +93,37 @@ class DynamoDbStorage(IdempotencyStorage):
             "delete_item", Key={"pk": {"S": key}}, ConditionExpression="version = :v",
             ExpressionAttributeValues={":v": {"S": expected_version}})
 
-    def increment(self, counter: str, limit: int | None, expires_in_s: float,
-                  now: float) -> int | None:
+    def increment(self, counter: str, limit: int | None, expires_in_s: float, now: float,
+                  amount: int = 1) -> int | None:
         key = {"pk": {"S": "counter:" + counter}}
         live = "expires_at > :now"
-        values: dict[str, Any] = {":one": {"N": "1"}, ":now": _n(now)}
+        values: dict[str, Any] = {":n": {"N": str(amount)}, ":now": _n(now)}
         condition = live
         if limit is not None:
-            condition = f"{live} AND #v < :limit"
-            values[":limit"] = {"N": str(limit)}
+            # the new value stays within the limit: value + amount <= limit
+            condition = f"{live} AND #v <= :room"
+            values[":room"] = {"N": str(limit - amount)}
         for _ in range(3):
             try:
-                out = self._call("update_item", Key=key, UpdateExpression="ADD #v :one",
+                out = self._call("update_item", Key=key, UpdateExpression="ADD #v :n",
                                  ConditionExpression=condition,
                                  ExpressionAttributeNames={"#v": "value"},
                                  ExpressionAttributeValues=values, ReturnValues="UPDATED_NEW")
                 return int(out["Attributes"]["value"]["N"])
             except _Refused:
                 pass
-            # absent or expired: start it at one, unless another writer just did
+            # absent or expired: start it at the amount, unless another writer just did
             expires_at = now + expires_in_s
             if self._conditional(
-                    "put_item", Item={**key, "value": {"N": "1"}, "expires_at": _n(expires_at),
+                    "put_item", Item={**key, "value": {"N": str(amount)}, "expires_at": _n(expires_at),
                                       "expires": {"N": str(math.ceil(expires_at))}},
                     ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
                     ExpressionAttributeValues={":now": _n(now)}):
-                return 1
+                return amount
             if limit is not None:
                 item = self._call("get_item", Key=key, ConsistentRead=True).get("Item")
                 if item is not None and float(item["expires_at"]["N"]) > now \
-                        and int(item["value"]["N"]) >= limit:
+                        and int(item["value"]["N"]) + amount > limit:
                     return None
         raise IdempotencyError(f"dynamodb idempotency store: counter {counter} kept changing")
 

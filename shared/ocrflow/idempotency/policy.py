@@ -5,6 +5,7 @@ Lifecycle of a record's key::
 
     (absent) --claim--> IN_PROGRESS --save_outcome--> OUTCOME_STORED --complete--> COMPLETED
                           |  lease passed: absent again          retention passed: absent
+                          |--complete--> COMPLETED (a key with nothing to publish)
                           '--release--> absent
 
 * An in-progress claim lives for its lease (the record's deadline plus a grace); once it
@@ -104,7 +105,8 @@ class IdempotencyStore:
         for _ in range(_RACE_ATTEMPTS):
             now = time.time()
             current = self.storage.get(key, now)
-            if current is None or current.state is not ClaimState.OUTCOME_STORED:
+            # in progress: a key with nothing to publish (a consumer's processed event)
+            if current is None or current.state is ClaimState.COMPLETED:
                 return
             done = Entry(key, ClaimState.COMPLETED, _version(), now + self.retention_s,
                          current.destination, current.message_id, current.message)
@@ -121,12 +123,14 @@ class IdempotencyStore:
         if current is not None and current.state is ClaimState.IN_PROGRESS:
             self.storage.delete(key, current.version)
 
-    def increment(self, counter: str, limit: int | None, expires_in_s: float) -> int | None:
-        """Adds one to ``counter`` unless that would pass ``limit``; returns the new value,
-        or None when the limit was reached (nothing added). Counters expire."""
-        if limit is not None and limit <= 0:
+    def increment(self, counter: str, limit: int | None, expires_in_s: float,
+                  amount: int = 1) -> int | None:
+        """Adds ``amount`` to ``counter`` unless the new value would pass ``limit``; returns
+        the new value, or None when it would (nothing added). A negative ``amount`` with no
+        limit gives back what was taken (calls reserved and not made). Counters expire."""
+        if limit is not None and amount > limit:
             return None
-        return self.storage.increment(counter, limit, expires_in_s, time.time())
+        return self.storage.increment(counter, limit, expires_in_s, time.time(), amount)
 
     def close(self) -> None:
         self.storage.close()

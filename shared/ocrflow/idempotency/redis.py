@@ -46,9 +46,11 @@ return 0
 """
 INCREMENT = """
 local v = tonumber(redis.call('GET', KEYS[1]) or '0')
-if ARGV[1] ~= '' and v >= tonumber(ARGV[1]) then return false end
-v = redis.call('INCR', KEYS[1])
-if v == 1 then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+local n = tonumber(ARGV[3])
+if ARGV[1] ~= '' and v + n > tonumber(ARGV[1]) then return false end
+local fresh = redis.call('EXISTS', KEYS[1]) == 0
+v = redis.call('INCRBY', KEYS[1], n)
+if fresh then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
 return v
 """
 _FIELDS = ("state", "version", "expires_at", "destination", "message_id", "message")
@@ -97,11 +99,11 @@ class RedisStorage(IdempotencyStorage):
     def delete(self, key: str, expected_version: str) -> bool:
         return bool(self._run(self._delete, keys=[self.prefix + key], args=[expected_version]))
 
-    def increment(self, counter: str, limit: int | None, expires_in_s: float,
-                  now: float) -> int | None:
+    def increment(self, counter: str, limit: int | None, expires_in_s: float, now: float,
+                  amount: int = 1) -> int | None:
         out = self._run(self._increment, keys=[self.prefix + "counter:" + counter],
                         args=["" if limit is None else limit,
-                              math.ceil((now + max(expires_in_s, 0.001)) * 1000)])
+                              math.ceil((now + max(expires_in_s, 0.001)) * 1000), amount])
         return None if out is None else int(out)
 
     def close(self) -> None:

@@ -82,8 +82,8 @@ class SqliteStorage(IdempotencyStorage):
             "DELETE FROM records WHERE key = ? AND version = ?",
             (key, expected_version)).rowcount == 1)
 
-    def increment(self, counter: str, limit: int | None, expires_in_s: float,
-                  now: float) -> int | None:
+    def increment(self, counter: str, limit: int | None, expires_in_s: float, now: float,
+                  amount: int = 1) -> int | None:
         def add(conn: sqlite3.Connection) -> int | None:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -91,14 +91,14 @@ class SqliteStorage(IdempotencyStorage):
                                    (counter,)).fetchone()
                 live = row is not None and row[1] > now
                 value = int(row[0]) if live else 0
-                if limit is not None and value >= limit:
+                if limit is not None and value + amount > limit:
                     conn.execute("COMMIT")
                     return None
                 conn.execute("INSERT OR REPLACE INTO counters (name, value, expires_at)"
                              " VALUES (?, ?, ?)",
-                             (counter, value + 1, row[1] if live else now + expires_in_s))
+                             (counter, value + amount, row[1] if live else now + expires_in_s))
                 conn.execute("COMMIT")
-                return value + 1
+                return value + amount
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
