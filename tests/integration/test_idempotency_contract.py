@@ -177,3 +177,12 @@ def test_counters_stop_at_their_limit_under_races_and_expire(new_store: Factory)
     assert [stores[1].increment("short", 2, LEASE) for _ in range(3)] == [1, 2, None]
     time.sleep(LEASE + 0.2)
     assert stores[2].increment("short", 2, 60) == 1  # a new period starts from zero
+
+
+def test_counters_take_an_amount_at_once_or_not_at_all_and_give_back(new_store: Factory) -> None:
+    store = new_store()
+    assert store.increment("pages", 10, 60, 4) == 4
+    assert store.increment("pages", 10, 60, 7) is None  # 11 would pass the limit: none taken
+    assert store.increment("pages", 10, 60, 6) == 10
+    assert store.increment("pages", None, 60, -3) == 7  # calls reserved and not made
+    assert new_store().increment("pages", 10, 60, 3) == 10
