@@ -353,7 +353,3 @@ def delivery_ids(event: Any) -> list[str]:
                 if isinstance(r, dict) and r.get("eventSource") == "aws:sqs"
                 and isinstance(r.get("messageId"), str)]
     return []
-
-
-def is_sqs_batch(event: Any) -> bool:
-    return bool(delivery_ids(event))

@@ -32,14 +32,16 @@ _DELIMITERS = re.compile(r"[@:/#%?&;=\s]+")
 _AUTHORITY_END = re.compile(r"[/?#]")
 _HEADERS = [
     (re.compile(r"(?i)\b(Access|Signature|Credential|SignedHeaders)=[^,\s\"'}]+"), r"\1=" + MASK),
-    (re.compile(r"(?i)\b(authorization|x-auth-token|x-security-token|x-subject-token|"
-                r"x-amz-security-token|security[_-]?token|secret[_-]?key|password|passwd|pwd)"
+    # no \b: a key may end a longer name (aws_secret_access_key=…)
+    (re.compile(r"(?i)(authorization|x-auth-token|x-security-token|x-subject-token|"
+                r"x-amz-security-token|x-amz-signature|security[_-]?token|secret[_-]?key|"
+                r"secret|access[_-]?key|sasl\.password|password|passwd|pwd|token)"
                 r"(\\?[\"']?\s*[:=]\s*\\?[\"']?)(?:SDK-HMAC-SHA256\s+|Bearer\s+|Basic\s+)?"
                 r"[^\s\"',;}\\]+"), r"\1\2" + MASK),
     (re.compile(r"\bMII[A-Za-z0-9+/=_\-]{60,}"), MASK),  # Keystone/IAM token bodies
 ]
 
-_HEADER_HINTS = ("access=", "signature=", "credential=", "signedheaders=", "authorization",
+_HEADER_HINTS = ("access", "signature", "credential=", "signedheaders=", "authorization",
                  "token", "secret", "passw", "pwd")
 
 _lock = threading.Lock()
