@@ -213,7 +213,7 @@ def object_store(url: str, variable: str) -> str:
     from .registry import open_object_store, store_schemes
 
     scheme = _scheme(url, variable, store_schemes)
-    open_object_store(url, variable).close()
+    _run(lambda u, v: open_object_store(u, v).close(), url, variable, scheme)
     return scheme
 
 
@@ -230,6 +230,9 @@ def claim_check(url: str, variable: str, store_scheme: str) -> None:
 
 
 def _run(check: Callable[[str, str], None], url: str, variable: str, scheme: str) -> None:
+    from .registry import check_installed
+
+    check_installed(url, variable)  # names the extra to install
     try:
         check(url, variable)
     except ImportError as exc:
