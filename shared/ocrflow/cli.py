@@ -33,7 +33,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
     path = Path(args.event)
     try:
-        raw = path.read_text("utf-8")
+        # bytes: an event that is not UTF-8 is an invalid event (a failure), not a crash
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError("EVENT.json", f"cannot read {path}: {exc.strerror}") from None
     reset_runtime()
@@ -291,6 +292,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_NOT_ALL_PUBLISHED
     except KeyboardInterrupt:
         return 130
+    except Exception:  # a library's message may quote a credential: the trace is redacted
+        import traceback
+
+        from . import redact
+
+        sys.stderr.write(redact.text(traceback.format_exc()))
+        return EXIT_NOT_ALL_PUBLISHED
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import catalogue
+from . import catalogue, redact
 from .errors import Failure, ocrflow_failure
 from .httpsession import new_session, proxies_for
 from .metrics import billed_units
@@ -125,6 +125,8 @@ class OcrClient:
         if locked is not None:
             outcome.failure = locked
             return outcome
+        if credentials is not None:  # FunctionGraph's temporary keys are first seen here
+            redact.register(credentials.ak, credentials.sk, credentials.security_token)
 
         url = self.url_for(api, region, project_id)
         attempt = 0
@@ -172,8 +174,9 @@ class OcrClient:
         headers = self._headers(url, project_id, body, credentials)
         t0 = time.monotonic()
         try:
+            # never redirected: the signed request and the file go to the endpoint or nowhere
             response = self.session.post(url, data=body, headers=headers, timeout=timeout,
-                                         proxies=self.proxies_for(url))
+                                         proxies=self.proxies_for(url), allow_redirects=False)
         except requests.exceptions.ConnectTimeout:
             return ocrflow_failure("OCRFLOW.TRANSPORT", f"could not connect to the {region} "
                                    "endpoint in time"), True
@@ -193,8 +196,15 @@ class OcrClient:
 
         outcome.request_id = response.headers.get("X-Request-Id") or outcome.request_id
         status = response.status_code
-        payload = _json_or_none(response)
         self._record(api, region, 200 <= status < 300, t0)
+        if 300 <= status < 400:
+            response.close()
+            failure = ocrflow_failure("OCRFLOW.REDIRECTED",
+                                      f"the {region} endpoint answered HTTP {status} (a redirect); "
+                                      "it is not followed")
+            failure.http_status = status
+            return failure, False
+        payload = _json_or_none(response)
         if 200 <= status < 300:
             if isinstance(payload, dict) and "result" in payload and "error_code" not in payload:
                 self._auth_ok()

@@ -1,7 +1,11 @@
 """Configuration: one pydantic model read from the environment and validated once.
 
 A bad value stops the start with :class:`~ocrflow.errors.ConfigError`, whose message names
-the variable and says what is expected.
+the variable and says what is expected. Everything is checked here, once, before any record:
+numbers are finite and within sane bounds, JSON values are bounded in size and depth, and
+every URL is parsed by the adapter that will use it, without connecting
+(:mod:`ocrflow.urlcheck`). Secrets are registered for redaction before anything is checked,
+so no message can quote them.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import catalogue
+from . import boundedjson, catalogue, redact, urlcheck, urlmode
 from .errors import ConfigError
 from .routing import RegionProblem, Route, RouteRule, option_problems, region_problems, rule_problems
 
@@ -53,7 +58,19 @@ ENV: dict[str, tuple[str, ...]] = {
     "catalogue_check": ("OCR_CATALOGUE_CHECK",),
 }
 JSON_FIELDS = {"api_regions", "project_ids", "routes", "url_allowed_hosts"}
+#: Fields whose whole value is a secret, and fields that are URLs which may carry one.
+SECRET_FIELDS = ("ak", "sk", "security_token", "iam_token")
+URL_FIELDS = ("endpoint", "result_queue_url", "failure_queue_url", "object_store_url",
+              "claim_check_url", "idempotency_store_url")
+#: A JSON variable is a few rules or names; these bounds are far above any real one.
+MAX_JSON_CHARS = 64 * 1024
+MAX_JSON_DEPTH = 8
+#: Longest accepted for a timeout or deadline: a FunctionGraph function runs at most 12 hours.
+MAX_SECONDS = 12 * 3600
+MAX_RETENTION_S = 10 * 366 * 24 * 3600
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+#: Names that go into every log line and metric: anything printable, on one line.
+_NAME = r"^[^\x00-\x1f\x7f]{1,255}$"
 
 
 def default_state_dir() -> str:
@@ -67,7 +84,8 @@ def default_state_dir() -> str:
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    project_id: str | None = None
+    #: goes into the request path: letters, digits, '_' and '-' only
+    project_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     region: str = "cn-north-4"
     api_regions: dict[str, str] = Field(default_factory=dict)
     #: project id per region, for APIs bought in regions other than the default one
@@ -84,20 +102,21 @@ class Settings(BaseModel):
     object_store_url: str = "s3://"
     claim_check_url: str | None = None
     idempotency_store_url: str | None = None
-    idempotency_ttl_s: float = Field(default=7 * 24 * 3600, gt=0)
-    service_name: str = "ocrflow"
+    idempotency_ttl_s: float = Field(default=7 * 24 * 3600, ge=60, le=MAX_RETENTION_S,
+                                     allow_inf_nan=False)
+    service_name: str = Field(default="ocrflow", pattern=_NAME)
     log_level: LogLevel = "INFO"
-    metrics_namespace: str = "ocrflow"
+    metrics_namespace: str = Field(default="ocrflow", pattern=_NAME)
     max_concurrency: int = Field(default=8, ge=1, le=256)
-    max_calls_per_day: int | None = Field(default=None, ge=0)
+    max_calls_per_day: int | None = Field(default=None, ge=0, le=10**9)
     #: resize / re-encode an image the API would refuse for its size, sides or format
     fit_images: bool = True
     #: a longer PDF is refused before any call (each page is one paid call)
     max_pdf_pages: int = Field(default=50, ge=1, le=1000)
-    connect_timeout_s: float = Field(default=3.05, gt=0)
-    read_timeout_s: float = Field(default=20.0, gt=0)
+    connect_timeout_s: float = Field(default=3.05, gt=0, le=300, allow_inf_nan=False)
+    read_timeout_s: float = Field(default=20.0, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
     max_attempts: int = Field(default=4, ge=1, le=10)
-    deadline_s: float = Field(default=60.0, gt=0)
+    deadline_s: float = Field(default=60.0, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
     url_allowed_hosts: list[str] = Field(default_factory=list)
     state_dir: str = Field(default_factory=default_state_dir)
     #: "strict": a routed API whose region's endpoint table does not list it stops the
@@ -127,6 +146,11 @@ class Settings(BaseModel):
         return self.idempotency_store_url or f"sqlite:///{Path(self.state_dir) / 'idempotency.db'}"
 
     @property
+    def object_store_scheme(self) -> str:
+        """``file``, ``s3`` or ``obs``: which bucket naming rules apply."""
+        return urlsplit(self.object_store_url).scheme.lower()
+
+    @property
     def routing(self) -> Route:
         return Route(self.routes)
 
@@ -142,19 +166,24 @@ def _env_value(env: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Reads the settings from ``env`` (default ``os.environ``)."""
     env = os.environ if env is None else env
+    found_values = {field: _env_value(env, names) for field, names in ENV.items()}
+    for field in SECRET_FIELDS + URL_FIELDS:  # before any check, so no message can quote them
+        found = found_values[field]
+        for value in (found[1] if found else None, overrides.get(field)):
+            if isinstance(value, str):
+                (redact.register if field in SECRET_FIELDS else redact.register_url)(value)
     raw: dict[str, Any] = {}
     source: dict[str, str] = {}
-    for field, names in ENV.items():
-        found = _env_value(env, names)
+    for field, found in found_values.items():
         if found is None:
             continue
         name, value = found
         source[field] = name
         if field in JSON_FIELDS:
             try:
-                raw[field] = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(name, f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+                raw[field] = boundedjson.loads(value, MAX_JSON_CHARS, MAX_JSON_DEPTH)
+            except boundedjson.JsonRejected as exc:
+                raise ConfigError(name, f"is not valid JSON within bounds: {exc.reason}") from None
         else:
             raw[field] = value.strip()
     raw.update(overrides)
@@ -180,16 +209,22 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         if field == "endpoint" and err["type"] == "string_pattern_mismatch":
             message = "expected an http(s) URL template such as https://ocr.{region}.myhuaweicloud.com"
         got = raw.get(field, None)
-        secret = field in {"ak", "sk", "security_token", "iam_token"}
-        shown = "" if secret or got is None else f"; got {str(got)[:80]!r}"
+        secret = field in SECRET_FIELDS
+        shown = "" if secret or got is None else f"; got {_shown(got)!r}"
         raise ConfigError(variable, f"{message}{where}{shown}") from None
     _check(settings, source)
     return settings
 
 
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)[:200]
+    return text[:80]
+
+
 def _check(settings: Settings, source: dict[str, str]) -> None:
-    """Checks against the catalogue, done once at start (plain code: cheaper to import than
-    pydantic validators, and the messages say exactly what is expected)."""
+    """Checks against the catalogue and of every URL, done once at start (plain code:
+    cheaper to import than pydantic validators, and the messages say exactly what is
+    expected)."""
     cat = catalogue.load()
 
     def var(field: str) -> str:
@@ -203,11 +238,29 @@ def _check(settings: Settings, source: dict[str, str]) -> None:
             raise ConfigError(var("api_regions"), f"unknown API {api!r}")
         if region not in cat.regions:
             raise ConfigError(var("api_regions"), f"unknown region {region!r} for {api!r}")
+    for region, project in settings.project_ids.items():
+        if region not in cat.regions:
+            raise ConfigError(var("project_ids"), f"unknown region {region!r}")
+        if not project or not all(c.isascii() and (c.isalnum() or c in "_-") for c in project):
+            raise ConfigError(var("project_ids"), f"the project id for {region} must be letters, "
+                                                  "digits, '_' and '-'")
+    for entry in settings.url_allowed_hosts:
+        try:
+            urlmode.parse_allowed(entry)
+        except ValueError as exc:
+            raise ConfigError(var("url_allowed_hosts"), f"{exc}; expected host names such as "
+                              "\"bucket.obs.cn-north-4.myhuaweicloud.com\" or "
+                              "\".obs.cn-north-4.myhuaweicloud.com\"") from None
     for i, rule in enumerate(settings.routes):
         problems = rule_problems(rule, set(cat.apis), cat.unsupported)
+        if rule.input == "url" and rule.url_template:
+            problem = urlmode.template_problem(rule.url_template)
+            if problem is not None:
+                problems.append(problem)
+            if not settings.url_allowed_hosts:
+                problems.append("input 'url' needs OCR_URL_ALLOWED_HOSTS")
         if problems:
             raise ConfigError(var("routes"), f"{problems[0]} (at {i})")
-    settings.endpoint_for("x")  # the template must format
     if settings.catalogue_check == "strict":
         unknown_options = option_problems(settings.routes, cat)
         if unknown_options:
@@ -217,6 +270,33 @@ def _check(settings: Settings, source: dict[str, str]) -> None:
         if found:
             variable = var("routes") if found[0].withdrawn else var("api_regions")
             raise ConfigError(variable, region_message(found[0], settings))
+    _check_endpoint(settings.endpoint, var("endpoint"))
+    for field in ("result_queue_url", "failure_queue_url"):
+        url = getattr(settings, field)
+        if url:
+            urlcheck.queue(url, var(field))
+    store_scheme = urlcheck.object_store(settings.object_store_url, var("object_store_url"))
+    if settings.claim_check_url:
+        urlcheck.claim_check(settings.claim_check_url, var("claim_check_url"), store_scheme)
+    if settings.idempotency_store_url:
+        urlcheck.idempotency_store(settings.idempotency_store_url, var("idempotency_store_url"))
+    if not (settings.result_queue_url and settings.failure_queue_url
+            and settings.idempotency_store_url):
+        urlcheck.writable_folder(Path(settings.state_dir), var("state_dir"))
+
+
+def _check_endpoint(template: str, variable: str) -> None:
+    """The endpoint as the HTTP client will read it, for every region it may be formatted
+    with: ``{region}`` is its only placeholder, and no ``user:password@`` (requests would
+    turn it into basic authentication instead of the signature)."""
+    url = template.rstrip("/").replace("{region}", "cn-north-4")
+    if "{" in url or "}" in url:
+        raise ConfigError(variable, "{region} is the only placeholder of the endpoint template")
+    urlcheck.http_endpoint(url, variable)
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise ConfigError(variable, "the endpoint template may carry a path prefix but no query "
+                                    "or fragment")
 
 
 def region_message(found: RegionProblem, settings: Settings) -> str:

@@ -99,6 +99,15 @@ class Document:
         return Part(page, data, {}, sent)
 
 
+def max_download_bytes(api: ApiLimits, catalogue: Catalogue, *, fit_images: bool = True) -> int:
+    """The most ocrflow reads of one object for ``api``, whatever size its event announced:
+    what may still be fitted or split, up to :data:`MAX_DOCUMENT_BYTES`; else the API's own
+    limit (the same decision as :func:`check_size`)."""
+    if not fit_images and "pdf" not in api.formats:
+        return catalogue.max_file_bytes
+    return MAX_DOCUMENT_BYTES
+
+
 def check_size(size: int, api: ApiLimits, catalogue: Catalogue, *, fit_images: bool = True) -> None:
     """Refuses by size alone, before downloading: what can be neither fitted nor split."""
     if not fit_images and "pdf" not in api.formats:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import redact
+
 ErrorSource = Literal["provider", "ocrflow"]
 
 
@@ -30,6 +32,12 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "The object key is empty, longer than 1024 bytes, has control characters or '..' "
         "segments.",
         "Rename the object; such keys are refused before anything is read.",
+    ),
+    "OCRFLOW.BUCKET_INVALID": CodeInfo(
+        "The bucket name is not one the object store can address (S3/OBS naming rules; for a "
+        "folder store, one folder under its root).",
+        "Check what sends events to the function; such names are refused before anything is "
+        "read.",
     ),
     "OCRFLOW.OBJECT_NOT_FOUND": CodeInfo(
         "The object (or the version named by the event) no longer exists.",
@@ -115,8 +123,10 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "Upload the invoice's fields as JSON, e.g. the fields of a vat-invoice result.",
     ),
     "OCRFLOW.URL_NOT_ALLOWED": CodeInfo(
-        "URL mode was asked for a host that is not on the allow-list.",
-        "Add the host to OCR_URL_ALLOWED_HOSTS, or use image mode.",
+        "URL mode would send a URL that is not HTTPS on an allow-listed host (as an HTTP "
+        "client reads it), carries credentials or a port not allowed, or names a bucket that is "
+        "not a DNS-compatible name.",
+        "Add the host to OCR_URL_ALLOWED_HOSTS, or use image mode for such buckets.",
     ),
     "OCRFLOW.TRANSPORT": CodeInfo(
         "The OCR endpoint could not be reached or the connection dropped, on every attempt.",
@@ -128,6 +138,11 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "timed out may still have been billed.",
         "Raise the function timeout or lower OCR_MAX_CONCURRENCY; redrive.",
         retryable=True,
+    ),
+    "OCRFLOW.REDIRECTED": CodeInfo(
+        "The OCR endpoint answered with a redirect (3xx). A signed request and its file are "
+        "never sent to another address, and no answer from there is taken as a result.",
+        "Point OCR_ENDPOINT at the OCR service itself (the message names the status).",
     ),
     "OCRFLOW.BAD_RESPONSE": CodeInfo(
         "The OCR service answered with something that is not its documented JSON.",
@@ -169,13 +184,18 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
 
 
 class OcrflowError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose. Its text is redacted
+    (:mod:`ocrflow.redact`): it reaches logs, stderr and failure messages."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(redact.text(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(OcrflowError):
     """A configuration variable is missing or malformed; the message names it."""
 
     def __init__(self, variable: str, problem: str) -> None:
+        problem = redact.text(problem)
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
         self.problem = problem
@@ -195,6 +215,16 @@ class ObjectNotFound(ObjectStoreError):
 
 class ObjectChanged(ObjectStoreError):
     code = "OCRFLOW.OBJECT_CHANGED"
+
+
+class BucketInvalid(ObjectStoreError):
+    code = "OCRFLOW.BUCKET_INVALID"
+
+
+class ObjectTooLarge(ObjectStoreError):
+    """The object holds more bytes than the reader asked for at most."""
+
+    code = "OCRFLOW.FILE_TOO_LARGE"
 
 
 class PublishError(OcrflowError):
@@ -223,6 +253,10 @@ class Failure:
     source: ErrorSource = "ocrflow"
     http_status: int | None = None
     retryable: bool = False
+
+    def __post_init__(self) -> None:
+        # provider messages may echo request headers; ours may quote a URL
+        self.message = redact.text(self.message)
 
     def as_dict(self) -> dict[str, Any]:
         return {

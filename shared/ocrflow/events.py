@@ -6,22 +6,39 @@ FunctionGraph in the S3-compatible form (eventVersion 2.0) and the native form
 (``Records[].obs``, eventVersion 3.0), and EventGrid CloudEvents for OBS.
 
 Keys are decoded in exactly one place: :func:`decode_key`.
+
+Events come from whoever can write to the intake queue, so parsing is bounded: JSON text by
+:mod:`ocrflow.boundedjson` (size, depth, number forms), envelopes within envelopes by
+:data:`MAX_WRAPPING`, and every field that ends up in a message by type and length. What
+does not fit becomes an :class:`InvalidRecord` of its own; the rest of the batch goes on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote_plus
 
-from . import tracing
+from . import boundedjson, redact, tracing
 from .models import ObjectRef
 
 #: How much of an unparseable event or record a failure message carries.
 EXCERPT_CHARS = 1024
+#: An event given as text (``ocrflow invoke``, a platform handing a string): 10,000 S3
+#: records take about 12 MB.
+MAX_EVENT_CHARS = 64 * 1024 * 1024
+#: An SQS message body (SQS takes at most 1 MiB) or an SNS message inside one.
+MAX_BODY_CHARS = 1024 * 1024
+#: Envelopes inside envelopes (SQS → SNS → notification is 2).
+MAX_WRAPPING = 8
+#: Fields copied into messages: longer values are not names S3 or OBS give.
+MAX_FIELD_CHARS = 1024
+#: Bounds of the excerpt of a structure (depth, items per container).
+_EXCERPT_DEPTH, _EXCERPT_ITEMS = 8, 64
 
 
 @dataclass(frozen=True)
@@ -39,10 +56,33 @@ class InvalidRecord:
 
 
 def _invalid(reason: str, value: Any, delivery_id: str | None) -> InvalidRecord:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str,
-                                                           sort_keys=True)
+    text = value if isinstance(value, str) else _dumps(value, sort_keys=True)
     digest = hashlib.sha256("\0".join([reason, delivery_id or "", text]).encode("utf-8", "replace"))
     return InvalidRecord(reason, excerpt(text), delivery_id, digest.hexdigest())
+
+
+def _dumps(value: Any, sort_keys: bool = False) -> str:
+    """JSON text of a structure of any depth or content (a hostile dict handed by the
+    platform): too deep or not serialisable, its bounded shape is used instead."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str, sort_keys=sort_keys)
+    except (RecursionError, ValueError, TypeError):
+        return json.dumps(_shape(value, 0), ensure_ascii=False, default=str)
+
+
+def _shape(value: Any, depth: int) -> Any:
+    if depth >= _EXCERPT_DEPTH:
+        return "…"
+    if isinstance(value, dict):
+        items = list(value.items())[:_EXCERPT_ITEMS]
+        return {str(k)[:EXCERPT_CHARS]: _shape(v, depth + 1) for k, v in items}
+    if isinstance(value, (list, tuple)):
+        return [_shape(v, depth + 1) for v in value[:_EXCERPT_ITEMS]]
+    if isinstance(value, str):
+        return value[:EXCERPT_CHARS]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value if value is None or isinstance(value, (bool, int, float)) else str(value)[:80]
 
 
 Record = ObjectRef | InvalidRecord
@@ -55,29 +95,37 @@ def decode_key(raw: str, url_encoded: bool) -> str:
 
 
 def excerpt(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
+    """A bounded, redacted excerpt that is always valid UTF-8 (lone surrogates escaped)."""
+    text = value if isinstance(value, str) else _dumps(value)
+    text = text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
+    return redact.text(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def parse_event(event: Any) -> list[Record]:
     """All records of ``event``, in order. Never raises for a malformed event: what cannot
     be understood becomes an :class:`InvalidRecord`."""
-    if isinstance(event, (str, bytes)):
+    if isinstance(event, (str, bytes, bytearray)):
         try:
-            event = json.loads(event)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return [_invalid(f"event is not JSON: {exc}", _text(event), None)]
-    out = list(_records(event, delivery_id=None))
+            event = boundedjson.loads(event, MAX_EVENT_CHARS)
+        except boundedjson.JsonRejected as exc:
+            return [_invalid(f"event is not JSON: {exc.reason}", _text(event), None)]
+    try:
+        out = list(_records(event, delivery_id=None, wrapping=0))
+    except Exception as exc:  # noqa: BLE001 - the last guard: a record never takes the batch down
+        return [_invalid(f"event could not be read ({type(exc).__name__})", event, None)]
     # identical broken records at different positions of one event are different records
     return [replace(r, fingerprint=hashlib.sha256(f"{r.fingerprint}:{i}".encode()).hexdigest())
             if isinstance(r, InvalidRecord) else r for i, r in enumerate(out)]
 
 
-def _text(value: str | bytes) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+def _text(value: str | bytes | bytearray) -> str:
+    return bytes(value).decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else value
 
 
-def _records(event: Any, delivery_id: str | None) -> Iterator[Record]:
+def _records(event: Any, delivery_id: str | None, wrapping: int) -> Iterator[Record]:
+    if wrapping > MAX_WRAPPING:
+        yield _invalid(f"envelopes nested more than {MAX_WRAPPING} deep", event, delivery_id)
+        return
     if not isinstance(event, dict):
         yield _invalid("event is not a JSON object", event, delivery_id)
         return
@@ -89,7 +137,12 @@ def _records(event: Any, delivery_id: str | None) -> Iterator[Record]:
             yield _invalid("Records is not a list", event, delivery_id)
             return
         for record in records:
-            yield from _record(record, delivery_id)
+            try:
+                yield from _record(record, delivery_id, wrapping)
+            except Exception as exc:  # noqa: BLE001 - one record never takes its batch down
+                message_id = record.get("messageId") if isinstance(record, dict) else None
+                yield _invalid(f"record could not be read ({type(exc).__name__})", record,
+                               message_id if isinstance(message_id, str) else delivery_id)
         return
     if event.get("detail-type") == "Object Created" or (
         isinstance(event.get("detail"), dict) and event.get("source") == "aws.s3"
@@ -97,31 +150,34 @@ def _records(event: Any, delivery_id: str | None) -> Iterator[Record]:
         yield _eventbridge(event, delivery_id)
         return
     if event.get("Type") == "Notification" and "Message" in event:  # SNS envelope in SQS
-        yield from _json_body(event["Message"], delivery_id)
+        yield from _json_body(event["Message"], delivery_id, wrapping + 1)
         return
     if "events" in event and isinstance(event["events"], list):  # EventGrid batch
         for item in event["events"]:
-            yield from _records(item, delivery_id)
+            yield from _records(item, delivery_id, wrapping + 1)
         return
-    if str(event.get("source", "")).startswith("HC.OBS") and "specversion" in event:
+    source = event.get("source")
+    if isinstance(source, str) and source.startswith("HC.OBS") and "specversion" in event:
         yield from _traced([_eventgrid(event, delivery_id)], tracing.from_cloudevent(event))
         return
     yield _invalid("unrecognised event shape", event, delivery_id)
 
 
-def _record(record: Any, delivery_id: str | None) -> Iterator[Record]:
+def _record(record: Any, delivery_id: str | None, wrapping: int) -> Iterator[Record]:
     if not isinstance(record, dict):
         yield _invalid("record is not a JSON object", record, delivery_id)
         return
-    source = str(record.get("eventSource") or record.get("EventSource") or "")
+    source = record.get("eventSource") or record.get("EventSource") or ""
     if source == "aws:sqs":
-        yield from _traced(_json_body(record.get("body"), record.get("messageId")),
+        message_id = record.get("messageId")
+        yield from _traced(_json_body(record.get("body"), message_id if isinstance(message_id, str)
+                                      else delivery_id, wrapping + 1),
                            tracing.from_sqs_record(record))
         return
     if source == "aws:sns" or "Sns" in record:
         sns = record.get("Sns")
         message = sns.get("Message") if isinstance(sns, dict) else None
-        yield from _json_body(message, delivery_id)
+        yield from _json_body(message, delivery_id, wrapping + 1)
         return
     if "s3" in record or "obs" in record:
         if not _is_creation(record.get("eventName")):
@@ -138,30 +194,46 @@ def _traced(records: Iterable[Record], trace: tracing.TraceContext | None) -> It
         yield record if trace is None else replace(record, trace=trace)
 
 
-def _json_body(body: Any, delivery_id: str | None) -> Iterator[Record]:
+def _json_body(body: Any, delivery_id: str | None, wrapping: int) -> Iterator[Record]:
     if isinstance(body, dict):
-        yield from _records(body, delivery_id)
+        yield from _records(body, delivery_id, wrapping)
         return
     if not isinstance(body, str):
         yield _invalid("message body is missing", body, delivery_id)
         return
     try:
-        inner = json.loads(body)
-    except json.JSONDecodeError as exc:
-        yield _invalid(f"message body is not JSON: {exc.msg}", body, delivery_id)
+        inner = boundedjson.loads(body, MAX_BODY_CHARS)
+    except boundedjson.JsonRejected as exc:
+        yield _invalid(f"message body is not JSON: {exc.reason}", body, delivery_id)
         return
-    yield from _records(inner, delivery_id)
+    yield from _records(inner, delivery_id, wrapping)
 
 
 def _is_creation(event_name: Any) -> bool:
     # S3 "ObjectCreated:Put"; OBS also "ObjectCreated:Post", sometimes with an "s3:" prefix
-    return event_name is None or "ObjectCreated" in str(event_name)
+    return event_name is None or (isinstance(event_name, str) and "ObjectCreated" in event_name)
 
 
-def _str_or_none(value: Any) -> str | None:
+def _str_or_none(value: Any, name: str = "a field") -> str | None:
     if value is None or value == "" or value == "null":
         return None
-    return str(value)
+    if isinstance(value, (dict, list)):
+        raise TypeError(f"{name} is not a string")
+    return _name(str(value), name)
+
+
+def _name(value: Any, name: str, limit: int | None = MAX_FIELD_CHARS) -> str:
+    """A text field that goes into messages: a string, valid Unicode, of a bounded length
+    (keys are bounded by the key check, which has its own code)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} is not a string")
+    if limit is not None and len(value) > limit:
+        raise ValueError(f"{name} is longer than {MAX_FIELD_CHARS} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{name} is not valid Unicode (a lone surrogate)") from None
+    return value
 
 
 def _size(value: Any) -> int | None:
@@ -169,14 +241,24 @@ def _size(value: Any) -> int | None:
         return None
     if isinstance(value, bool):
         raise ValueError("size is not a number")
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise ValueError("size is not a whole number")
+    elif isinstance(value, str):
+        if not value.isascii() or not value.isdigit() or len(value) > boundedjson.MAX_INT_DIGITS:
+            raise ValueError("size is not a whole number")
+    elif not isinstance(value, int):
+        raise ValueError("size is not a number")
     size = int(value)
     if size < 0:
         raise ValueError("size is negative")
+    if size.bit_length() > 63:
+        raise ValueError("size is out of range")
     return size
 
 
 def _etag(value: Any) -> str | None:
-    text = _str_or_none(value)
+    text = _str_or_none(value, "the ETag")
     return text.strip('"') if text else None
 
 
@@ -190,13 +272,13 @@ def _notification(record: dict[str, Any], delivery_id: str | None) -> Record:
         if not isinstance(bucket, str) or not bucket or not isinstance(raw_key, str):
             raise TypeError("bucket name and object key must be strings")
         return ObjectRef(
-            bucket=bucket,
-            key=decode_key(raw_key, url_encoded=True),
-            version_id=_str_or_none(obj.get("versionId")),
+            bucket=_name(bucket, "the bucket name"),
+            key=_name(decode_key(_name(raw_key, "the key", None), url_encoded=True), "the key", None),
+            version_id=_str_or_none(obj.get("versionId"), "versionId"),
             etag=_etag(obj.get("eTag") or obj.get("etag")),
             size=_size(obj.get("size")),
-            region=_str_or_none(record.get("awsRegion") or record.get("eventRegion")),
-            event_time=_str_or_none(record.get("eventTime")),
+            region=_str_or_none(record.get("awsRegion") or record.get("eventRegion"), "the region"),
+            event_time=_str_or_none(record.get("eventTime"), "eventTime"),
             delivery_id=delivery_id,
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -213,13 +295,13 @@ def _eventbridge(event: dict[str, Any], delivery_id: str | None) -> Record:
         if not isinstance(bucket, str) or not bucket or not isinstance(key, str):
             raise TypeError("bucket name and object key must be strings")
         return ObjectRef(
-            bucket=bucket,
-            key=decode_key(key, url_encoded=False),
-            version_id=_str_or_none(obj.get("version-id")),
+            bucket=_name(bucket, "the bucket name"),
+            key=_name(decode_key(key, url_encoded=False), "the key", None),
+            version_id=_str_or_none(obj.get("version-id"), "version-id"),
             etag=_etag(obj.get("etag")),
             size=_size(obj.get("size")),
-            region=_str_or_none(event.get("region")),
-            event_time=_str_or_none(event.get("time")),
+            region=_str_or_none(event.get("region"), "the region"),
+            event_time=_str_or_none(event.get("time"), "time"),
             delivery_id=delivery_id,
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -233,40 +315,41 @@ def _eventgrid(event: dict[str, Any], delivery_id: str | None) -> Record:
     try:
         data = event.get("data") or {}
         if isinstance(data, str):
-            data = json.loads(data)
+            data = boundedjson.loads(data, MAX_BODY_CHARS)
         obs = data.get("obs") or data.get("s3") or data
         bucket = (obs.get("bucket") or {}).get("name") or data.get("bucketName")
         obj = obs.get("object") or {}
         if isinstance(obj.get("key"), str):
-            key = decode_key(obj["key"], url_encoded=True)
+            key = decode_key(_name(obj["key"], "the key", None), url_encoded=True)
         else:
-            key = decode_key(event["subject"], url_encoded=False)
+            key = decode_key(_name(event["subject"], "subject", None), url_encoded=False)
         if not isinstance(bucket, str) or not bucket or not isinstance(key, str) or not key:
             raise TypeError("bucket name and object key must be strings")
         return ObjectRef(
-            bucket=bucket,
+            bucket=_name(bucket, "the bucket name"),
             key=key,
-            version_id=_str_or_none(obj.get("versionId")),
+            version_id=_str_or_none(obj.get("versionId"), "versionId"),
             etag=_etag(obj.get("eTag") or obj.get("etag")),
             size=_size(obj.get("size")),
-            region=_str_or_none(data.get("eventRegion") or event.get("region")),
-            event_time=_str_or_none(event.get("time")),
+            region=_str_or_none(data.get("eventRegion") or event.get("region"), "the region"),
+            event_time=_str_or_none(event.get("time"), "time"),
             delivery_id=delivery_id,
         )
-    except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return _invalid(f"EventGrid event is incomplete: {_describe(exc)}",
                               event, delivery_id)
 
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, KeyError):
-        return f"missing field {exc.args[0]!r}"
-    return str(exc)
+        return f"missing field {excerpt(exc.args[0])[:80]!r}"
+    return excerpt(str(exc))[:200]
 
 
 def delivery_ids(event: Any) -> list[str]:
     """The SQS message ids of a batch event (for reporting partial batch failures)."""
     if isinstance(event, dict) and isinstance(event.get("Records"), list):
         return [r["messageId"] for r in event["Records"]
-                if isinstance(r, dict) and r.get("eventSource") == "aws:sqs" and "messageId" in r]
+                if isinstance(r, dict) and r.get("eventSource") == "aws:sqs"
+                and isinstance(r.get("messageId"), str)]
     return []

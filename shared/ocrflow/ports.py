@@ -28,9 +28,10 @@ class ObjectStore(abc.ABC):
 
     @abc.abstractmethod
     def get(self, bucket: str, key: str, version_id: str | None = None,
-            if_match: str | None = None) -> bytes:
-        """The object's bytes. Raises ObjectNotFound, or ObjectChanged when ``if_match``
-        (an ETag) no longer matches."""
+            if_match: str | None = None, max_bytes: int | None = None) -> bytes:
+        """The object's bytes. Raises ObjectNotFound, ObjectChanged when ``if_match`` (an
+        ETag) no longer matches, or ObjectTooLarge when the object holds more than
+        ``max_bytes`` (read no further than one byte past it, whatever an event said)."""
 
     @abc.abstractmethod
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import documents, filecheck, invoices, urlmode
+from . import documents, filecheck, invoices, names, urlmode
 from .catalogue import ApiLimits
 from .client import CallResult, wrap_base64
 from .documents import Document, Part
@@ -101,6 +101,7 @@ class Recogniser:
         job = Job(ref, "", ref.delivery_id)
         try:
             check_key(ref.key)
+            names.check_bucket(ref.bucket, self.rt.settings.object_store_scheme)
             route = self.rt.settings.routing
             info = self._head(ref, credentials) if route.needs_metadata else None
             choice = route.choose(ref.key, info.metadata if info else None)
@@ -151,8 +152,13 @@ class Recogniser:
                 body = self._url_body(job)
             else:
                 store = self.rt.object_store_for(credentials, ref.region)
+                # capped whatever size the event announced: a larger object is refused
+                # having read one byte past the limit
+                limit = documents.max_download_bytes(
+                    api_limits, self.rt.catalogue, fit_images=settings.fit_images) \
+                    if takes_file else self.rt.catalogue.max_file_bytes
                 data = store.get(ref.bucket, ref.key, ref.version_id,
-                                 if_match=None if ref.version_id else ref.etag)
+                                 if_match=None if ref.version_id else ref.etag, max_bytes=limit)
                 if api_limits.body_field == "json":
                     body = self._invoice_body(data, job)
                     del data

@@ -124,3 +124,15 @@ def queue_max_message_bytes(url: str, variable: str = "RESULT_QUEUE_URL") -> int
         return None
     limit = _load(_QUEUE_LIMITS, url, variable)
     return limit(url, variable)  # type: ignore[operator]
+
+
+def queue_schemes() -> list[str]:
+    return sorted(_QUEUES)
+
+
+def store_schemes() -> list[str]:
+    return sorted(_STORES)
+
+
+def idempotency_schemes() -> list[str]:
+    return sorted(_IDEMPOTENCY)

@@ -99,7 +99,10 @@ def clean_tracestate(value: Any) -> str | None:
     an over-long one is cut at a member boundary rather than dropped whole."""
     if not isinstance(value, str):
         return None
-    members = [m.strip() for m in value.split(",") if m.strip() and "=" in m]
+    # W3C allows printable ASCII only; a member with anything else (a lone surrogate, CR/LF
+    # that would end a header) is dropped, so it can break neither a message nor a header
+    members = [m.strip() for m in value.split(",") if m.strip() and "=" in m
+               and all(" " <= c <= "~" for c in m.strip())]
     kept: list[str] = []
     for member in members[:_TRACESTATE_MAX_MEMBERS]:
         if len(",".join([*kept, member])) > _TRACESTATE_MAX_CHARS:

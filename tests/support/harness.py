@@ -37,20 +37,25 @@ class Harness:
         self.rt.close()
 
 
-def make_harness(tmp: Path, endpoint: str, **env: str) -> Harness:
+def run_env(tmp: Path, endpoint: str, **env: str) -> dict[str, str]:
+    """The environment of a test run: a folder store under ``tmp/buckets`` (made here), its
+    own state folder, test credentials, ``endpoint`` as the OCR endpoint."""
     root = tmp / "buckets"
     root.mkdir(parents=True, exist_ok=True)
-    state = tmp / "state"
     base = {
         "OBJECT_STORE_URL": root.as_uri(),
         "OCR_ENDPOINT": endpoint,
         "OCR_PROJECT_ID": "0123456789abcdef0123456789abcdef",
         "HUAWEICLOUD_SDK_AK": "TESTAK0000000000",
         "HUAWEICLOUD_SDK_SK": "test-secret-key-0000000000000000",
-        "OCRFLOW_STATE_DIR": str(state),
+        "OCRFLOW_STATE_DIR": str(tmp / "state"),
         "OCR_MAX_ATTEMPTS": "3",
         "OCR_READ_TIMEOUT_S": "5",
     }
     base.update(env)
-    settings = load_settings(base)
-    return Harness(root, settings, build_runtime(settings))
+    return base
+
+
+def make_harness(tmp: Path, endpoint: str, **env: str) -> Harness:
+    settings = load_settings(run_env(tmp, endpoint, **env))
+    return Harness(tmp / "buckets", settings, build_runtime(settings))

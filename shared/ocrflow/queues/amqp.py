@@ -15,15 +15,15 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from .. import redact
 from ..errors import ConfigError, PublishError
 from ..models import OutgoingMessage
 from ..ports import Queue
 
 
 def _safe(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    return f"{parts.scheme}://{host}:{parts.port or 5672}{parts.path}"
+    """The URL as messages show it: without its query, the password masked."""
+    return redact.url(urlsplit(url)._replace(query="").geturl())
 
 
 class AmqpQueue(Queue):

@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import confluent_kafka
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
+from .. import redact as redaction
 from ..errors import ConfigError, OcrflowError, PublishError
 from ..models import OutgoingMessage
 from ..ports import Queue
@@ -168,7 +169,7 @@ class KafkaSettings:
 def parse_url(url: str, variable: str = "RESULT_QUEUE_URL") -> KafkaSettings:
     """Reads a ``kafka://`` URL; raises ConfigError naming ``variable`` (never the
     password)."""
-    shown = redact(url)
+    shown = redaction.url(url)
     parts = urlsplit(url)
     if parts.scheme.lower() != "kafka":
         raise ConfigError(variable, f"not a kafka:// URL: {shown!r}")
@@ -177,6 +178,7 @@ def parse_url(url: str, variable: str = "RESULT_QUEUE_URL") -> KafkaSettings:
     if at:
         user, colon, secret = userinfo.partition(":")
         username, password = unquote(user), unquote(secret)
+        redaction.register_password(secret)
         if not username or not colon:
             raise ConfigError(variable, f"credentials must be user:password in {shown!r}")
     bootstrap = tuple(_check_host(h, variable, shown) for h in hostlist.split(","))
@@ -236,15 +238,8 @@ def parse_url(url: str, variable: str = "RESULT_QUEUE_URL") -> KafkaSettings:
     )
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced, for messages and logs."""
-    scheme, sep, rest = url.partition("://")
-    netloc, slash, tail = rest.partition("/")
-    userinfo, at, hosts = netloc.rpartition("@")
-    if not at:
-        return url
-    user = userinfo.partition(":")[0]
-    return f"{scheme}{sep}{user}:***@{hosts}{slash}{tail}"
+#: Kept under its old name for callers of this module: the one redaction of ocrflow.
+redact = redaction.url
 
 
 def _check_host(item: str, variable: str, shown: str) -> str:
@@ -497,9 +492,7 @@ class KafkaQueue(Queue):
                        and (error.retriable() or error.code() in _TRANSIENT)))
 
     def _scrub(self, text: str) -> str:
-        if self.settings.password:
-            text = text.replace(self.settings.password, "***")
-        return text
+        return redaction.text(text)
 
     # -- reading -----------------------------------------------------------------------
 

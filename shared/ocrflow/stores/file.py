@@ -2,6 +2,11 @@
 
 For local runs and tests. ETags are the MD5 of the content, as S3 gives for single-part
 uploads. Versions are not kept: a ``version_id`` is ignored.
+
+Names come from events, so neither a bucket nor a key may leave the root: a bucket is one
+folder name (:func:`ocrflow.names.file_bucket_problem`), a key resolves (symbolic links
+followed) inside its bucket. Only regular files are objects: a named pipe or a device is
+refused from its type, opened without blocking, and never read.
 """
 
 from __future__ import annotations
@@ -9,22 +14,34 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import os
+import stat as stat_mod
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ..errors import ConfigError, ObjectChanged, ObjectNotFound, ObjectStoreError
+from ..errors import (
+    BucketInvalid,
+    ConfigError,
+    ObjectChanged,
+    ObjectNotFound,
+    ObjectStoreError,
+    ObjectTooLarge,
+)
 from ..models import ObjectInfo
+from ..names import file_bucket_problem
 from ..ports import ObjectStore
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def _md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def _md5_file(path: Path) -> str:
+def _md5_fd(fd: int) -> str:
     digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -35,37 +52,56 @@ class FileStore(ObjectStore):
         self.root = root
 
     def _path(self, bucket: str, key: str) -> Path:
-        base = (self.root / bucket).resolve()
-        path = (base / key).resolve()
+        problem = file_bucket_problem(bucket)
+        if problem is not None:
+            raise BucketInvalid(problem)
+        try:
+            base = (self.root / bucket).resolve()
+            path = (base / key).resolve()
+        except (ValueError, UnicodeError):  # a NUL or a lone surrogate: no file has that name
+            raise ObjectNotFound(f"no object {key!r} in bucket {bucket!r}") from None
         if base != path and base not in path.parents:
-            # a key with '..' segments must not reach outside its bucket
+            # a key with '..' segments or a link must not reach outside its bucket
             raise ObjectNotFound(f"key escapes bucket {bucket!r}")
         return path
 
-    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
-        path = self._path(bucket, key)
+    def _open_regular(self, path: Path, bucket: str, key: str) -> tuple[int, os.stat_result]:
+        """A descriptor of the file and its status, if it is a regular file; a FIFO opened
+        this way does not wait for a writer."""
         try:
-            stat = path.stat()
-        except FileNotFoundError:
+            fd = os.open(path, _OPEN_FLAGS)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ObjectNotFound(f"no object {key!r} in bucket {bucket!r}") from None
         except OSError as exc:
             raise ObjectStoreError(f"cannot read {key!r}: {exc.strerror}") from None
-        if not path.is_file():
-            raise ObjectNotFound(f"{key!r} in bucket {bucket!r} is not a file")
+        status = os.fstat(fd)
+        if not stat_mod.S_ISREG(status.st_mode):
+            os.close(fd)
+            raise ObjectNotFound(f"{key!r} in bucket {bucket!r} is not a regular file")
+        return fd, status
+
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        path = self._path(bucket, key)
+        fd, status = self._open_regular(path, bucket, key)  # hashed through the same descriptor
         return ObjectInfo(
-            bucket=bucket, key=key, size=stat.st_size, etag=_md5_file(path),
+            bucket=bucket, key=key, size=status.st_size, etag=_md5_fd(fd),
             content_type=mimetypes.guess_type(key)[0],
         )
 
     def get(self, bucket: str, key: str, version_id: str | None = None,
-            if_match: str | None = None) -> bytes:
+            if_match: str | None = None, max_bytes: int | None = None) -> bytes:
+        """``max_bytes``: refuse (``ObjectTooLarge``) an object longer than this, having read
+        at most one byte more, whatever size the event announced."""
         path = self._path(bucket, key)
+        fd, _ = self._open_regular(path, bucket, key)
         try:
-            data = path.read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise ObjectNotFound(f"no object {key!r} in bucket {bucket!r}") from None
+            os.set_blocking(fd, True)
+            with os.fdopen(fd, "rb") as f:
+                data = f.read() if max_bytes is None else f.read(max_bytes + 1)
         except OSError as exc:
             raise ObjectStoreError(f"cannot read {key!r}: {exc.strerror}") from None
+        if max_bytes is not None and len(data) > max_bytes:
+            raise ObjectTooLarge(f"{key!r} is larger than {max_bytes} bytes")
         if if_match is not None and _md5(data) != if_match.strip('"'):
             raise ObjectChanged(f"{key!r} changed since the event (ETag no longer matches)")
         return data
@@ -82,6 +118,8 @@ class FileStore(ObjectStore):
         return path.as_uri()
 
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        if file_bucket_problem(bucket) is not None:
+            return
         base = self.root / bucket
         if not base.is_dir():
             return

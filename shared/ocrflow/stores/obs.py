@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from ..errors import ConfigError, ObjectChanged, ObjectNotFound, ObjectStoreError
+from ..errors import ConfigError, ObjectChanged, ObjectNotFound, ObjectStoreError, ObjectTooLarge
 from ..httpsession import new_session, proxies_for
 from ..models import ObjectInfo
 from ..ports import ObjectStore
@@ -177,7 +177,7 @@ class ObsStore(ObjectStore):
         if not region:
             raise ObjectStoreError(f"{where}: no OBS endpoint: the event names no region; set "
                                    "OBJECT_STORE_URL=obs://?endpoint=https://obs.REGION.myhuaweicloud.com")
-        if not _REGION.match(region):
+        if not _REGION.fullmatch(region):
             raise ObjectStoreError(f"{where}: the event's region {region[:40]!r} is not a region name")
         return ENDPOINT_TEMPLATE.format(region=region)
 
@@ -196,7 +196,8 @@ class ObsStore(ObjectStore):
 
     # --- requests ----------------------------------------------------------------------------
     def _request(self, method: str, bucket: str, key: str, params: dict[str, str] | None = None,
-                 headers: dict[str, str] | None = None, body: bytes = b"") -> requests.Response:
+                 headers: dict[str, str] | None = None, body: bytes = b"",
+                 stream: bool = False) -> requests.Response:
         import requests
 
         where = f"obs://{bucket}/{key}"
@@ -217,7 +218,7 @@ class ObsStore(ObjectStore):
             try:
                 response = transport.session.request(
                     method, url, headers=signed, data=body or None, timeout=(3.05, 20),
-                    proxies=transport.proxies_for(origin), allow_redirects=False)
+                    proxies=transport.proxies_for(origin), allow_redirects=False, stream=stream)
             except requests.RequestException as exc:
                 last = exc
             else:
@@ -238,12 +239,21 @@ class ObsStore(ObjectStore):
         return _info(bucket, key, r.headers)
 
     def get(self, bucket: str, key: str, version_id: str | None = None,
-            if_match: str | None = None) -> bytes:
+            if_match: str | None = None, max_bytes: int | None = None) -> bytes:
         headers = {"if-match": f'"{if_match.strip(chr(34))}"'} if if_match else {}
-        r = self._request("GET", bucket, key, {"versionId": version_id} if version_id else None, headers)
+        r = self._request("GET", bucket, key, {"versionId": version_id} if version_id else None,
+                          headers, stream=max_bytes is not None)
         if r.status_code != 200:
             raise _error_of(r, f"obs://{bucket}/{key}")
-        return r.content
+        if max_bytes is None:
+            return r.content
+        try:  # no further than one byte past the limit, whatever the event announced
+            data = r.raw.read(max_bytes + 1, decode_content=True)
+        finally:
+            r.close()
+        if len(data) > max_bytes:
+            raise ObjectTooLarge(f"obs://{bucket}/{key} is larger than {max_bytes} bytes")
+        return bytes(data)
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> str:
         r = self._request("PUT", bucket, key, None, {"content-type": content_type,
@@ -311,7 +321,7 @@ def open_store(url: str, env: Mapping[str, str] | None = None) -> ObsStore:
     if endpoint is not None and not re.match(r"^https?://[^/?#]+", endpoint):
         raise ConfigError("OBJECT_STORE_URL", f"endpoint must be an http(s) URL, got {endpoint[:80]!r}")
     region = query.get("region")
-    if region is not None and not _REGION.match(region):
+    if region is not None and not _REGION.fullmatch(region):
         raise ConfigError("OBJECT_STORE_URL", f"region {region[:40]!r} is not a region name")
     return ObsStore(endpoint, region, query.get("addressing"),
                     _env_credentials(os.environ if env is None else env))

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..aws import LazyClient, error_code, http_status
-from ..errors import ObjectChanged, ObjectNotFound, ObjectStoreError
+from ..errors import ObjectChanged, ObjectNotFound, ObjectStoreError, ObjectTooLarge
 from ..models import ObjectInfo
 from ..ports import ObjectStore
 from . import store_options
@@ -55,7 +55,7 @@ class S3Store(ObjectStore):
                           metadata=dict(r.get("Metadata") or {}))
 
     def get(self, bucket: str, key: str, version_id: str | None = None,
-            if_match: str | None = None) -> bytes:
+            if_match: str | None = None, max_bytes: int | None = None) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError
 
         args: dict[str, Any] = {"Bucket": bucket, "Key": key}
@@ -66,11 +66,14 @@ class S3Store(ObjectStore):
         try:
             body = self.client.get_object(**args)["Body"]
             try:
-                return body.read()
+                data = body.read() if max_bytes is None else body.read(max_bytes + 1)
             finally:
                 body.close()
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc, bucket, key) from None
+        if max_bytes is not None and len(data) > max_bytes:
+            raise ObjectTooLarge(f"s3://{bucket}/{key} is larger than {max_bytes} bytes")
+        return data
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> str:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -1,0 +1,77 @@
+"""Bucket names, checked like keys before anything is read: a name that the configured
+object store cannot address is a coded failure (``OCRFLOW.BUCKET_INVALID``), never a path or
+a host of someone else's choosing.
+
+* ``file://`` — one folder under the store's root: a single path component, so no name
+  (``..``, ``a/../../x``, an absolute path, a NUL) leaves the root;
+* ``s3://`` — what the S3 API addresses: 1–255 letters, digits, ``.``, ``_``, ``-`` (names of
+  buckets created before 2018 in us-east-1 may have capitals and ``_``; newer ones follow the
+  DNS rules below, which S3 itself enforces at creation);
+* ``obs://`` and every bucket that becomes a host name (URL mode) — the DNS-compatible rules
+  of OBS and of S3 today: 3–63 characters of ``a-z 0-9 . -``, starting and ending with a
+  letter or digit, no ``..``, no ``.-`` or ``-.``, not an IP address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from .errors import FailureError
+
+MAX_COMPONENT_BYTES = 255
+_S3 = re.compile(r"[A-Za-z0-9._-]{1,255}")
+_DNS = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def file_bucket_problem(bucket: str) -> str | None:
+    """Why ``bucket`` is not one folder name under a root, or None."""
+    if not bucket:
+        return "the bucket name is empty"
+    if bucket in (".", ".."):
+        return f"the bucket name {bucket!r} is not a folder name"
+    if any(c in bucket for c in "/\\") or any(ord(c) < 0x20 or ord(c) == 0x7F for c in bucket):
+        return "the bucket name has a path separator or a control character"
+    try:
+        size = len(bucket.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "the bucket name is not valid Unicode"
+    if size > MAX_COMPONENT_BYTES:
+        return f"the bucket name is {size} bytes; at most {MAX_COMPONENT_BYTES}"
+    return None
+
+
+def dns_bucket_problem(bucket: str) -> str | None:
+    """Why ``bucket`` is not a DNS-compatible (OBS, current S3) bucket name, or None."""
+    if not _DNS.fullmatch(bucket):
+        return ("the bucket name must be 3-63 characters of lowercase letters, digits, '.' "
+                "and '-', starting and ending with a letter or digit")
+    if ".." in bucket or ".-" in bucket or "-." in bucket:
+        return "the bucket name has '..', '.-' or '-.'"
+    try:
+        ipaddress.ip_address(bucket)
+    except ValueError:
+        return None
+    return "the bucket name is an IP address"
+
+
+def s3_bucket_problem(bucket: str) -> str | None:
+    if not _S3.fullmatch(bucket):
+        return "the bucket name must be 1-255 letters, digits, '.', '_' or '-'"
+    return None
+
+
+def bucket_problem(bucket: str, scheme: str) -> str | None:
+    """Why the object store of ``scheme`` cannot address ``bucket``, or None."""
+    if scheme == "file":
+        return file_bucket_problem(bucket)
+    if scheme == "obs":
+        return dns_bucket_problem(bucket)
+    return s3_bucket_problem(bucket)
+
+
+def check_bucket(bucket: str, scheme: str) -> None:
+    """Raises ``OCRFLOW.BUCKET_INVALID`` when the store of ``scheme`` cannot address it."""
+    problem = bucket_problem(bucket, scheme)
+    if problem is not None:
+        raise FailureError.of("OCRFLOW.BUCKET_INVALID", problem)
