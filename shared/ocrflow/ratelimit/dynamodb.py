@@ -1,0 +1,84 @@
+"""The shared rate in DynamoDB: one item per API and region (``pk`` = ``rate:…``) in the
+idempotency table. Each step reads the item (strongly consistent), applies
+:mod:`.policy`, and writes it back on condition that its version is still the one read;
+a lost race reads again. Timed by each instance's clock (NTP-synchronised on the
+platforms); ``expires`` lets the table's TTL drop idle items."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ..aws import LazyClient, error_code
+from ..errors import ConfigError
+from . import policy
+from .base import RateStore, RateStoreError
+from .policy import Reservation
+
+#: lost races before giving up (each is a round trip; many instances contend on one item)
+MAX_RACES = 50
+
+
+class DynamoDbRateStore(RateStore):
+    def __init__(self, table: str, endpoint: str | None = None, region: str | None = None) -> None:
+        self.table = table
+        self._client = LazyClient("dynamodb", endpoint, region)
+
+    def _step(self, key: str, change: Callable[[policy.RateState, float], object]) -> object:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = self._client.get()
+        try:
+            for _ in range(MAX_RACES):
+                item = client.get_item(TableName=self.table, Key={"pk": {"S": key}},
+                                       ConsistentRead=True).get("Item")
+                now = time.time()
+                version = int(item["version"]["N"]) if item else 0
+                live = item is not None and float(item["expires"]["N"]) > now
+                state = policy.RateState(*(_num(item, k) for k in ("tat", "base", "cut_at"))) \
+                    if live else policy.RateState()
+                out = change(state, now)
+                new: dict[str, Any] = {"pk": {"S": key}, "version": {"N": str(version + 1)},
+                                       "expires": {"N": str(int(now + self.aimd.idle_ttl_s))}}
+                for name in ("tat", "base", "cut_at"):
+                    value = getattr(state, name)
+                    if value is not None:
+                        new[name] = {"N": f"{value:.6f}"}
+                try:
+                    client.put_item(TableName=self.table, Item=new,
+                                    ConditionExpression="attribute_not_exists(pk) OR version = :v",
+                                    ExpressionAttributeValues={":v": {"N": str(version)}})
+                    return out
+                except ClientError as exc:
+                    if error_code(exc) != "ConditionalCheckFailedException":
+                        raise
+        except ClientError as exc:
+            raise RateStoreError(f"dynamodb rate store: {error_code(exc)}") from None
+        except BotoCoreError as exc:
+            raise RateStoreError(f"dynamodb rate store: {type(exc).__name__}") from None
+        raise RateStoreError(f"dynamodb rate store: {MAX_RACES} conflicting writes in a row on {key}")
+
+    def reserve(self, key: str, ceiling: float, max_wait_s: float) -> Reservation | None:
+        out = self._step(key, lambda s, now: policy.reserve(s, ceiling, now, max_wait_s, self.aimd))
+        return out if isinstance(out, Reservation) else None
+
+    def decrease(self, key: str, ceiling: float, throttled: Reservation) -> float | None:
+        out = self._step(key, lambda s, now: policy.decrease(s, ceiling, now, throttled, self.aimd))
+        return out if isinstance(out, float) else None
+
+
+def _num(item: dict[str, Any] | None, name: str) -> float | None:
+    value = (item or {}).get(name)
+    return float(value["N"]) if value else None
+
+
+def open_store(url: str) -> DynamoDbRateStore:
+    """The idempotency store's ``dynamodb://TABLE[?endpoint=…&region=…]``."""
+    parts = urlsplit(url)
+    table = parts.netloc or parts.path.strip("/")
+    if not table:
+        raise ConfigError("IDEMPOTENCY_STORE_URL", f"expected dynamodb://TABLE, got {url!r}")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return DynamoDbRateStore(table, query.get("endpoint"), query.get("region"))

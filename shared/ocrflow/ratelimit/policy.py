@@ -1,0 +1,73 @@
+"""The one rate policy, kept as plain arithmetic on a small state so that every backend
+applies the same rules (the Redis script spells the same steps in Lua).
+
+*Slots* (GCRA, no burst): each call takes the next free slot, ``1 / rate`` after the one
+before; a call that would have to wait longer than it can afford takes none.
+
+*AIMD*: a throttle answer multiplies the rate by :attr:`Aimd.decrease`, once per episode —
+a throttle of a call reserved before the last decrease, or sent within ``hold_s`` of it,
+is the same episode (the calls were already on their way at the old rate). The rate then
+grows back by ``increase`` × ceiling per second, up to the configured ceiling; it never
+falls below ``floor`` × ceiling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Aimd:
+    decrease: float = 0.8
+    #: share of the ceiling regained per second after a decrease
+    increase: float = 0.05
+    floor: float = 0.05
+    hold_s: float = 1.0
+    #: an API idle this long forgets its state (back to the ceiling)
+    idle_ttl_s: float = 3600.0
+
+
+@dataclass
+class RateState:
+    #: the next free slot (the store's clock, seconds)
+    tat: float | None = None
+    #: the rate set by the last decrease, and when
+    base: float | None = None
+    cut_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A slot: ``wait_s`` from the store's ``now``; ``slot`` and ``now`` on its clock."""
+
+    wait_s: float
+    slot: float
+    now: float
+
+
+def current_rate(state: RateState, ceiling: float, now: float, aimd: Aimd) -> float:
+    if state.base is None or state.cut_at is None:
+        return ceiling
+    return min(ceiling, state.base + aimd.increase * ceiling * max(0.0, now - state.cut_at))
+
+
+def reserve(state: RateState, ceiling: float, now: float, max_wait_s: float,
+            aimd: Aimd) -> Reservation | None:
+    """Takes the next slot into ``state`` unless it is more than ``max_wait_s`` away."""
+    slot = max(state.tat if state.tat is not None else now, now)
+    if slot - now > max_wait_s:
+        return None
+    state.tat = slot + 1.0 / current_rate(state, ceiling, now, aimd)
+    return Reservation(slot - now, slot, now)
+
+
+def decrease(state: RateState, ceiling: float, now: float, throttled: Reservation,
+             aimd: Aimd) -> float | None:
+    """Lowers the rate for a throttle answer to the call of ``throttled``; the new rate, or
+    None when that throttle belongs to an episode already answered."""
+    if state.cut_at is not None and (throttled.now < state.cut_at
+                                     or throttled.slot < state.cut_at + aimd.hold_s):
+        return None
+    rate = max(aimd.floor * ceiling, aimd.decrease * current_rate(state, ceiling, now, aimd))
+    state.base, state.cut_at = rate, now
+    return rate

@@ -1,0 +1,66 @@
+"""The shared rate on one machine: a table beside the idempotency records in the same
+sqlite file; each step is one ``BEGIN IMMEDIATE`` transaction, so processes on the machine
+(``ocrflow run`` side by side) share it."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+from ..sqlite_util import SqliteDb, parse_sqlite_url, synchronous_mode
+from . import policy
+from .base import RateStore, RateStoreError
+from .policy import Reservation
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS rate_limits (
+  key TEXT PRIMARY KEY,
+  tat REAL,
+  base REAL,
+  cut_at REAL,
+  expires_at REAL NOT NULL
+);
+"""
+
+
+class SqliteRateStore(RateStore):
+    def __init__(self, db: SqliteDb) -> None:
+        self.db = db
+
+    def _step(self, key: str, change: Callable[[policy.RateState, float], object]) -> object:
+        now = time.time()
+        try:
+            with self.db.lock:
+                conn = self.db.conn
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    row = conn.execute("SELECT tat, base, cut_at, expires_at FROM rate_limits WHERE key = ?",
+                                       (key,)).fetchone()
+                    state = policy.RateState(*row[:3]) if row and row[3] > now else policy.RateState()
+                    out = change(state, now)
+                    conn.execute("INSERT OR REPLACE INTO rate_limits VALUES (?, ?, ?, ?, ?)",
+                                 (key, state.tat, state.base, state.cut_at, now + self.aimd.idle_ttl_s))
+                    conn.execute("COMMIT")
+                    return out
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            raise RateStoreError(f"sqlite rate store: {exc}") from exc
+
+    def reserve(self, key: str, ceiling: float, max_wait_s: float) -> Reservation | None:
+        out = self._step(key, lambda s, now: policy.reserve(s, ceiling, now, max_wait_s, self.aimd))
+        return out if isinstance(out, Reservation) else None
+
+    def decrease(self, key: str, ceiling: float, throttled: Reservation) -> float | None:
+        out = self._step(key, lambda s, now: policy.decrease(s, ceiling, now, throttled, self.aimd))
+        return out if isinstance(out, float) else None
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_store(url: str) -> SqliteRateStore:
+    path, query = parse_sqlite_url(url, "IDEMPOTENCY_STORE_URL")
+    return SqliteRateStore(SqliteDb(path, SCHEMA, synchronous_mode(query, url, "IDEMPOTENCY_STORE_URL")))
