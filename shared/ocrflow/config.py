@@ -42,6 +42,7 @@ ENV: dict[str, tuple[str, ...]] = {
     "metrics_namespace": ("POWERTOOLS_METRICS_NAMESPACE",),
     "max_concurrency": ("OCR_MAX_CONCURRENCY",),
     "max_calls_per_day": ("OCR_MAX_CALLS_PER_DAY",),
+    "max_calls_per_second": ("OCR_MAX_CALLS_PER_SECOND",),
     "connect_timeout_s": ("OCR_CONNECT_TIMEOUT_S",),
     "read_timeout_s": ("OCR_READ_TIMEOUT_S",),
     "max_attempts": ("OCR_MAX_ATTEMPTS",),
@@ -49,7 +50,7 @@ ENV: dict[str, tuple[str, ...]] = {
     "url_allowed_hosts": ("OCR_URL_ALLOWED_HOSTS",),
     "state_dir": ("OCRFLOW_STATE_DIR",),
 }
-JSON_FIELDS = {"api_regions", "project_ids", "routes", "url_allowed_hosts"}
+JSON_FIELDS = {"api_regions", "project_ids", "routes", "url_allowed_hosts", "max_calls_per_second"}
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -87,6 +88,8 @@ class Settings(BaseModel):
     metrics_namespace: str = "ocrflow"
     max_concurrency: int = Field(default=8, ge=1, le=256)
     max_calls_per_day: int | None = Field(default=None, ge=0)
+    #: fleet-wide, per API and region: one number for every API, or {"api": n}
+    max_calls_per_second: float | dict[str, float] | None = None
     connect_timeout_s: float = Field(default=3.05, gt=0)
     read_timeout_s: float = Field(default=20.0, gt=0)
     max_attempts: int = Field(default=4, ge=1, le=10)
@@ -148,6 +151,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         else:
             raw[field] = value.strip()
     raw.update(overrides)
+    from .ratelimit import limits_problem
+
+    if problem := limits_problem(raw.get("max_calls_per_second")):  # before pydantic's union messages
+        raise ConfigError(source.get("max_calls_per_second", "OCR_MAX_CALLS_PER_SECOND"), problem)
     if bool(raw.get("ak")) != bool(raw.get("sk")):
         missing = "HUAWEICLOUD_SDK_SK" if raw.get("ak") else "HUAWEICLOUD_SDK_AK"
         raise ConfigError(missing, "must be set together with its pair (AK and SK)")
@@ -196,3 +203,7 @@ def _check(settings: Settings, source: dict[str, str]) -> None:
         if problems:
             raise ConfigError(var("routes"), f"{problems[0]} (at {i})")
     settings.endpoint_for("x")  # the template must format
+    from .ratelimit import limits_problem
+
+    if problem := limits_problem(settings.max_calls_per_second, set(cat.apis)):
+        raise ConfigError(var("max_calls_per_second"), problem)
