@@ -5,6 +5,10 @@ Answers map to outcomes by HTTP status and ``error_code`` — never by message t
 
 * retried with backoff and jitter: 429 / ``APIG.0308``, ``ModelArts.4401``, any 5xx
   (``APIG.0201`` is a 504), transport errors and timeouts;
+* throttling with ``OCR_MAX_CALLS_PER_SECOND`` set: every attempt first waits for a slot of
+  the fleet-wide rate (:mod:`ocrflow.ratelimit`), and a throttle answer lowers that rate
+  for the whole fleet; when no slot comes before the deadline, the call ends ``throttled``
+  (nothing billed) for the record to be redelivered;
 * never retried: input errors (``AIS.*``), ``ModelArts.4204`` (package not in this region),
   other account/permission codes, URL-input codes and 401s (five failed authentications in
   a row lock the caller out for five minutes, so a run of them stops calling altogether).
@@ -29,8 +33,11 @@ if TYPE_CHECKING:
 
     from .config import Settings
     from .metrics import Metrics
+    from .ratelimit import RateLimiter, Slot
 
 RETRYABLE_CODES = frozenset({"APIG.0308", "ModelArts.4401", "APIG.0201"})
+#: answers that mean "slower, please": they lower the fleet-wide rate
+THROTTLE_CODES = frozenset({"APIG.0308", "ModelArts.4401"})
 AUTH_STATUSES = frozenset({401})
 #: After this many 401s in a row, stop calling (the gateway locks out at five).
 AUTH_FAILURE_STOP = 3
@@ -54,6 +61,11 @@ class CallResult:
     duration_ms: int = 0
     #: attempts whose answer never came (timeouts): they may have been billed
     unanswered: int = 0
+    #: ended by throttling (no slot before the deadline, or throttled on the last attempt):
+    #: nothing was billed, and a later delivery may well succeed
+    throttled: bool = False
+    #: seconds spent waiting for slots of the fleet-wide rate
+    waited_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -74,8 +86,9 @@ class OcrClient:
     def __init__(self, settings: Settings, metrics: Metrics | None = None,
                  session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, limiter: RateLimiter | None = None) -> None:
         self.settings = settings
+        self.limiter = limiter if limiter is not None else _limiter_for(settings)
         self.metrics = metrics
         self._session = session
         self._session_lock = threading.Lock()
@@ -148,16 +161,27 @@ class OcrClient:
         url = self.url_for(api, region, project_id)
         attempt = 0
         while True:
+            slot = self._slot(api, region, deadline, outcome)
+            if slot is not None and not slot.granted:
+                outcome.failure, outcome.throttled = ocrflow_failure(
+                    "OCRFLOW.RATE_LIMITED", f"no call slot for {api} in {region} under "
+                    "OCR_MAX_CALLS_PER_SECOND before the deadline"), True
+                break
             attempt += 1
             outcome.attempts = attempt
             failure, retryable = self._attempt(api, region, url, project_id, body, deadline,
                                                credentials, outcome)
             if failure is None:
-                outcome.failure = None  # an earlier attempt's failure no longer counts
+                outcome.failure, outcome.throttled = None, False  # earlier attempts no longer count
                 break
             outcome.failure = failure
+            outcome.throttled = failure.source == "provider" and failure.code in THROTTLE_CODES
+            if outcome.throttled and slot is not None and self.limiter is not None:
+                self.limiter.throttled(api, region, slot)
             if not retryable or attempt >= self.settings.max_attempts:
                 break
+            if outcome.throttled and slot is not None and slot.reservation is not None:
+                continue  # the next slot, at the lowered rate, is the pause
             pause = self._backoff(attempt)
             # another attempt only if it can still finish before the deadline
             if time.monotonic() + pause + self.settings.connect_timeout_s + 1.0 > deadline:
@@ -165,6 +189,15 @@ class OcrClient:
             self._sleep(pause)
         outcome.duration_ms = int((time.monotonic() - started) * 1000)
         return outcome
+
+    def _slot(self, api: str, region: str, deadline: float, outcome: CallResult) -> Slot | None:
+        """Waits for a slot of the fleet-wide rate (None when no limit is configured)."""
+        if self.limiter is None:
+            return None
+        # the call itself must still fit before the deadline, as for a retry below
+        slot = self.limiter.acquire(api, region, deadline, self.settings.connect_timeout_s + 1.0)
+        outcome.waited_s += slot.waited_s
+        return slot
 
     def _backoff(self, attempt: int) -> float:
         # "full jitter": uniform in [0, min(cap, base·2^n)]
@@ -261,6 +294,26 @@ class OcrClient:
         if self._auth_failures:
             with self._auth_lock:
                 self._auth_failures = 0
+
+
+def _limiter_for(settings: Settings) -> RateLimiter | None:
+    """The fleet-wide limiter of ``OCR_MAX_CALLS_PER_SECOND``, sharing the idempotency
+    store's place (opened on the first limited call)."""
+    if settings.max_calls_per_second is None:
+        return None
+    from .log import get_logger
+    from .ratelimit import Limits, RateLimiter, open_rate_store
+
+    said = [0.0]
+
+    def store_down(exc: Exception) -> None:
+        if time.monotonic() - said[0] > 60:  # once a minute, not once a call
+            said[0] = time.monotonic()
+            get_logger().warning("rate store unreachable: calling without the fleet-wide limit",
+                                 error=str(exc)[:200])
+
+    return RateLimiter(Limits.of(settings.max_calls_per_second),
+                       lambda: open_rate_store(settings.idempotency_url), on_store_error=store_down)
 
 
 def _provider_failure(status: int, payload: dict[str, Any]) -> Failure:

@@ -139,6 +139,14 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "Check IDEMPOTENCY_STORE_URL and the store's health; the record is redelivered.",
         retryable=True,
     ),
+    "OCRFLOW.RATE_LIMITED": CodeInfo(
+        "No call slot under OCR_MAX_CALLS_PER_SECOND before the record's deadline, or the "
+        "provider throttled every attempt; nothing was billed and the record is redelivered. "
+        "After OCR_MAX_ATTEMPTS throttled deliveries it ends as the provider's APIG.0308 failure.",
+        "Nothing for a burst; if it persists, raise the account's quota or lower the fleet's "
+        "concurrency (MaximumConcurrency, OCR_MAX_CONCURRENCY).",
+        retryable=True,
+    ),
     "OCRFLOW.INTERNAL_ERROR": CodeInfo(
         "An unexpected error in ocrflow itself; the record is redelivered and ends in the "
         "dead-letter queue if it keeps failing.",

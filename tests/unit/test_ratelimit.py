@@ -65,9 +65,11 @@ def test_apis_without_a_limit_are_not_delayed_or_stored(tmp_path: Path) -> None:
 def test_a_throttle_answer_slows_every_instance(tmp_path: Path) -> None:
     a, b = limiter(tmp_path, Limits.of(10), Sleeps()), limiter(tmp_path, Limits.of(10), Sleeps())
     far = time.monotonic() + 60
-    slot = a.acquire("general-text", "cn-north-4", far)
-    assert a.throttled("general-text", "cn-north-4", slot) == pytest.approx(8.0, rel=1e-3)
-    assert b.throttled("general-text", "cn-north-4", slot) is None  # same episode
+    slot_a = a.acquire("general-text", "cn-north-4", far)
+    slot_b = b.acquire("general-text", "cn-north-4", far)
+    assert a.throttled("general-text", "cn-north-4", slot_a) is None  # a lone throttle arms
+    assert b.throttled("general-text", "cn-north-4", slot_b) == pytest.approx(8.0, rel=1e-3)
+    assert a.throttled("general-text", "cn-north-4", slot_a) is None  # same episode
     s1, s2 = (b.acquire("general-text", "cn-north-4", far) for _ in range(2))
     assert s1.reservation and s2.reservation
     assert s2.reservation.slot - s1.reservation.slot == pytest.approx(0.125, abs=1e-3)

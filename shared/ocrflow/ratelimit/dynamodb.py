@@ -17,6 +17,7 @@ from . import policy
 from .base import RateStore, RateStoreError
 from .policy import Reservation
 
+_FIELDS = ("tat", "base", "cut_at", "armed_at")
 #: lost races before giving up (each is a round trip; many instances contend on one item)
 MAX_RACES = 50
 
@@ -37,12 +38,12 @@ class DynamoDbRateStore(RateStore):
                 now = time.time()
                 version = int(item["version"]["N"]) if item else 0
                 live = item is not None and float(item["expires"]["N"]) > now
-                state = policy.RateState(*(_num(item, k) for k in ("tat", "base", "cut_at"))) \
+                state = policy.RateState(*(_num(item, k) for k in _FIELDS)) \
                     if live else policy.RateState()
                 out = change(state, now)
                 new: dict[str, Any] = {"pk": {"S": key}, "version": {"N": str(version + 1)},
                                        "expires": {"N": str(int(now + self.aimd.idle_ttl_s))}}
-                for name in ("tat", "base", "cut_at"):
+                for name in _FIELDS:
                     value = getattr(state, name)
                     if value is not None:
                         new[name] = {"N": f"{value:.6f}"}

@@ -4,11 +4,14 @@ applies the same rules (the Redis script spells the same steps in Lua).
 *Slots* (GCRA, no burst): each call takes the next free slot, ``1 / rate`` after the one
 before; a call that would have to wait longer than it can afford takes none.
 
-*AIMD*: a throttle answer multiplies the rate by :attr:`Aimd.decrease`, once per episode —
-a throttle of a call reserved before the last decrease, or sent within ``hold_s`` of it,
-is the same episode (the calls were already on their way at the old rate). The rate then
-grows back by ``increase`` × ceiling per second, up to the configured ceiling; it never
-falls below ``floor`` × ceiling.
+*AIMD*: throttle answers multiply the rate by :attr:`Aimd.decrease`, once per episode. A
+lone throttle only arms the decrease: the gateway counts calls per one-second period, and
+evenly spaced calls at exactly the limit sometimes land one too many in a period when the
+network delays them unevenly; a second throttle within ``hold_s`` is the rate itself. A
+throttle of a call reserved before the last decrease, or sent within ``hold_s`` after it,
+belongs to that decrease's episode (the calls were already on their way at the old rate).
+The rate then grows back by ``increase`` × ceiling per second, up to the configured
+ceiling; it never falls below ``floor`` × ceiling.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class RateState:
     #: the rate set by the last decrease, and when
     base: float | None = None
     cut_at: float | None = None
+    #: when a lone throttle armed the next decrease
+    armed_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -64,10 +69,14 @@ def reserve(state: RateState, ceiling: float, now: float, max_wait_s: float,
 def decrease(state: RateState, ceiling: float, now: float, throttled: Reservation,
              aimd: Aimd) -> float | None:
     """Lowers the rate for a throttle answer to the call of ``throttled``; the new rate, or
-    None when that throttle belongs to an episode already answered."""
+    None when that throttle only armed the decrease or belongs to an episode already
+    answered."""
     if state.cut_at is not None and (throttled.now < state.cut_at
                                      or throttled.slot < state.cut_at + aimd.hold_s):
         return None
+    if state.armed_at is None or now - state.armed_at > aimd.hold_s:
+        state.armed_at = now
+        return None
     rate = max(aimd.floor * ceiling, aimd.decrease * current_rate(state, ceiling, now, aimd))
-    state.base, state.cut_at = rate, now
+    state.base, state.cut_at, state.armed_at = rate, now, None
     return rate

@@ -13,7 +13,7 @@ from .policy import Reservation
 _NOW_AND_RATE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local s = redis.call('HMGET', KEYS[1], 'tat', 'base', 'cut_at')
+local s = redis.call('HMGET', KEYS[1], 'tat', 'base', 'cut_at', 'armed_at')
 local ceiling, increase = tonumber(ARGV[1]), tonumber(ARGV[2])
 local rate = ceiling
 if s[2] and s[3] then
@@ -36,8 +36,15 @@ local cut_at = tonumber(s[3])
 if cut_at and (tonumber(ARGV[7]) < cut_at or tonumber(ARGV[8]) < cut_at + tonumber(ARGV[6])) then
   return false
 end
+local armed_at = tonumber(s[4])
+if not armed_at or now - armed_at > tonumber(ARGV[6]) then
+  redis.call('HSET', KEYS[1], 'armed_at', f(now))
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return false
+end
 rate = math.max(tonumber(ARGV[5]) * ceiling, tonumber(ARGV[4]) * rate)
 redis.call('HSET', KEYS[1], 'base', f(rate), 'cut_at', f(now))
+redis.call('HDEL', KEYS[1], 'armed_at')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return f(rate)
 """

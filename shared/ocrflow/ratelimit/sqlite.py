@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS rate_limits (
   tat REAL,
   base REAL,
   cut_at REAL,
+  armed_at REAL,
   expires_at REAL NOT NULL
 );
 """
@@ -35,12 +36,13 @@ class SqliteRateStore(RateStore):
                 conn = self.db.conn
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    row = conn.execute("SELECT tat, base, cut_at, expires_at FROM rate_limits WHERE key = ?",
-                                       (key,)).fetchone()
-                    state = policy.RateState(*row[:3]) if row and row[3] > now else policy.RateState()
+                    row = conn.execute("SELECT tat, base, cut_at, armed_at, expires_at FROM rate_limits"
+                                       " WHERE key = ?", (key,)).fetchone()
+                    state = policy.RateState(*row[:4]) if row and row[4] > now else policy.RateState()
                     out = change(state, now)
-                    conn.execute("INSERT OR REPLACE INTO rate_limits VALUES (?, ?, ?, ?, ?)",
-                                 (key, state.tat, state.base, state.cut_at, now + self.aimd.idle_ttl_s))
+                    conn.execute("INSERT OR REPLACE INTO rate_limits VALUES (?, ?, ?, ?, ?, ?)",
+                                 (key, state.tat, state.base, state.cut_at, state.armed_at,
+                                  now + self.aimd.idle_ttl_s))
                     conn.execute("COMMIT")
                     return out
                 except BaseException:
