@@ -209,7 +209,7 @@ def overhead(records: int, repeats: int) -> dict[str, Any]:
     from ocrflow.config import load_settings
     from ocrflow.handler import handle
     from ocrflow.log import configure
-    from ocrflow.pipeline import Runtime
+    from ocrflow.runtime import build_runtime
     from ocrflow.signer import Credentials, sign
 
     emu = Emulator("--no-recognition")
@@ -225,7 +225,7 @@ def overhead(records: int, repeats: int) -> dict[str, Any]:
                     (folder / f"r{i}.png").write_bytes(data)
                 settings = load_settings(settings_env(tmp, emu.url, OCR_MAX_CONCURRENCY="1"))
                 configure("bench", "ERROR", io.StringIO())
-                rt = Runtime(settings)
+                rt = build_runtime(settings)
                 rt.metrics.stream = io.StringIO()
                 # as S3 sends them: with the object's size and ETag
                 events = [{"Records": [{"eventName": "ObjectCreated:Put", "s3": {
@@ -271,7 +271,7 @@ def burst(repeats: int, concurrency: int = 10, latency_ms: int = 200) -> dict[st
     from ocrflow.config import load_settings
     from ocrflow.handler import handle
     from ocrflow.log import configure
-    from ocrflow.pipeline import Runtime
+    from ocrflow.runtime import build_runtime
 
     emu = Emulator("--no-recognition", "--latency-ms", str(latency_ms))
     one: list[float] = []
@@ -282,7 +282,8 @@ def burst(repeats: int, concurrency: int = 10, latency_ms: int = 200) -> dict[st
             folder = tmp / "buckets" / "bench"
             folder.mkdir(parents=True)
             configure("bench", "ERROR", io.StringIO())
-            rt = Runtime(load_settings(settings_env(tmp, emu.url, OCR_MAX_CONCURRENCY=str(concurrency))))
+            rt = build_runtime(load_settings(
+                settings_env(tmp, emu.url, OCR_MAX_CONCURRENCY=str(concurrency))))
             rt.metrics.stream = io.StringIO()
             n = 0
 
@@ -460,14 +461,16 @@ def memory(sdk_python: str, runtime_python: str, runs: int) -> dict[str, Any]:
 
 # --- 5. queue publish throughput ----------------------------------------------------------------------
 def publish_throughput(n: int) -> dict[str, Any]:
-    from ocrflow.messages import build, outgoing
+    from ocrflow.messages import ResultMessage, outgoing
     from ocrflow.models import ObjectRef
     from ocrflow.registry import open_queue
 
     def messages() -> list[Any]:
         ref = ObjectRef("bench", "k.png", None, "e" * 32, 100)
-        return [outgoing(build(function="recognize", ref=ref, api="general-text", region="cn-north-4",
-                               result={"words_block_list": [{"words": "x" * 1800}]})) for _ in range(n)]
+        return [outgoing(ResultMessage(function="recognize", ref=ref, api="general-text",
+                                       region="cn-north-4",
+                                       result={"words_block_list": [{"words": "x" * 1800}]}).event())
+                for _ in range(n)]
 
     def rate(url: str, setup: Callable[[], None] | None = None) -> float | str:
         try:

@@ -24,7 +24,8 @@ from . import events as events_mod
 from .config import load_settings
 from .handler import credentials_for
 from .log import configure
-from .pipeline import Pipeline, Runtime
+from .pipeline import Pipeline
+from .runtime import build_runtime
 
 
 @dataclass
@@ -77,7 +78,7 @@ def run_chaos(uploads: int = 200, fault_rate: float = 0.3, seed: int = 7,
             "OCR_MAX_CONCURRENCY": "8", "POWERTOOLS_LOG_LEVEL": "ERROR",
         })
         configure(settings.service_name, settings.log_level, io.StringIO())
-        rt = Runtime(settings)
+        rt = build_runtime(settings)
         emf = io.StringIO()
         rt.metrics.stream = emf
         credentials = credentials_for(settings, None)

@@ -28,7 +28,8 @@ def _print_json(obj: Any, out: TextIO) -> None:
 
 # --- invoke ---------------------------------------------------------------------------------
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from .handler import RecordsNotPublished, handle, reset_runtime, runtime
+    from .handler import RecordsNotPublished, handle
+    from .runtime import reset_runtime, runtime
 
     path = Path(args.event)
     try:
@@ -97,7 +98,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .handler import credentials_for, summarise
     from .log import configure
     from .models import ObjectRef
-    from .pipeline import Pipeline, Runtime
+    from .pipeline import Pipeline
+    from .runtime import build_runtime
 
     root = Path(args.dir).resolve()
     if not root.is_dir():
@@ -110,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         part.startswith(".") for part in p.relative_to(root).parts))
     refs = [ObjectRef(bucket=root.name, key=p.relative_to(root).as_posix(), size=p.stat().st_size)
             for p in files]
-    rt = Runtime(settings)
+    rt = build_runtime(settings)
     progress = _Progress(len(refs))
     t0 = time.monotonic()
     try:
@@ -163,11 +165,11 @@ def cmd_queue_dump(args: argparse.Namespace) -> int:
 
 def cmd_redrive(args: argparse.Namespace) -> int:
     from .handler import credentials_for, deadline_for
-    from .pipeline import Runtime
     from .redrive import redrive
+    from .runtime import build_runtime
 
     settings = _settings()
-    rt = Runtime(settings)
+    rt = build_runtime(settings)
     try:
         report = redrive(rt, args.url, set(args.code) or None, credentials_for(settings, None),
                          deadline_for(settings, None), dry_run=args.dry_run)

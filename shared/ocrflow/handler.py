@@ -12,48 +12,21 @@ Works on AWS Lambda and Huawei FunctionGraph (``handler(event, context)`` on bot
 from __future__ import annotations
 
 import os
-import threading
 import time
 from typing import Any
 
 from . import events as events_mod
-from .config import Settings, load_settings
+from .config import Settings
+from .delivery import Outcome
 from .errors import OcrflowError
-from .log import bind_invocation, configure, get_logger
-from .pipeline import PUBLISH_MARGIN_S, Outcome, Pipeline, Runtime
+from .log import bind_invocation, get_logger
+from .pipeline import PUBLISH_MARGIN_S, Pipeline
+from .runtime import Runtime, runtime
 from .signer import Credentials
-
-_runtime: Runtime | None = None
-_runtime_lock = threading.Lock()
 
 
 class RecordsNotPublished(OcrflowError):
     """Some records did not end in a published message: the platform must retry."""
-
-
-def runtime(settings: Settings | None = None) -> Runtime:
-    """The process-wide runtime, built on first use (the cold start) from the environment."""
-    global _runtime
-    if _runtime is None:
-        with _runtime_lock:
-            if _runtime is None:
-                settings = settings or load_settings()
-                if settings.credentials_secret:
-                    from .secrets import with_secret_credentials
-
-                    settings = with_secret_credentials(settings)
-                configure(settings.service_name, settings.log_level)
-                _runtime = Runtime(settings)
-    return _runtime
-
-
-def reset_runtime() -> None:
-    """Drops the cached runtime (tests, ``ocrflow`` commands that change the environment)."""
-    global _runtime
-    with _runtime_lock:
-        if _runtime is not None:
-            _runtime.close()
-        _runtime = None
 
 
 def credentials_for(settings: Settings, context: Any) -> Credentials | None:

@@ -3,15 +3,19 @@
 ``ocr.result.v1`` carries the provider's result verbatim (or, when too large for the queue,
 ``result_ref`` naming where it was stored); ``ocr.failure.v1`` carries ``error``. The JSON
 Schemas ship in ``ocrflow/data/schemas/``.
+
+The typed messages (:class:`ResultMessage`, :class:`FailureMessage`) replace the dicts the
+flow used to build and read back; each knows its destination queue.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from .errors import Failure
 from .models import ObjectRef, OutgoingMessage
@@ -25,38 +29,108 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def build(*, function: str, ref: ObjectRef | None, api: str | None, region: str | None,
-          request_id: str | None = None, attempts: int = 0, duration_ms: int = 0,
-          result: Any = None, error: Failure | None = None,
-          result_ref: dict[str, Any] | None = None,
-          event_excerpt: str | None = None) -> dict[str, Any]:
-    kind = FAILURE_TYPE if error is not None else RESULT_TYPE
-    data: dict[str, Any] = {
-        "object": ref.as_message_object() if ref else None,
-        "api": api,
-        "ocr_region": region,
-        "request_id": request_id,
-        "attempts": attempts,
-        "duration_ms": duration_ms,
-    }
-    if error is not None:
-        data["error"] = error.as_dict()
-        if event_excerpt is not None:
-            data["event_excerpt"] = event_excerpt
-    elif result_ref is not None:
-        data["result_ref"] = result_ref
-    else:
-        data["result"] = result
-    event: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": f"ocrflow/{function}",
-        "type": kind,
-    }
-    if ref is not None:
-        event["subject"] = ref.key
-    event.update(time=_now(), datacontenttype="application/json", data=data)
-    return event
+Destination = Literal["result", "failure"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message:
+    """One record's message, decided before it is delivered: a :class:`ResultMessage` or a
+    :class:`FailureMessage`, each knowing its queue (``destination``) and CloudEvent type.
+
+    To carry a new field in ``data``, give the class that carries it an optional attribute
+    (``None`` by default) and add it in that class's ``_payload``: a ``None`` is left out of
+    the event, so messages without it keep their exact shape. A new CloudEvents attribute
+    (an extension such as ``traceparent``) goes on this base class and in :meth:`event`.
+    """
+
+    destination: ClassVar[Destination]
+    type: ClassVar[str]
+
+    function: str
+    ref: ObjectRef | None
+    api: str | None = None
+    region: str | None = None
+    request_id: str | None = None
+    attempts: int = 0
+    duration_ms: int = 0
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    time: str = field(default_factory=_now)
+    #: Calls that got no answer and may still have been billed. Bookkeeping for the
+    #: invocation's figures, not part of the event.
+    billed_unknown: int = field(default=0, compare=False)
+
+    def _payload(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "object": self.ref.as_message_object() if self.ref else None,
+            "api": self.api,
+            "ocr_region": self.region,
+            "request_id": self.request_id,
+            "attempts": self.attempts,
+            "duration_ms": self.duration_ms,
+        }
+        data.update(self._payload())
+        return data
+
+    def event(self) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "specversion": "1.0",
+            "id": self.id,
+            "source": f"ocrflow/{self.function}",
+            "type": self.type,
+        }
+        if self.ref is not None:
+            event["subject"] = self.ref.key
+        event.update(time=self.time, datacontenttype="application/json", data=self.data())
+        return event
+
+    def body(self) -> bytes:
+        return serialise(self.event())
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResultMessage(Message):
+    """``ocr.result.v1``: the provider's result verbatim, or ``result_ref`` naming where a
+    result too large for its queue was stored (claim check)."""
+
+    destination: ClassVar[Destination] = "result"
+    type: ClassVar[str] = RESULT_TYPE
+
+    result: Any = None
+    result_ref: dict[str, Any] | None = None
+
+    def _payload(self) -> dict[str, Any]:
+        if self.result_ref is not None:
+            return {"result_ref": self.result_ref}
+        return {"result": self.result}
+
+    def stored_bytes(self) -> bytes:
+        """The result as it is stored for a claim check."""
+        return json.dumps(self.result, ensure_ascii=False).encode("utf-8")
+
+    def stored_at(self, result_ref: dict[str, Any]) -> ResultMessage:
+        """The same message (same id) naming the stored result instead of carrying it."""
+        return replace(self, result=None, result_ref=result_ref)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailureMessage(Message):
+    """``ocr.failure.v1``: always for the failure queue, whatever step decided it."""
+
+    destination: ClassVar[Destination] = "failure"
+    type: ClassVar[str] = FAILURE_TYPE
+
+    error: Failure
+    #: A bounded excerpt of an event that could not be parsed (no object to name).
+    event_excerpt: str | None = None
+
+    def _payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"error": self.error.as_dict()}
+        if self.event_excerpt is not None:
+            payload["event_excerpt"] = self.event_excerpt
+        return payload
 
 
 def serialise(event: dict[str, Any]) -> bytes:

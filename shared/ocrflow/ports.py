@@ -42,11 +42,8 @@ class ObjectStore(abc.ABC):
 
 
 class Queue(abc.ABC):
-    """A message queue that results or failures are published to."""
-
-    #: Largest message body the queue takes, or None for no practical limit. Larger
-    #: results are stored in the object store and sent as a reference (claim check).
-    max_message_bytes: int | None = None
+    """A message queue that results or failures are published to. The largest body a
+    queue takes is known from its URL alone (``registry.queue_max_message_bytes``)."""
 
     @abc.abstractmethod
     def publish(self, message: OutgoingMessage) -> None:

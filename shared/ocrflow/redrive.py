@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import messages
+from .delivery import Outcome
 from .models import ObjectRef
-from .pipeline import Outcome, Pipeline, Runtime
-from .registry import open_queue
+from .pipeline import Pipeline
+from .runtime import Runtime
 from .signer import Credentials
 
 
@@ -51,7 +52,7 @@ def select(failures: Iterable[dict[str, Any]], codes: set[str] | None) -> list[d
 
 def redrive(rt: Runtime, failure_queue_url: str, codes: set[str] | None,
             credentials: Credentials | None, deadline: float, dry_run: bool = False) -> RedriveReport:
-    queue = open_queue(failure_queue_url, "FAILURE_QUEUE_URL")
+    queue, own = rt.queue_at(failure_queue_url, "FAILURE_QUEUE_URL")
     report = RedriveReport()
     try:
         failures = list(queue.dump())
@@ -74,5 +75,6 @@ def redrive(rt: Runtime, failure_queue_url: str, codes: set[str] | None,
                     remove(message["id"])
                     report.removed += 1
     finally:
-        queue.close()
+        if own:
+            queue.close()
     return report

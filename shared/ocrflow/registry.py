@@ -27,6 +27,14 @@ _QUEUES = {
     "rediss": "ocrflow.queues.redis_streams:open_queue",
     "kafka": "ocrflow.queues.kafka:open_queue",
 }
+# scheme -> "module:function" giving the largest body a queue takes, read from its URL
+# alone; schemes not listed have no practical limit.
+_QUEUE_LIMITS = {
+    "https": "ocrflow.queues.sqs:max_message_bytes",
+    "http": "ocrflow.queues.sqs:max_message_bytes",
+    "sqs": "ocrflow.queues.sqs:max_message_bytes",
+    "kafka": "ocrflow.queues.kafka:max_message_bytes",
+}
 _IDEMPOTENCY = {
     "sqlite": "ocrflow.idempotency.sqlite:open_store",
     "redis": "ocrflow.idempotency.redis:open_store",
@@ -72,6 +80,16 @@ def open_queue(url: str, variable: str = "RESULT_QUEUE_URL") -> Queue:
 
 def open_idempotency_store(url: str, variable: str = "IDEMPOTENCY_STORE_URL") -> IdempotencyStore:
     return _open(_IDEMPOTENCY, url, variable)
+
+
+def queue_max_message_bytes(url: str, variable: str = "RESULT_QUEUE_URL") -> int | None:
+    """The largest message body the queue at ``url`` takes (None: no practical limit),
+    known without connecting: results above it go through the claim check."""
+    _load(_QUEUES, url, variable)  # an unknown scheme is reported as for opening
+    if urlsplit(url).scheme.lower() not in _QUEUE_LIMITS:
+        return None
+    limit = _load(_QUEUE_LIMITS, url, variable)
+    return limit(url, variable)  # type: ignore[operator]
 
 
 def queue_schemes() -> list[str]:

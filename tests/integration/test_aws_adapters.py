@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from ocrflow.errors import ObjectChanged, ObjectNotFound
-from ocrflow.messages import build, outgoing
+from ocrflow.messages import ResultMessage, outgoing
 from ocrflow.models import ObjectRef
 from ocrflow.registry import open_object_store, open_queue
 from tests.support.harness import make_harness
@@ -47,8 +47,9 @@ def bucket(s3: Any, versioned: bool = False) -> str:
 
 def message(key: str = "a.png", size: int = 10) -> Any:
     ref = ObjectRef("bkt", key, None, "e" * 32, size)
-    return outgoing(build(function="recognize", ref=ref, api="general-text", region="cn-north-4",
-                          result={"words_block_list": [{"words": "x" * size}]}))
+    return outgoing(ResultMessage(function="recognize", ref=ref, api="general-text",
+                                  region="cn-north-4",
+                                  result={"words_block_list": [{"words": "x" * size}]}).event())
 
 
 def test_s3_reads_the_exact_version_and_refuses_a_changed_object(s3: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ocrflow.config import Settings, load_settings
 from ocrflow.handler import handle
-from ocrflow.pipeline import Runtime
+from ocrflow.runtime import Runtime, build_runtime
 
 
 @dataclass
@@ -53,4 +53,4 @@ def make_harness(tmp: Path, endpoint: str, **env: str) -> Harness:
     }
     base.update(env)
     settings = load_settings(base)
-    return Harness(root, settings, Runtime(settings))
+    return Harness(root, settings, build_runtime(settings))

@@ -262,7 +262,7 @@ def test_claim_check_for_results_too_large_for_the_queue(h: Harness, replay: Rep
                                                         validate_message: Any) -> None:
     big = {"result": {"words_block_list": [{"words": "x" * 5000}] * 100}}
     replay.script(Answer(200, big))
-    h.rt.queue("result").max_message_bytes = 64 * 1024
+    h.rt.message_limits["result"] = 64 * 1024
     h.put("ocrflow-uploads", "big.png", png_bytes())
     h.invoke(s3_event("big.png"))
     [msg] = [validate_message(m) for m in h.results()]
@@ -279,7 +279,7 @@ def test_a_claim_from_a_crashed_attempt_is_taken_over_after_its_expiry(
     import time
 
     from ocrflow.models import ObjectRef
-    from ocrflow.pipeline import record_key
+    from ocrflow.recognise import record_key
     h = make_harness(tmp_path, replay.url + "/{region}", OCR_DEADLINE_S="2")
     data = png_bytes()
     h.put("ocrflow-uploads", "crash.png", data)

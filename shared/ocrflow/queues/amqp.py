@@ -27,8 +27,6 @@ def _safe(url: str) -> str:
 
 
 class AmqpQueue(Queue):
-    max_message_bytes = None
-
     def __init__(self, url: str, name: str) -> None:
         self.url, self.name = url, name
         self._conn: Any = None

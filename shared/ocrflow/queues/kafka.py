@@ -328,7 +328,6 @@ class KafkaQueue(Queue):
     def __init__(self, settings: KafkaSettings, variable: str = "RESULT_QUEUE_URL") -> None:
         self.settings = settings
         self.variable = variable
-        self.max_message_bytes = settings.max_message_bytes
         self._lock = threading.Lock()
         self._producer: confluent_kafka.Producer | None = None
         #: Why the current producer must be replaced before its next use, if it must.
@@ -604,6 +603,10 @@ def _describe(exc: KafkaException) -> str:
 def _code(exc: KafkaException) -> str | None:
     error = exc.args[0] if exc.args else None
     return error.name() if isinstance(error, KafkaError) else None
+
+
+def max_message_bytes(url: str, variable: str = "RESULT_QUEUE_URL") -> int:
+    return parse_url(url, variable).max_message_bytes
 
 
 def open_queue(url: str, variable: str = "RESULT_QUEUE_URL") -> KafkaQueue:

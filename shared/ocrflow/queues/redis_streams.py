@@ -17,8 +17,6 @@ from ..ports import Queue
 
 
 class RedisStream(Queue):
-    max_message_bytes = None
-
     def __init__(self, url: str, stream: str, maxlen: int | None) -> None:
         import redis
 

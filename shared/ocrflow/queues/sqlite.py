@@ -34,8 +34,6 @@ CREATE TABLE IF NOT EXISTS messages (
 
 
 class SqliteQueue(Queue):
-    max_message_bytes = None
-
     def __init__(self, db: SqliteDb, name: str) -> None:
         self.db = db
         self.name = name

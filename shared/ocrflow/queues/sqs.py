@@ -31,8 +31,14 @@ def _region_of(host: str) -> str | None:
     return parts[1] if len(parts) >= 4 and parts[0] == "sqs" else None
 
 
+MAX_MESSAGE_BYTES = SQS_LIMIT - ATTRIBUTE_ROOM
+
+
+def max_message_bytes(url: str, variable: str = "RESULT_QUEUE_URL") -> int:
+    return MAX_MESSAGE_BYTES
+
+
 class SqsQueue(Queue):
-    max_message_bytes = SQS_LIMIT - ATTRIBUTE_ROOM
 
     def __init__(self, url: str | None, name: str | None = None, region: str | None = None,
                  endpoint: str | None = None) -> None:
@@ -61,7 +67,7 @@ class SqsQueue(Queue):
     def publish(self, message: OutgoingMessage) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if len(message.body) > self.max_message_bytes:
+        if len(message.body) > MAX_MESSAGE_BYTES:
             raise PublishError(f"message of {len(message.body)} bytes is over the SQS limit")
         args: dict[str, Any] = {
             "QueueUrl": self.url,

@@ -72,10 +72,13 @@ class FileStore(ObjectStore):
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> str:
         path = self._path(bucket, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".part")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise ObjectStoreError(f"cannot write {key!r} in bucket {bucket!r}: {exc.strerror}") from None
         return path.as_uri()
 
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:

@@ -1,0 +1,223 @@
+"""Delivering one record's message: claim → recognise → save the answer → claim check →
+publish → complete, and the :class:`Outcome` built once, at the end, from what happened.
+
+Every record ends in exactly one published message — a result on the result queue, a
+failure on the failure queue — or, when it cannot be published (queue down, idempotency
+store down, another invocation still holds the record), in an *unpublished* outcome that
+makes the platform redeliver it. The message is saved in the idempotency store before
+anything that can fail for reasons of its own (opening or reaching a queue, storing a claim
+check), so a redelivery publishes it without paying for a second call. (``Outcome`` and the
+storing and publishing steps used to be part of ``pipeline.py``.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from . import messages
+from .errors import IdempotencyError, ObjectStoreError, PublishError, ocrflow_failure
+from .log import get_logger
+from .messages import FailureMessage, Message, ResultMessage
+from .models import ObjectRef
+from .ports import ClaimState
+from .runtime import Runtime
+
+Status = Literal["result", "failure", "duplicate", "in_progress", "unpublished"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one record ended."""
+
+    ref: ObjectRef | None
+    status: Status
+    api: str | None = None
+    region: str | None = None
+    message_id: str | None = None
+    code: str | None = None
+    detail: str | None = None
+    attempts: int = 0
+    duration_ms: int = 0
+    first_line: str | None = None
+    delivery_id: str | None = None
+    billed_unknown: int = 0
+
+    @property
+    def done(self) -> bool:
+        """The record needs no redelivery: its message is (or was already) published."""
+        return self.status in ("result", "failure", "duplicate")
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "bucket": self.ref.bucket if self.ref else None,
+            "key": self.ref.key if self.ref else None,
+            "status": self.status,
+            "api": self.api,
+            "region": self.region,
+            "message_id": self.message_id,
+            "attempts": self.attempts,
+            "duration_ms": self.duration_ms,
+        }
+        if self.code:
+            out["code"] = self.code
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+def first_line(result: Any) -> str | None:
+    """The first recognised text of a text-API result (for summaries), if there is one."""
+    if isinstance(result, dict):
+        blocks = result.get("words_block_list")
+        if isinstance(blocks, list) and blocks and isinstance(blocks[0], dict):
+            words = blocks[0].get("words")
+            return str(words) if words is not None else None
+    return None
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """A message as saved in the idempotency store: what publishing and summaries need."""
+
+    destination: str
+    message_id: str
+    body: bytes
+
+    def event(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+
+class Delivery:
+    """Delivers one record: ``run`` returns its outcome and never raises for a queue or
+    store that is down (only for an unexpected error, after releasing its claim)."""
+
+    def __init__(self, runtime: Runtime, key: str, ref: ObjectRef | None,
+                 delivery_id: str | None, api: str | None = None,
+                 region: str | None = None, started: float | None = None) -> None:
+        self.rt = runtime
+        self.key, self.ref, self.delivery_id = key, ref, delivery_id
+        self.api, self.region = api, region
+        self.started = time.monotonic() if started is None else started
+
+    def run(self, recognise: Callable[[], Message], claim_for_s: float) -> Outcome:
+        store = self.rt.idempotency
+        try:
+            claim = store.claim(self.key, claim_for_s)
+        except IdempotencyError as exc:
+            return self._unpublished("OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc))
+        if claim.state is ClaimState.COMPLETED:
+            return self._outcome("duplicate", message_id=claim.message_id,
+                                 first_line=_first_line_of(claim.message))
+        if claim.state is ClaimState.IN_PROGRESS:
+            return self._outcome("in_progress",
+                                 detail="another invocation is processing this record")
+        if claim.state is ClaimState.OUTCOME_STORED:
+            stored = _Stored(claim.destination or "failure", claim.message_id or "",
+                             claim.message or b"")
+            return self._publish(stored, None)
+
+        try:
+            message = recognise()
+        except BaseException:
+            self._release_quietly()
+            raise
+        # read before a claim check replaces the result by a reference
+        line = first_line(message.result) if isinstance(message, ResultMessage) else None
+        message = self._claim_check(message)
+        event = message.event()
+        stored = _Stored(message.destination, message.id, messages.serialise(event))
+        try:
+            store.save_outcome(self.key, stored.destination, stored.message_id, stored.body)
+        except IdempotencyError as exc:
+            return self._unpublished("OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc), message)
+        return self._publish(stored, message, event, line)
+
+    # --- steps ----------------------------------------------------------------------------
+    def _claim_check(self, message: Message) -> Message:
+        """A result too large for its queue is stored; the message names it instead. If it
+        cannot be stored, the record ends in a failure — for the failure queue."""
+        if not isinstance(message, ResultMessage):
+            return message
+        limit = self.rt.max_message_bytes(message.destination)
+        if limit is None or len(message.body()) <= limit:
+            return message
+        result_bytes = message.stored_bytes()
+        bucket, prefix = self._claim_check_location(message)
+        try:
+            url = self.rt.object_store.put(bucket, f"{prefix}{message.id}.json", result_bytes,
+                                           "application/json")
+        except ObjectStoreError as exc:
+            return FailureMessage(
+                function=message.function, ref=message.ref, api=message.api,
+                region=message.region, request_id=message.request_id,
+                attempts=message.attempts, duration_ms=message.duration_ms,
+                billed_unknown=message.billed_unknown,
+                error=ocrflow_failure("OCRFLOW.RESULT_STORE_FAILED", str(exc)))
+        return message.stored_at({"url": url, "bytes": len(result_bytes),
+                                  "sha256": hashlib.sha256(result_bytes).hexdigest()})
+
+    def _claim_check_location(self, message: ResultMessage) -> tuple[str, str]:
+        url = self.rt.settings.claim_check_url
+        if url:
+            parts = urlsplit(url)
+            prefix = parts.path.lstrip("/")
+            return parts.netloc, (prefix if not prefix or prefix.endswith("/") else prefix + "/")
+        assert message.ref is not None
+        return message.ref.bucket, "ocrflow-results/"
+
+    def _publish(self, stored: _Stored, message: Message | None,
+                 event: dict[str, Any] | None = None, line: str | None = None) -> Outcome:
+        event = event if event is not None else stored.event()
+        try:
+            self.rt.queue(stored.destination).publish(messages.outgoing(event, stored.body))
+        except PublishError as exc:
+            return self._unpublished("OCRFLOW.PUBLISH_FAILED",
+                                     f"{stored.destination} queue: {exc}", message)
+        try:
+            self.rt.idempotency.complete(self.key)
+        except IdempotencyError as exc:
+            # published: a redelivery would publish the same message id again (deduplicable)
+            get_logger().warning("record published but not marked complete", error=str(exc))
+        data = event.get("data") or {}
+        error = data.get("error") or {}
+        return self._outcome(
+            "result" if stored.destination == "result" else "failure",
+            message_id=stored.message_id, code=error.get("code"), detail=error.get("message"),
+            first_line=line or first_line(data.get("result")), message=message)
+
+    def _release_quietly(self) -> None:
+        try:
+            self.rt.idempotency.release(self.key)
+        except IdempotencyError:
+            pass  # the claim expires on its own
+
+    # --- the outcome, built once ----------------------------------------------------------
+    def _unpublished(self, code: str, detail: str, message: Message | None = None) -> Outcome:
+        return self._outcome("unpublished", code=code, detail=detail, message=message)
+
+    def _outcome(self, status: Status, *, message: Message | None = None,
+                 message_id: str | None = None, code: str | None = None,
+                 detail: str | None = None, first_line: str | None = None) -> Outcome:
+        attempts = message.attempts if message else 0
+        call_ms = message.duration_ms if message else 0
+        return Outcome(
+            ref=self.ref, status=status, api=self.api, region=self.region,
+            message_id=message_id, code=code, detail=detail, attempts=attempts,
+            duration_ms=call_ms or int((time.monotonic() - self.started) * 1000),
+            first_line=first_line, delivery_id=self.delivery_id,
+            billed_unknown=message.billed_unknown if message else 0)
+
+
+def _first_line_of(message: bytes | None) -> str | None:
+    if not message:
+        return None
+    try:
+        return first_line(json.loads(message).get("data", {}).get("result"))
+    except (ValueError, AttributeError):
+        return None

@@ -1,0 +1,207 @@
+"""Deciding what to send for one record (design.md §2, steps 1–5).
+
+:meth:`Recogniser.prepare` takes the decisions that need no paid call — key check, route,
+region, the object's identity — and gives a :class:`Job`: the record's idempotency key and,
+when the record already failed, its failure message. :meth:`Recogniser.recognise` reads,
+checks and calls, and returns the typed message (:class:`~ocrflow.messages.ResultMessage`
+or :class:`~ocrflow.messages.FailureMessage`). Sending it is
+:class:`~ocrflow.delivery.Delivery`'s job. (These steps used to be methods of
+``pipeline.Pipeline``; ``record_key`` and ``check_key`` moved here from ``pipeline.py``.)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from . import filecheck, invoices, urlmode
+from .client import wrap_base64
+from .errors import Failure, FailureError, ObjectStoreError, ocrflow_failure
+from .events import InvalidRecord, Record
+from .messages import FailureMessage, Message, ResultMessage
+from .models import ObjectInfo, ObjectRef
+from .runtime import Runtime
+from .signer import Credentials
+
+MAX_KEY_BYTES = 1024
+
+
+def record_key(ref: ObjectRef, api: str, region: str) -> str:
+    """The idempotency key: the object's identity (bucket, key, version or ETag) with the
+    API and region it is recognised by."""
+    parts = [ref.bucket, ref.key, ref.version_id or "", ref.etag or "", api, region]
+    if ref.redrive_of:
+        parts.append(f"redrive:{ref.redrive_of}")
+    identity = json.dumps(parts, ensure_ascii=False)
+    return "rec:" + hashlib.sha256(identity.encode("utf-8")).hexdigest()
+
+
+def check_key(key: str) -> None:
+    if not key:
+        raise FailureError.of("OCRFLOW.KEY_INVALID", "the object key is empty")
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise FailureError.of("OCRFLOW.KEY_INVALID",
+                              f"the key is {len(key.encode('utf-8'))} bytes; at most 1024")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+        raise FailureError.of("OCRFLOW.KEY_INVALID", "the key contains control characters")
+    if ".." in key.split("/"):
+        raise FailureError.of("OCRFLOW.KEY_INVALID", "the key has a '..' segment")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One record, ready for delivery."""
+
+    #: The object (None for an event that named none).
+    ref: ObjectRef | None
+    #: The idempotency key the delivery claims.
+    key: str
+    #: The SQS message that carried the record (partial batch failures).
+    delivery_id: str | None
+    #: A failure decided from the event, the configuration or the object's metadata:
+    #: nothing is read or paid for, the message is only delivered.
+    decided: FailureMessage | None = None
+    api: str | None = None
+    region: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    input: str = "image"
+    url_template: str | None = None
+    info: ObjectInfo | None = None
+
+
+class Recogniser:
+    def __init__(self, runtime: Runtime, function: str = "recognize") -> None:
+        self.rt = runtime
+        self.function = function
+
+    # --- before any claim -----------------------------------------------------------------
+    def prepare(self, record: Record) -> Job:
+        if isinstance(record, InvalidRecord):
+            failure = ocrflow_failure("OCRFLOW.EVENT_INVALID", record.reason)
+            message = FailureMessage(function=self.function, ref=None, error=failure,
+                                     event_excerpt=record.excerpt)
+            return Job(None, "inv:" + record.fingerprint, record.delivery_id, decided=message)
+        ref = record
+        job = Job(ref, "", ref.delivery_id)
+        try:
+            check_key(ref.key)
+            route = self.rt.settings.routing
+            info = self._head(ref) if route.needs_metadata else None
+            choice = route.choose(ref.key, info.metadata if info else None)
+            region = self.rt.settings.region_for(choice.api)
+            job = replace(job, api=choice.api, region=region, options=choice.options,
+                          input=choice.input, url_template=choice.url_template, info=info)
+            if not self.rt.catalogue.offers(region, choice.api):
+                offered = ", ".join(self.rt.catalogue.regions_offering(choice.api)) or "none"
+                raise FailureError.of(
+                    "OCRFLOW.API_NOT_IN_REGION",
+                    f"{choice.api} is not offered in {region} (offered in: {offered}); "
+                    f"set OCR_API_REGIONS to the region where its package was bought")
+            if ref.version_id is None and ref.etag is None:
+                # no identity in the event (a local run): the current ETag names the content
+                info = job.info or self._head(ref)
+                ref = ObjectRef(ref.bucket, ref.key, ref.version_id, info.etag, info.size,
+                                ref.region, ref.event_time, ref.delivery_id, ref.redrive_of)
+                job = replace(job, ref=ref, info=info)
+        except FailureError as exc:
+            return self._decided(job, exc.failure)
+        except ObjectStoreError as exc:
+            return self._decided(job, _store_failure(exc))
+        return replace(job, key=record_key(ref, job.api or "-", job.region or "-"))
+
+    def _decided(self, job: Job, failure: Failure) -> Job:
+        assert job.ref is not None
+        message = FailureMessage(function=self.function, ref=job.ref, api=job.api,
+                                 region=job.region, error=failure)
+        return replace(job, key=record_key(job.ref, job.api or "-", job.region or "-"),
+                       decided=message)
+
+    # --- after the claim ------------------------------------------------------------------
+    def recognise(self, job: Job, credentials: Credentials | None, deadline: float) -> Message:
+        """Reads, checks and calls; the result, or the failure that ended the record."""
+        if job.decided is not None:
+            return job.decided
+        ref, api = job.ref, job.api
+        assert ref is not None and api is not None and job.region is not None
+        api_limits = self.rt.catalogue.apis[api]
+        info = job.info
+        try:
+            if ref.size is not None:
+                filecheck.check_size(ref.size, api_limits, self.rt.catalogue)
+            if info is None and ref.size is None:
+                info = self._head(ref)
+            if info is not None:
+                filecheck.check_size(info.size, api_limits, self.rt.catalogue)
+            if job.input == "url":
+                body = self._url_body(job)
+            else:
+                data = self.rt.object_store.get(ref.bucket, ref.key, ref.version_id,
+                                                if_match=None if ref.version_id else ref.etag)
+                if api_limits.body_field == "json":
+                    body = self._invoice_body(data, job)
+                    del data
+                else:
+                    filecheck.check(data, api_limits, self.rt.catalogue)
+                    self._spend_budget()
+                    # peak memory: never the file, its base64 and the body at once
+                    encoded = base64.b64encode(data)
+                    del data
+                    body = wrap_base64(api_limits.body_field, encoded, job.options)
+                    del encoded
+        except FailureError as exc:
+            return self._failure(job, exc.failure)
+        except ObjectStoreError as exc:
+            return self._failure(job, _store_failure(exc))
+        call = self.rt.client.call(api, job.region, body, deadline, credentials)
+        del body
+        common: dict[str, Any] = dict(
+            function=self.function, ref=ref, api=api, region=job.region,
+            request_id=call.request_id, attempts=call.attempts, duration_ms=call.duration_ms,
+            billed_unknown=call.unanswered)
+        if call.failure is not None:
+            return FailureMessage(**common, error=call.failure)
+        return ResultMessage(**common, result=call.result)
+
+    def _failure(self, job: Job, failure: Failure) -> FailureMessage:
+        return FailureMessage(function=self.function, ref=job.ref, api=job.api,
+                              region=job.region, error=failure)
+
+    def _url_body(self, job: Job) -> bytes:
+        assert job.ref is not None
+        url = urlmode.build_url(job.url_template or "", job.ref.bucket, job.ref.key,
+                                job.region or "", self.rt.settings.url_allowed_hosts)
+        self._spend_budget()
+        return json.dumps({"url": url, **job.options}, ensure_ascii=False).encode("utf-8")
+
+    def _invoice_body(self, data: bytes, job: Job) -> bytes:
+        fields = invoices.parse_fields(data)
+        invoices.check_dates(fields)
+        counter, lifetime = invoices.daily_counter(fields)
+        self._spend_budget()
+        if self.rt.idempotency.increment(counter, invoices.DAILY_LIMIT, lifetime) is None:
+            raise FailureError.of("OCRFLOW.INVOICE_DAILY_LIMIT",
+                                  f"invoice {fields['number']} was verified {invoices.DAILY_LIMIT} "
+                                  "times today (Beijing time)")
+        return invoices.encode({**fields, **{k: str(v) for k, v in job.options.items()}})
+
+    def _spend_budget(self) -> None:
+        limit = self.rt.settings.max_calls_per_day
+        if limit is None:
+            return
+        day = datetime.now(timezone.utc)
+        counter = f"budget:{day:%Y-%m-%d}"
+        left = (datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1) - day)
+        if self.rt.idempotency.increment(counter, limit, left.total_seconds() + 3600) is None:
+            raise FailureError.of("OCRFLOW.BUDGET_EXCEEDED",
+                                  f"OCR_MAX_CALLS_PER_DAY={limit} reached for {day:%Y-%m-%d} (UTC)")
+
+    def _head(self, ref: ObjectRef) -> ObjectInfo:
+        return self.rt.object_store.head(ref.bucket, ref.key, ref.version_id)
+
+
+def _store_failure(exc: ObjectStoreError) -> Failure:
+    return ocrflow_failure(exc.code, str(exc))

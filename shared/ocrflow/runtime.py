@@ -1,0 +1,180 @@
+"""Wiring: the one place where adapters (object store, queues, idempotency store), the OCR
+client, metrics and the worker pool are built.
+
+The handler, the ``ocrflow`` commands, redrive, the chaos run, the benchmarks and the tests
+all get a :class:`Runtime` from here: :func:`runtime` for the process-wide one (built once
+per cold start from the environment), :func:`build_runtime` for one of their own.
+(``Runtime`` used to live in ``pipeline.py``; ``runtime()`` and ``reset_runtime()`` in
+``handler.py``.)
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from . import catalogue as catalogue_mod
+from .config import Settings, load_settings
+from .errors import ConfigError, PublishError
+from .log import configure, get_logger
+from .metrics import Metrics
+from .ports import IdempotencyStore, ObjectStore, Queue
+from .registry import (
+    open_idempotency_store,
+    open_object_store,
+    open_queue,
+    queue_max_message_bytes,
+)
+
+if TYPE_CHECKING:
+    from .client import OcrClient
+
+QUEUE_VARIABLES = {"result": "RESULT_QUEUE_URL", "failure": "FAILURE_QUEUE_URL"}
+
+
+class Runtime:
+    """Everything built once per process (per cold start) and reused by invocations:
+    settings, the HTTP session, adapters. Adapters open lazily on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        from .client import OcrClient
+
+        self.settings = settings
+        self.catalogue = catalogue_mod.load()
+        self.metrics = Metrics(settings.metrics_namespace, settings.service_name)
+        self.client: OcrClient = OcrClient(settings, self.metrics)
+        self._object_store: ObjectStore | None = None
+        self._queues: dict[str, Queue | None] = {"result": None, "failure": None}
+        #: Largest body each destination takes (None: no practical limit), read from the
+        #: queue URL without connecting, so a result is sized before anything is opened.
+        self.message_limits: dict[str, int | None] = {}
+        self._idempotency: IdempotencyStore | None = None
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def object_store(self) -> ObjectStore:
+        if self._object_store is None:
+            with self._lock:
+                if self._object_store is None:
+                    self._object_store = open_object_store(self.settings.object_store_url)
+        return self._object_store
+
+    def max_message_bytes(self, which: str) -> int | None:
+        if which not in self.message_limits:
+            self.message_limits[which] = queue_max_message_bytes(
+                self.settings.queue_url(which), QUEUE_VARIABLES[which])
+        return self.message_limits[which]
+
+    def queue(self, which: str) -> Queue:
+        """The result or failure queue. Raises ConfigError for a bad URL and PublishError
+        when the queue cannot be opened now (the record is redelivered later)."""
+        queue = self._queues.get(which)
+        if queue is None:
+            with self._lock:
+                queue = self._queues.get(which)
+                if queue is None:
+                    url = self.settings.queue_url(which)
+                    other = "failure" if which == "result" else "result"
+                    if url == self.settings.queue_url(other) and self._queues.get(other):
+                        queue = self._queues[other]
+                    else:
+                        queue = self._open_queue(url, QUEUE_VARIABLES[which])
+                    self._queues[which] = queue
+        return queue  # type: ignore[return-value]
+
+    def queue_at(self, url: str, variable: str) -> tuple[Queue, bool]:
+        """The queue at ``url``: this runtime's own when it is the result or failure queue,
+        else a new one. The flag says whether the caller opened it (and must close it)."""
+        for which in ("failure", "result"):
+            if url == self.settings.queue_url(which):
+                return self.queue(which), False
+        return self._open_queue(url, variable), True
+
+    @staticmethod
+    def _open_queue(url: str, variable: str) -> Queue:
+        try:
+            return open_queue(url, variable)
+        except (ConfigError, PublishError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever stops the opening, the queue is
+            # unavailable for now; the record's stored message is published on redelivery
+            raise PublishError(f"{variable}: the queue could not be opened "
+                               f"({type(exc).__name__}: {str(exc)[:200]})") from exc
+
+    def open_queues(self) -> None:
+        """Opens both queues before records are processed, so a broker connection (Kafka's
+        producer id, an AMQP channel) is made while the first OCR call runs. A bad URL
+        raises ConfigError here, naming its variable; a broker that is down does not stop
+        the invocation (its records fail at publish and are redelivered)."""
+        for which in ("result", "failure"):
+            self.max_message_bytes(which)
+            try:
+                self.queue(which)
+            except PublishError as exc:
+                get_logger().warning("queue not reachable yet", queue=which, error=str(exc)[:200])
+
+    @property
+    def idempotency(self) -> IdempotencyStore:
+        if self._idempotency is None:
+            with self._lock:
+                if self._idempotency is None:
+                    store = open_idempotency_store(self.settings.idempotency_url)
+                    store.retention_s = self.settings.idempotency_ttl_s
+                    self._idempotency = store
+        return self._idempotency
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            with self._lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(
+                        max_workers=self.settings.max_concurrency, thread_name_prefix="ocrflow")
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        seen: set[int] = set()
+        for part in (self._object_store, *self._queues.values(), self._idempotency):
+            if part is not None and id(part) not in seen:
+                seen.add(id(part))
+                part.close()
+
+
+def build_runtime(settings: Settings | None = None) -> Runtime:
+    """A runtime of its own (an ``ocrflow`` command, a benchmark, a test), from ``settings``
+    or the environment; the caller closes it."""
+    return Runtime(settings or load_settings())
+
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def runtime(settings: Settings | None = None) -> Runtime:
+    """The process-wide runtime, built on first use (the cold start) from the environment."""
+    global _runtime
+    if _runtime is None:
+        with _runtime_lock:
+            if _runtime is None:
+                settings = settings or load_settings()
+                if settings.credentials_secret:
+                    from .secrets import with_secret_credentials
+
+                    settings = with_secret_credentials(settings)
+                configure(settings.service_name, settings.log_level)
+                _runtime = Runtime(settings)
+    return _runtime
+
+
+def reset_runtime() -> None:
+    """Drops the process-wide runtime (tests, ``ocrflow`` commands that change the
+    environment)."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is not None:
+            _runtime.close()
+        _runtime = None
