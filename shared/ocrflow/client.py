@@ -122,6 +122,10 @@ class OcrClient:
                     self._session = session
         return self._session
 
+    def close(self) -> None:
+        if self.limiter is not None:
+            self.limiter.close()
+
     def proxies_for(self, url: str) -> dict[str, str]:
         """HTTP(S)_PROXY / NO_PROXY from the environment for this endpoint, looked up once."""
         base = url.split("/", 3)[:3]

@@ -21,7 +21,13 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from . import messages
-from .errors import IdempotencyError, ObjectStoreError, PublishError, ocrflow_failure
+from .errors import (
+    IdempotencyError,
+    ObjectStoreError,
+    PublishError,
+    RecordDeferred,
+    ocrflow_failure,
+)
 from .log import get_logger
 from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectRef
@@ -124,6 +130,9 @@ class Delivery:
 
         try:
             message = recognise()
+        except RecordDeferred as exc:
+            self._release_quietly()  # nothing was paid: the redelivery starts afresh
+            return self._unpublished(exc.code, exc.detail)
         except BaseException:
             self._release_quietly()
             raise

@@ -127,6 +127,15 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "Check write permission on the bucket for results; redrive.",
         retryable=True,
     ),
+    "OCRFLOW.RATE_LIMITED": CodeInfo(
+        "No call slot under OCR_MAX_CALLS_PER_SECOND came before the record's deadline. Such "
+        "a record (like one the provider throttled on every attempt) is not failed but "
+        "redelivered, without a charge; only after OCR_MAX_ATTEMPTS throttled deliveries does "
+        "it end in this failure (or the provider's APIG.0308).",
+        "Raise the account's quota and OCR_MAX_CALLS_PER_SECOND with it, or lower the fleet's "
+        "concurrency (MaximumConcurrency, OCR_MAX_CONCURRENCY); redrive.",
+        retryable=True,
+    ),
     # Outcome codes of records that were not published (in summaries and logs, never in a
     # message): the platform redelivers the record.
     "OCRFLOW.PUBLISH_FAILED": CodeInfo(
@@ -137,14 +146,6 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
     "OCRFLOW.IDEMPOTENCY_UNAVAILABLE": CodeInfo(
         "The idempotency store could not be read or written, so the record was not processed.",
         "Check IDEMPOTENCY_STORE_URL and the store's health; the record is redelivered.",
-        retryable=True,
-    ),
-    "OCRFLOW.RATE_LIMITED": CodeInfo(
-        "No call slot under OCR_MAX_CALLS_PER_SECOND before the record's deadline, or the "
-        "provider throttled every attempt; nothing was billed and the record is redelivered. "
-        "After OCR_MAX_ATTEMPTS throttled deliveries it ends as the provider's APIG.0308 failure.",
-        "Nothing for a burst; if it persists, raise the account's quota or lower the fleet's "
-        "concurrency (MaximumConcurrency, OCR_MAX_CONCURRENCY).",
         retryable=True,
     ),
     "OCRFLOW.INTERNAL_ERROR": CodeInfo(
@@ -195,6 +196,15 @@ class PublishError(OcrflowError):
 
 class IdempotencyError(OcrflowError):
     """The idempotency store could not be read or written."""
+
+
+class RecordDeferred(OcrflowError):
+    """Raised while recognising to give the record back unpublished (nothing was billed):
+    the platform redelivers it later."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code, self.detail = code, detail
 
 
 class RecordInProgress(OcrflowError):

@@ -20,7 +20,14 @@ from typing import Any
 
 from . import filecheck, invoices, urlmode
 from .client import wrap_base64
-from .errors import Failure, FailureError, ObjectStoreError, ocrflow_failure
+from .errors import (
+    Failure,
+    FailureError,
+    IdempotencyError,
+    ObjectStoreError,
+    RecordDeferred,
+    ocrflow_failure,
+)
 from .events import InvalidRecord, Record
 from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectInfo, ObjectRef
@@ -158,6 +165,8 @@ class Recogniser:
             return self._failure(job, _store_failure(exc))
         call = self.rt.client.call(api, job.region, body, deadline, credentials)
         del body
+        if call.throttled and call.failure is not None:
+            self._defer_throttled(job, call.failure)
         common: dict[str, Any] = dict(
             function=self.function, ref=ref, api=api, region=job.region,
             request_id=call.request_id, attempts=call.attempts, duration_ms=call.duration_ms,
@@ -165,6 +174,20 @@ class Recogniser:
         if call.failure is not None:
             return FailureMessage(**common, error=call.failure)
         return ResultMessage(**common, result=call.result)
+
+    def _defer_throttled(self, job: Job, failure: Failure) -> None:
+        """A call ended by throttling cost nothing: the record goes back to the queue, until
+        OCR_MAX_ATTEMPTS deliveries in a row were throttled (then the failure is published)."""
+        try:
+            deliveries = self.rt.idempotency.increment(
+                "throttled:" + job.key, None, self.rt.settings.idempotency_ttl_s)
+        except IdempotencyError as exc:
+            raise RecordDeferred("OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc)) from None
+        if deliveries is not None and deliveries >= self.rt.settings.max_attempts:
+            return
+        raise RecordDeferred("OCRFLOW.RATE_LIMITED",
+                             f"{failure.code}: {failure.message} (throttled delivery {deliveries} "
+                             f"of at most {self.rt.settings.max_attempts}; redelivered)")
 
     def _failure(self, job: Job, failure: Failure) -> FailureMessage:
         return FailureMessage(function=self.function, ref=job.ref, api=job.api,
