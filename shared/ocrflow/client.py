@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from .config import Settings
     from .metrics import Metrics
-    from .ratelimit import RateLimiter, Slot
+    from .ratelimit.limiter import RateLimiter, Slot
 
 RETRYABLE_CODES = frozenset({"APIG.0308", "ModelArts.4401", "APIG.0201"})
 #: answers that mean "slower, please": they lower the fleet-wide rate
@@ -306,7 +306,8 @@ def _limiter_for(settings: Settings) -> RateLimiter | None:
     if settings.max_calls_per_second is None:
         return None
     from .log import get_logger
-    from .ratelimit import Limits, RateLimiter, open_rate_store
+    from .ratelimit import open_rate_store
+    from .ratelimit.limiter import Limits, RateLimiter
 
     said = [0.0]
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from ocrflow.ratelimit import Aimd, RateStore, Reservation, open_rate_store
+from ocrflow.ratelimit import open_rate_store
+from ocrflow.ratelimit.base import RateStore
+from ocrflow.ratelimit.policy import Aimd, Reservation
 
 BACKENDS = ["sqlite", "redis", "dynamodb"]
 

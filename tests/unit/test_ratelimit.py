@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from ocrflow import catalogue
-from ocrflow.ratelimit import Limits, RateLimiter, RateStore, RateStoreError, Reservation, limits_problem
+from ocrflow.ratelimit import limits_problem
+from ocrflow.ratelimit.base import RateStore, RateStoreError
+from ocrflow.ratelimit.limiter import Limits, RateLimiter
+from ocrflow.ratelimit.policy import Reservation
 from ocrflow.ratelimit.sqlite import open_store
 
 

@@ -30,6 +30,12 @@ def _md5_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _content_type(key: str) -> str | None:
+    # the interpreter's own table: mimetypes.guess_type() first parses the system's
+    # mime.types files (1 700 entries, about 2 ms of CPU at a fresh process's first record)
+    return mimetypes.types_map.get(os.path.splitext(key)[1].lower())
+
+
 class FileStore(ObjectStore):
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -54,7 +60,7 @@ class FileStore(ObjectStore):
             raise ObjectNotFound(f"{key!r} in bucket {bucket!r} is not a file")
         return ObjectInfo(
             bucket=bucket, key=key, size=stat.st_size, etag=_md5_file(path),
-            content_type=mimetypes.guess_type(key)[0],
+            content_type=_content_type(key),
         )
 
     def get(self, bucket: str, key: str, version_id: str | None = None,
@@ -89,7 +95,7 @@ class FileStore(ObjectStore):
             key = path.relative_to(base).as_posix()
             if key.startswith(prefix):
                 yield ObjectInfo(bucket=bucket, key=key, size=path.stat().st_size,
-                                 content_type=mimetypes.guess_type(key)[0])
+                                 content_type=_content_type(key))
 
 
 def open_store(url: str) -> FileStore:
