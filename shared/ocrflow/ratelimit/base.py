@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 
+from . import policy
 from .policy import Aimd, Reservation
 
 
@@ -24,3 +26,20 @@ class RateStore(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
+
+
+class ReadModifyWriteStore(RateStore):
+    """A store whose steps read the state, apply :mod:`.policy` here, and write it back
+    atomically (a transaction, a conditional write)."""
+
+    @abc.abstractmethod
+    def _step(self, key: str, change: Callable[[policy.RateState, float], object]) -> object:
+        """Applies ``change(state, now)`` to ``key``'s state atomically; its return value."""
+
+    def reserve(self, key: str, ceiling: float, max_wait_s: float) -> Reservation | None:
+        out = self._step(key, lambda s, now: policy.reserve(s, ceiling, now, max_wait_s, self.aimd))
+        return out if isinstance(out, Reservation) else None
+
+    def decrease(self, key: str, ceiling: float, throttled: Reservation) -> float | None:
+        out = self._step(key, lambda s, now: policy.decrease(s, ceiling, now, throttled, self.aimd))
+        return out if isinstance(out, float) else None

@@ -14,15 +14,14 @@ from urllib.parse import parse_qs, urlsplit
 from ..aws import LazyClient, error_code
 from ..errors import ConfigError
 from . import policy
-from .base import RateStore, RateStoreError
-from .policy import Reservation
+from .base import RateStoreError, ReadModifyWriteStore
 
 _FIELDS = ("tat", "base", "cut_at", "armed_at")
 #: lost races before giving up (each is a round trip; many instances contend on one item)
 MAX_RACES = 50
 
 
-class DynamoDbRateStore(RateStore):
+class DynamoDbRateStore(ReadModifyWriteStore):
     def __init__(self, table: str, endpoint: str | None = None, region: str | None = None) -> None:
         self.table = table
         self._client = LazyClient("dynamodb", endpoint, region)
@@ -60,14 +59,6 @@ class DynamoDbRateStore(RateStore):
         except BotoCoreError as exc:
             raise RateStoreError(f"dynamodb rate store: {type(exc).__name__}") from None
         raise RateStoreError(f"dynamodb rate store: {MAX_RACES} conflicting writes in a row on {key}")
-
-    def reserve(self, key: str, ceiling: float, max_wait_s: float) -> Reservation | None:
-        out = self._step(key, lambda s, now: policy.reserve(s, ceiling, now, max_wait_s, self.aimd))
-        return out if isinstance(out, Reservation) else None
-
-    def decrease(self, key: str, ceiling: float, throttled: Reservation) -> float | None:
-        out = self._step(key, lambda s, now: policy.decrease(s, ceiling, now, throttled, self.aimd))
-        return out if isinstance(out, float) else None
 
 
 def _num(item: dict[str, Any] | None, name: str) -> float | None:

@@ -10,8 +10,7 @@ from collections.abc import Callable
 
 from ..sqlite_util import SqliteDb, parse_sqlite_url, synchronous_mode
 from . import policy
-from .base import RateStore, RateStoreError
-from .policy import Reservation
+from .base import RateStoreError, ReadModifyWriteStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rate_limits (
@@ -25,16 +24,16 @@ CREATE TABLE IF NOT EXISTS rate_limits (
 """
 
 
-class SqliteRateStore(RateStore):
+class SqliteRateStore(ReadModifyWriteStore):
     def __init__(self, db: SqliteDb) -> None:
         self.db = db
 
     def _step(self, key: str, change: Callable[[policy.RateState, float], object]) -> object:
-        now = time.time()
         try:
             with self.db.lock:
                 conn = self.db.conn
                 conn.execute("BEGIN IMMEDIATE")
+                now = time.time()  # once the other processes' steps are done
                 try:
                     row = conn.execute("SELECT tat, base, cut_at, armed_at, expires_at FROM rate_limits"
                                        " WHERE key = ?", (key,)).fetchone()
@@ -50,14 +49,6 @@ class SqliteRateStore(RateStore):
                     raise
         except sqlite3.Error as exc:
             raise RateStoreError(f"sqlite rate store: {exc}") from exc
-
-    def reserve(self, key: str, ceiling: float, max_wait_s: float) -> Reservation | None:
-        out = self._step(key, lambda s, now: policy.reserve(s, ceiling, now, max_wait_s, self.aimd))
-        return out if isinstance(out, Reservation) else None
-
-    def decrease(self, key: str, ceiling: float, throttled: Reservation) -> float | None:
-        out = self._step(key, lambda s, now: policy.decrease(s, ceiling, now, throttled, self.aimd))
-        return out if isinstance(out, float) else None
 
     def close(self) -> None:
         self.db.close()
