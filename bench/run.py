@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "shared"))
 sys.path.insert(0, str(ROOT))
 
+from bench import obs_clients  # noqa: E402 - after the paths above
+
 AK, SK, PROJECT = "BENCHAK", "BENCHSK", "bench-project"
 ENV_BASE = {"PYTHONPATH": str(ROOT / "shared"), "PATH": os.environ.get("PATH", "")}
 
@@ -586,6 +588,7 @@ def main() -> None:
         "fleet_rate_limit": (False, lambda: fleet(2, 60, 20, concurrency=4) if q else fleet(4, 400, 20)),
         "memory_large_image": (True, lambda: memory(sdk, rt, 1 if q else 3)),
         "queue_publish": (False, lambda: publish_throughput(50 if q else 1000)),
+        "obs_client_alternatives": (False, lambda: obs_clients.measure(2 if q else 9)),
     }
     only = args.only.split(",") if args.only else list(steps)
     unknown = [name for name in only if name not in steps]
@@ -668,6 +671,8 @@ def print_table(r: dict[str, Any]) -> None:
               "one confirmed at a time (msg/s):")
         for k in ("sqlite", "rabbitmq", "redis_streams", "sqs_moto", "kafka_tansu"):
             print(f"  {k:14s} {qp[k]}")
+    if "obs_client_alternatives" in r:
+        obs_clients.print_rows(r["obs_client_alternatives"])
 
 
 if __name__ == "__main__":

@@ -37,8 +37,23 @@ def png_header(w: int, h: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk + end
 
 
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-ENCRYPTED_PDF = PDF.replace(b"trailer<</Root 1 0 R>>", b"trailer<</Root 1 0 R/Encrypt 3 0 R>>")
+def pdf(trailer_extra: bytes = b"") -> bytes:
+    """A well-formed one-object-per-line PDF with an xref table, so that its trailer is
+    found the way readers find it (startxref → xref → trailer)."""
+    objects = [b"<</Type/Catalog/Pages 2 0 R>>", b"<</Type/Pages/Kids[]/Count 0>>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for n, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj%s endobj\n" % (n, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer<</Size %d/Root 1 0 R%s>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer_extra, xref)
+    return bytes(out)
+
+
+PDF = pdf()
+ENCRYPTED_PDF = pdf(b"/Encrypt 3 0 R")
 
 files: dict[str, bytes] = {
     "empty.png": b"",
@@ -135,9 +150,7 @@ for fname, code, api in [
     ("text-named.jpg", "OCRFLOW.UNSUPPORTED_FORMAT", None),
     ("html-named.png", "OCRFLOW.UNSUPPORTED_FORMAT", None),
     ("json-named.tiff", "OCRFLOW.UNSUPPORTED_FORMAT", None),
-    ("truncated.png", "OCRFLOW.IMAGE_UNREADABLE", None),
     ("truncated-header.png", "OCRFLOW.IMAGE_UNREADABLE", None),
-    ("truncated.jpg", "OCRFLOW.IMAGE_UNREADABLE", None),
     ("jpeg-soi-only.jpg", "OCRFLOW.IMAGE_UNREADABLE", None),
     ("one-pixel.png", "OCRFLOW.IMAGE_DIMENSIONS", None),
     ("one-pixel.jpg", "OCRFLOW.IMAGE_DIMENSIONS", None),
@@ -166,6 +179,11 @@ case("file-over-limit-size-in-event", "OCRFLOW.FILE_TOO_LARGE", generate="small_
      key="big/claims-huge.png")
 case("event-huge", INVALID, generate="huge_event")
 case("event-many-bad-records", INVALID, generate="many_bad_records", expect_count=50)
+
+# --- damaged but maybe decodable: not certain, so sent; the service's refusal is what arrives ----
+for fname in ("truncated.png", "truncated.jpg"):
+    case(f"file-{fname}-sent", "AIS.0102", file=fname, key=f"general-text/{fname}", call=True,
+         answer={"status": 400, "error_code": "AIS.0102"})
 
 # --- provider codes (the API's own refusals), answered by the OCR endpoint ----------------------
 for code, status in [("AIS.0101", 400), ("AIS.0102", 400), ("AIS.0103", 400), ("AIS.0104", 400),

@@ -11,7 +11,7 @@ OUT=${1:-dist/ocrflow-functiongraph.zip}
 VENV=${VENV:-.venv}
 PY="$(cd "$VENV/bin" && pwd)/python"
 FG_PYTHON=${FG_PYTHON:-3.10}
-EXTRAS=${EXTRAS-aws}         # boto3 for OBS reads; add redis,amqp,kafka for those queues
+EXTRAS=${EXTRAS-}            # obs:// needs none (requests); redis,amqp,kafka for those queues
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/pkg" "$WORK/wheel" "$(dirname "$OUT")"
@@ -36,4 +36,5 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
             p = os.path.join(root, f)
             z.write(p, os.path.relpath(p, '.'))
 " "$OUT_ABS")
-echo "$OUT ($(du -h "$OUT_ABS" | cut -f1)): FunctionGraph Python $FG_PYTHON, handler handler.handler"
+FILES=$("$PY" -c "import sys, zipfile; print(len(zipfile.ZipFile(sys.argv[1]).namelist()))" "$OUT_ABS")
+echo "$OUT ($(du -h "$OUT_ABS" | cut -f1), $FILES files): FunctionGraph Python $FG_PYTHON, handler handler.handler"

@@ -119,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         # a local run has no platform timeout: each file gets OCR_DEADLINE_S of its own
         outcomes = Pipeline(rt, "recognize").process(
             refs, credentials_for(settings, None), float("inf"), on_done=progress)
-        calls = rt.metrics.snapshot()
+        calls, billed = rt.metrics.snapshot(), rt.metrics.billed()
     finally:
         rt.close()
     elapsed = time.monotonic() - t0
@@ -141,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for api, regions in sorted(calls.items()):
         for region, c in sorted(regions.items()):
             out.write(f"OCR calls {api} @ {region}: {c['total']} total, {c['success']} success, "
-                      f"{c['failed']} failed\n")
+                      f"{c['failed']} failed, {billed[api][region]} billed\n")
     out.write(f"Messages: ocrflow queue dump '{settings.queue_url('result')}'\n")
     if counts["failures"]:
         out.write(f"Failures: ocrflow queue dump '{settings.queue_url('failure')}'\n")

@@ -17,7 +17,6 @@ Answers map to outcomes by HTTP status and ``error_code`` — never by message t
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 import time
@@ -25,7 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import catalogue
 from .errors import Failure, ocrflow_failure
+from .httpsession import new_session, proxies_for
+from .metrics import billed_units
 from .signer import Credentials, sign
 
 if TYPE_CHECKING:
@@ -105,21 +107,7 @@ class OcrClient:
         if self._session is None:
             with self._session_lock:
                 if self._session is None:
-                    import requests
-                    from requests.adapters import HTTPAdapter
-
-                    session = requests.Session()
-                    # the environment (proxies, CA bundle) is read here and per endpoint
-                    # below, once, not on every request (requests would rescan os.environ
-                    # and look for ~/.netrc each time: about 0.4 ms a call here)
-                    session.trust_env = False
-                    session.verify = (os.environ.get("REQUESTS_CA_BUNDLE")
-                                      or os.environ.get("CURL_CA_BUNDLE") or True)
-                    pool = max(10, self.settings.max_concurrency)
-                    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
-                    session.mount("https://", adapter)
-                    session.mount("http://", adapter)
-                    self._session = session
+                    self._session = new_session(max(10, self.settings.max_concurrency))
         return self._session
 
     def close(self) -> None:
@@ -128,14 +116,7 @@ class OcrClient:
 
     def proxies_for(self, url: str) -> dict[str, str]:
         """HTTP(S)_PROXY / NO_PROXY from the environment for this endpoint, looked up once."""
-        base = url.split("/", 3)[:3]
-        key = "/".join(base)
-        proxies = self._proxies.get(key)
-        if proxies is None:
-            from requests.utils import get_environ_proxies
-
-            proxies = self._proxies[key] = dict(get_environ_proxies(key + "/"))
-        return proxies
+        return proxies_for(self._proxies, url)
 
     def url_for(self, api: str, region: str, project_id: str) -> str:
         return f"{self.settings.endpoint_for(region)}/v2/{project_id}/ocr/{api}"
@@ -255,6 +236,8 @@ class OcrClient:
             if isinstance(payload, dict) and "result" in payload and "error_code" not in payload:
                 self._auth_ok()
                 outcome.result = payload["result"]
+                if self.metrics is not None:
+                    self.metrics.record_billed(api, region, billed_units(api, outcome.result))
                 return None, False
             if isinstance(payload, dict) and "error_code" in payload:
                 return _provider_failure(status, payload), False
@@ -262,6 +245,9 @@ class OcrClient:
                                    f"{status} answer without a result object"), True
         if isinstance(payload, dict) and isinstance(payload.get("error_code"), str):
             failure = _provider_failure(status, payload)
+            hint = catalogue.load().explain_provider_refusal(failure.code, api, region)
+            if hint:
+                failure.message = f"{failure.message} ({hint})" if failure.message else hint
         else:
             failure = ocrflow_failure("OCRFLOW.BAD_RESPONSE",
                                       f"HTTP {status} without the service's error body")

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import catalogue
 from .errors import ConfigError
-from .routing import Route, RouteRule, rule_problems
+from .routing import RegionProblem, Route, RouteRule, option_problems, region_problems, rule_problems
 
 # field name -> environment variables, first one set wins
 ENV: dict[str, tuple[str, ...]] = {
@@ -49,6 +49,7 @@ ENV: dict[str, tuple[str, ...]] = {
     "deadline_s": ("OCR_DEADLINE_S",),
     "url_allowed_hosts": ("OCR_URL_ALLOWED_HOSTS",),
     "state_dir": ("OCRFLOW_STATE_DIR",),
+    "catalogue_check": ("OCR_CATALOGUE_CHECK",),
 }
 JSON_FIELDS = {"api_regions", "project_ids", "routes", "url_allowed_hosts", "max_calls_per_second"}
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -96,6 +97,9 @@ class Settings(BaseModel):
     deadline_s: float = Field(default=60.0, gt=0)
     url_allowed_hosts: list[str] = Field(default_factory=list)
     state_dir: str = Field(default_factory=default_state_dir)
+    #: "strict": a routed API whose region's endpoint table does not list it stops the
+    #: start; "warn": a warning at start, and the call is made anyway
+    catalogue_check: catalogue.CatalogueCheck = "strict"
 
     # --- derived -----------------------------------------------------------------------
     def region_for(self, api: str) -> str:
@@ -160,6 +164,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ConfigError(missing, "must be set together with its pair (AK and SK)")
     if isinstance(raw.get("log_level"), str):
         raw["log_level"] = raw["log_level"].upper()
+    if isinstance(raw.get("catalogue_check"), str):
+        raw["catalogue_check"] = raw["catalogue_check"].lower()
     if isinstance(raw.get("routes"), list):  # "suffix": ".pdf" is short for [".pdf"]
         raw["routes"] = [dict(r, suffix=[r["suffix"]]) if isinstance(r, dict) and isinstance(
             r.get("suffix"), str) else r for r in raw["routes"]]
@@ -199,7 +205,7 @@ def _check(settings: Settings, source: dict[str, str]) -> None:
         if region not in cat.regions:
             raise ConfigError(var("api_regions"), f"unknown region {region!r} for {api!r}")
     for i, rule in enumerate(settings.routes):
-        problems = rule_problems(rule, set(cat.apis))
+        problems = rule_problems(rule, set(cat.apis), cat.unsupported)
         if problems:
             raise ConfigError(var("routes"), f"{problems[0]} (at {i})")
     settings.endpoint_for("x")  # the template must format
@@ -207,3 +213,34 @@ def _check(settings: Settings, source: dict[str, str]) -> None:
 
     if problem := limits_problem(settings.max_calls_per_second, set(cat.apis)):
         raise ConfigError(var("max_calls_per_second"), problem)
+    if settings.catalogue_check == "strict":
+        unknown_options = option_problems(settings.routes, cat)
+        if unknown_options:
+            raise ConfigError(var("routes"),
+                              unknown_options[0] + "; OCR_CATALOGUE_CHECK=warn sends them anyway")
+        found = region_problems(settings.routing, settings.region_for, cat)
+        if found:
+            variable = var("routes") if found[0].withdrawn else var("api_regions")
+            raise ConfigError(variable, region_message(found[0], settings))
+
+
+def region_message(found: RegionProblem, settings: Settings) -> str:
+    """The one start-time message for an API routed where the official tables do not list
+    it: names the API, the region, where it is offered and the way out."""
+    if found.withdrawn:
+        return f"{found.problem}; route its files to another API in OCR_ROUTES"
+    text = (f"{found.problem}. Set OCR_API_REGIONS to "
+            f'{{"{found.api}": "<region where its package was bought>"}} (now {found.api} '
+            f"goes to {found.region})")
+    if settings.catalogue_check == "strict":
+        text += ", or OCR_CATALOGUE_CHECK=warn to call anyway if the endpoint tables are behind"
+    return text
+
+
+def catalogue_warnings(settings: Settings) -> list[str]:
+    """With ``OCR_CATALOGUE_CHECK=warn``: what ``strict`` would have stopped the start for."""
+    if settings.catalogue_check != "warn":
+        return []
+    cat = catalogue.load()
+    return option_problems(settings.routes, cat) + [
+        region_message(p, settings) for p in region_problems(settings.routing, settings.region_for, cat)]

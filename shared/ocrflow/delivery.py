@@ -33,6 +33,7 @@ from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectRef
 from .ports import ClaimState
 from .runtime import Runtime
+from .signer import Credentials
 
 Status = Literal["result", "failure", "duplicate", "in_progress", "unpublished"]
 
@@ -105,8 +106,10 @@ class Delivery:
 
     def __init__(self, runtime: Runtime, key: str, ref: ObjectRef | None,
                  delivery_id: str | None, api: str | None = None,
-                 region: str | None = None, started: float | None = None) -> None:
+                 region: str | None = None, started: float | None = None,
+                 credentials: Credentials | None = None) -> None:
         self.rt = runtime
+        self.credentials = credentials
         self.key, self.ref, self.delivery_id = key, ref, delivery_id
         self.api, self.region = api, region
         self.started = time.monotonic() if started is None else started
@@ -159,8 +162,8 @@ class Delivery:
         result_bytes = message.stored_bytes()
         bucket, prefix = self._claim_check_location(message)
         try:
-            url = self.rt.object_store.put(bucket, f"{prefix}{message.id}.json", result_bytes,
-                                           "application/json")
+            store = self.rt.object_store_for(self.credentials, message.ref.region if message.ref else None)
+            url = store.put(bucket, f"{prefix}{message.id}.json", result_bytes, "application/json")
         except ObjectStoreError as exc:
             return FailureMessage(
                 function=message.function, ref=message.ref, api=message.api,

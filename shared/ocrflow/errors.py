@@ -67,8 +67,15 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "Resize the image into the API's range (see the catalogue in the README).",
     ),
     "OCRFLOW.API_NOT_IN_REGION": CodeInfo(
-        "The routed API is not offered in the region configured for it; no call was made.",
-        "Set OCR_API_REGIONS for this API to the region where its package was bought.",
+        "The routed API is not listed for the region configured for it in the official "
+        "endpoint tables; no call was made.",
+        "Set OCR_API_REGIONS for this API to the region where its package was bought (or "
+        "OCR_CATALOGUE_CHECK=warn if the tables are behind).",
+    ),
+    "OCRFLOW.API_WITHDRAWN": CodeInfo(
+        "The routed API was withdrawn by the provider (the date is in the message); no call "
+        "was made.",
+        "Route these files to another API in OCR_ROUTES, then redrive.",
     ),
     "OCRFLOW.UNKNOWN_API": CodeInfo(
         "A route names an API that the catalogue does not know.",

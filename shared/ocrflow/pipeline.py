@@ -57,9 +57,9 @@ class Pipeline:
         started = time.monotonic()
         deadline = min(deadline, started + self.rt.settings.deadline_s)
         try:
-            job = self.recogniser.prepare(record)
+            job = self.recogniser.prepare(record, credentials)
             delivery = Delivery(self.rt, job.key, job.ref, job.delivery_id, job.api, job.region,
-                                started)
+                                started, credentials)
             # a claim for a call outlives the record's whole deadline, then another delivery
             # may take it over; a failure decided without a call needs only the grace
             claim_for_s = CLAIM_GRACE_S if job.decided else \

@@ -10,10 +10,13 @@ import abc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import PublishError
 from .models import ObjectInfo, OutgoingMessage
+
+if TYPE_CHECKING:
+    from .signer import Credentials
 
 
 class ObjectStore(abc.ABC):
@@ -36,6 +39,12 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object under ``prefix``, in key order."""
+
+    def scoped(self, credentials: Credentials | None, region: str | None) -> ObjectStore:
+        """The store as one invocation uses it: with that invocation's credentials (a
+        FunctionGraph agency's rotate) and the region its event names. Stores that find
+        their own credentials and endpoint (files, S3 through boto3) are the same store."""
+        return self
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

@@ -86,7 +86,7 @@ class Recogniser:
         self.function = function
 
     # --- before any claim -----------------------------------------------------------------
-    def prepare(self, record: Record) -> Job:
+    def prepare(self, record: Record, credentials: Credentials | None = None) -> Job:
         if isinstance(record, InvalidRecord):
             failure = ocrflow_failure("OCRFLOW.EVENT_INVALID", record.reason)
             message = FailureMessage(function=self.function, ref=None, error=failure,
@@ -97,20 +97,17 @@ class Recogniser:
         try:
             check_key(ref.key)
             route = self.rt.settings.routing
-            info = self._head(ref) if route.needs_metadata else None
+            info = self._head(ref, credentials) if route.needs_metadata else None
             choice = route.choose(ref.key, info.metadata if info else None)
             region = self.rt.settings.region_for(choice.api)
             job = replace(job, api=choice.api, region=region, options=choice.options,
                           input=choice.input, url_template=choice.url_template, info=info)
-            if not self.rt.catalogue.offers(region, choice.api):
-                offered = ", ".join(self.rt.catalogue.regions_offering(choice.api)) or "none"
-                raise FailureError.of(
-                    "OCRFLOW.API_NOT_IN_REGION",
-                    f"{choice.api} is not offered in {region} (offered in: {offered}); "
-                    f"set OCR_API_REGIONS to the region where its package was bought")
+            refusal = self.rt.catalogue.refusal_code(choice.api, region, self.rt.settings.catalogue_check)
+            if refusal is not None:
+                raise FailureError.of(*refusal)
             if ref.version_id is None and ref.etag is None:
                 # no identity in the event (a local run): the current ETag names the content
-                info = job.info or self._head(ref)
+                info = job.info or self._head(ref, credentials)
                 ref = ObjectRef(ref.bucket, ref.key, ref.version_id, info.etag, info.size,
                                 ref.region, ref.event_time, ref.delivery_id, ref.redrive_of)
                 job = replace(job, ref=ref, info=info)
@@ -140,14 +137,15 @@ class Recogniser:
             if ref.size is not None:
                 filecheck.check_size(ref.size, api_limits, self.rt.catalogue)
             if info is None and ref.size is None:
-                info = self._head(ref)
+                info = self._head(ref, credentials)
             if info is not None:
                 filecheck.check_size(info.size, api_limits, self.rt.catalogue)
             if job.input == "url":
                 body = self._url_body(job)
             else:
-                data = self.rt.object_store.get(ref.bucket, ref.key, ref.version_id,
-                                                if_match=None if ref.version_id else ref.etag)
+                store = self.rt.object_store_for(credentials, ref.region)
+                data = store.get(ref.bucket, ref.key, ref.version_id,
+                                 if_match=None if ref.version_id else ref.etag)
                 if api_limits.body_field == "json":
                     body = self._invoice_body(data, job)
                     del data
@@ -222,8 +220,9 @@ class Recogniser:
             raise FailureError.of("OCRFLOW.BUDGET_EXCEEDED",
                                   f"OCR_MAX_CALLS_PER_DAY={limit} reached for {day:%Y-%m-%d} (UTC)")
 
-    def _head(self, ref: ObjectRef) -> ObjectInfo:
-        return self.rt.object_store.head(ref.bucket, ref.key, ref.version_id)
+    def _head(self, ref: ObjectRef, credentials: Credentials | None) -> ObjectInfo:
+        return self.rt.object_store_for(credentials, ref.region).head(ref.bucket, ref.key,
+                                                                       ref.version_id)
 
 
 def _store_failure(exc: ObjectStoreError) -> Failure:

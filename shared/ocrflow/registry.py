@@ -14,7 +14,7 @@ from .ports import IdempotencyStore, ObjectStore, Queue
 _STORES = {
     "file": "ocrflow.stores.file:open_store",
     "s3": "ocrflow.stores.s3:open_store",
-    "obs": "ocrflow.stores.s3:open_store",
+    "obs": "ocrflow.stores.obs:open_store",
 }
 _QUEUES = {
     "sqlite": "ocrflow.queues.sqlite:open_queue",

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from . import catalogue as catalogue_mod
-from .config import Settings, load_settings
+from .config import Settings, catalogue_warnings, load_settings
 from .errors import ConfigError, PublishError
 from .log import configure, get_logger
 from .metrics import Metrics
@@ -29,6 +29,7 @@ from .registry import (
 
 if TYPE_CHECKING:
     from .client import OcrClient
+    from .signer import Credentials
 
 QUEUE_VARIABLES = {"result": "RESULT_QUEUE_URL", "failure": "FAILURE_QUEUE_URL"}
 
@@ -60,6 +61,10 @@ class Runtime:
                 if self._object_store is None:
                     self._object_store = open_object_store(self.settings.object_store_url)
         return self._object_store
+
+    def object_store_for(self, credentials: Credentials | None, region: str | None) -> ObjectStore:
+        """The object store with one invocation's credentials and its event's region."""
+        return self.object_store.scoped(credentials, region)
 
     def max_message_bytes(self, which: str) -> int | None:
         if which not in self.message_limits:
@@ -167,6 +172,9 @@ def runtime(settings: Settings | None = None) -> Runtime:
 
                     settings = with_secret_credentials(settings)
                 configure(settings.service_name, settings.log_level)
+                for warning in catalogue_warnings(settings):
+                    get_logger().warning("calling where the endpoint tables do not list the API",
+                                         detail=warning)
                 _runtime = Runtime(settings)
     return _runtime
 

@@ -39,7 +39,9 @@ def test_rendered_text_comes_back_through_the_pipeline(tmp_path: Path, validate_
     n = random.randint(10000, 99999)
     english, chinese = f"Order {n} shipped today", f"华为云文字识别{n}"
     with start_emulator(credentials={"TESTAK0000000000": "test-secret-key-0000000000000000"}) as emu:
-        h = make_harness(tmp_path, emu.url + "/{region}")
+        # the first real recognition loads the OCR model; on a busy machine that can pass the
+        # harness's 5 s read timeout, and the retry would be a second billed call
+        h = make_harness(tmp_path, emu.url + "/{region}", OCR_READ_TIMEOUT_S="60")
         h.put("uploads", f"scans/order {n}.png", render([english, chinese]))
         answer = h.invoke({"Records": [{"eventName": "ObjectCreated:Put", "s3": {
             "bucket": {"name": "uploads"}, "object": {"key": f"scans/order+{n}.png"}}}]})

@@ -16,6 +16,7 @@ from PIL import Image
 from ocrflow.errors import ObjectChanged, ObjectNotFound
 from ocrflow.messages import ResultMessage, outgoing
 from ocrflow.models import ObjectRef
+from ocrflow.ports import ObjectStore
 from ocrflow.registry import open_object_store, open_queue
 from tests.support.harness import make_harness
 from tests.support.replay_server import Answer, ReplayServer
@@ -52,25 +53,31 @@ def message(key: str = "a.png", size: int = 10) -> Any:
                                   result={"words_block_list": [{"words": "x" * size}]}).event())
 
 
-def test_s3_reads_the_exact_version_and_refuses_a_changed_object(s3: Any) -> None:
+def check_store(store: ObjectStore, s3: Any, key: str, scheme: str) -> None:
+    """What every S3-API store does on a real server: the exact version an event names, an
+    ETag that must still match, missing objects, writes and listing."""
     b = bucket(s3, versioned=True)
-    v1 = s3.put_object(Bucket=b, Key="doc 1.png", Body=b"first")["VersionId"]
-    s3.put_object(Bucket=b, Key="doc 1.png", Body=b"second", Metadata={"doc-type": "mixed"})
-    store = open_object_store("s3://")
-    assert store.get(b, "doc 1.png", v1) == b"first"
-    assert store.get(b, "doc 1.png") == b"second"
-    info = store.head(b, "doc 1.png")
+    v1 = s3.put_object(Bucket=b, Key=key, Body=b"first")["VersionId"]
+    s3.put_object(Bucket=b, Key=key, Body=b"second", Metadata={"doc-type": "mixed"})
+    assert store.get(b, key, v1) == b"first"
+    assert store.get(b, key) == b"second"
+    info = store.head(b, key)
     assert (info.size, info.etag, info.metadata) == (6, hashlib.md5(b"second").hexdigest(),  # noqa: S324
                                                      {"doc-type": "mixed"})
-    assert store.get(b, "doc 1.png", if_match=hashlib.md5(b"second").hexdigest()) == b"second"  # noqa: S324
+    assert store.get(b, key, if_match=hashlib.md5(b"second").hexdigest()) == b"second"  # noqa: S324
     with pytest.raises(ObjectChanged):
-        store.get(b, "doc 1.png", if_match=hashlib.md5(b"first").hexdigest())  # noqa: S324
+        store.get(b, key, if_match=hashlib.md5(b"first").hexdigest())  # noqa: S324
     with pytest.raises(ObjectNotFound):
         store.get(b, "missing.png")
     with pytest.raises(ObjectNotFound):
         store.head(b, "missing.png")
-    assert store.put(b, "results/r.json", b"{}", "application/json") == f"s3://{b}/results/r.json"
+    assert store.put(b, "results/r.json", b"{}", "application/json") == f"{scheme}://{b}/results/r.json"
+    assert s3.get_object(Bucket=b, Key="results/r.json")["Body"].read() == b"{}"
     assert [o.key for o in store.list(b, "results/")] == ["results/r.json"]
+
+
+def test_s3_reads_the_exact_version_and_refuses_a_changed_object(s3: Any) -> None:
+    check_store(open_object_store("s3://"), s3, "doc 1.png", "s3")
 
 
 def test_sqs_standard_queue_byte_for_byte_with_attributes(sqs: Any, moto_endpoint: str) -> None:

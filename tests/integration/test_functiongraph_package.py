@@ -1,6 +1,7 @@
 """The FunctionGraph zip imports and runs its handler on a sample OBS event in a clean
-virtualenv (no ocrflow installed), with a context that has exactly FunctionGraph's methods:
-temporary credentials and the request id come from the context."""
+virtualenv (no ocrflow installed, no keys in the environment), with a context that has exactly
+FunctionGraph's methods: temporary credentials and the request id come from the context, and
+the object is read from OBS's S3 API (moto behind a recording forwarder) with them."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import uuid
 import venv
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from ocrflow.signer import verify
 from tests.conftest import ROOT, load_event
 from tests.integration.test_aws_adapters import png
+from tests.integration.test_aws_adapters import s3 as s3  # noqa: F401 - fixture
+from tests.support.recording_forwarder import RecordingForwarder
 from tests.support.replay_server import ReplayServer
 
 RUNNER = textwrap.dedent('''
@@ -39,7 +44,8 @@ RUNNER = textwrap.dedent('''
 ''')
 
 
-def test_zip_runs_in_a_clean_virtualenv(tmp_path: Path, replay: ReplayServer) -> None:
+def test_zip_runs_in_a_clean_virtualenv(tmp_path: Path, replay: ReplayServer, s3: Any,  # noqa: F811
+                                        moto_endpoint: str) -> None:
     zip_path = tmp_path / "fg.zip"
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     env = {**os.environ, "FG_PYTHON": py, "VENV": str(Path(sys.executable).parents[1])}
@@ -50,6 +56,8 @@ def test_zip_runs_in_a_clean_virtualenv(tmp_path: Path, replay: ReplayServer) ->
     with zipfile.ZipFile(zip_path) as z:
         z.extractall(code)
     assert (code / "handler.py").exists() and (code / "redrive_handler.py").exists()
+    # OBS is read with signed requests: no AWS SDK in the zip
+    assert not [p for p in ("boto3", "botocore", "s3transfer") if (code / p).exists()]
 
     clean = tmp_path / "venv"
     venv.create(clean, with_pip=False)
@@ -59,19 +67,25 @@ def test_zip_runs_in_a_clean_virtualenv(tmp_path: Path, replay: ReplayServer) ->
     assert probe.returncode != 0  # nothing installed: the zip must carry everything
 
     event = load_event("obs_native_v3.json")
+    bucket = f"ocrflow-obs-{uuid.uuid4().hex[:10]}"
+    event["Records"][0]["obs"]["bucket"].update(name=bucket, bucket=bucket)
     obj = event["Records"][0]["obs"]["object"]
     for field in ("eTag", "size"):
         obj.pop(field)
     (tmp_path / "event.json").write_text(json.dumps(event))
-    bucket = tmp_path / "buckets" / "ocrflow-obs" / "receipts" / "2026"
-    bucket.mkdir(parents=True)
-    (bucket / "小票 01.png").write_bytes(png())
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="receipts/2026/小票 01.png", Body=png())
     (tmp_path / "runner.py").write_text(RUNNER)
-    run_env = {"PATH": os.environ.get("PATH", ""), "OBJECT_STORE_URL": (tmp_path / "buckets").as_uri(),
+    forwarder = RecordingForwarder(moto_endpoint)
+    run_env = {"PATH": os.environ.get("PATH", ""), "OBJECT_STORE_URL": f"obs://?endpoint={forwarder.url}",
                "OCR_ENDPOINT": replay.url, "OCR_PROJECT_ID": "fg-project", "RUNTIME_CODE_ROOT": str(code),
                "OCRFLOW_STATE_DIR": str(tmp_path / "state")}
-    run = subprocess.run([str(python), str(tmp_path / "runner.py"), str(code), str(tmp_path / "event.json")],
-                         env=run_env, capture_output=True, text=True, timeout=120)
+    try:
+        run = subprocess.run([str(python), str(tmp_path / "runner.py"), str(code),
+                              str(tmp_path / "event.json")],
+                             env=run_env, capture_output=True, text=True, timeout=120)
+    finally:
+        forwarder.stop()
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["counts"]["results"] == 1
@@ -79,6 +93,10 @@ def test_zip_runs_in_a_clean_virtualenv(tmp_path: Path, replay: ReplayServer) ->
     assert sent.headers["X-Security-Token"] == "TEMPTOKENFG"
     assert "Access=TEMPAKFG," in sent.headers["Authorization"]
     assert verify("POST", sent.path, "", sent.headers, sent.body, {"TEMPAKFG": "TEMPSKFG"}) == "TEMPAKFG"
+    reads = [r for r in forwarder.requests if r.method in ("HEAD", "GET")]
+    assert reads and all(r.headers["x-amz-security-token"] == "TEMPTOKENFG" and
+                         r.headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=TEMPAKFG/")
+                         for r in reads)
     logs = [json.loads(line) for line in run.stderr.splitlines() if line.startswith('{"level"')]
     assert logs and all(line["function_request_id"] == "fg-request-1" for line in logs)
     with sqlite3.connect(tmp_path / "state" / "queues.db") as db:

@@ -66,7 +66,7 @@ def test_run_processes_a_folder_and_prints_a_table(tmp_path: Path, replay: Repla
     assert "a.png" in out and "sub/b.png" in out and "hello" in out
     assert "failure OCRFLOW.UNSUPPORTED_FORMAT" in out
     assert "3 files" in out and "2 results, 1 failures" in out
-    assert "OCR calls general-text @ cn-north-4: 2 total, 2 success, 0 failed" in out
+    assert "OCR calls general-text @ cn-north-4: 2 total, 2 success, 0 failed, 2 billed" in out
     assert "ocrflow queue dump" in out
 
 

@@ -26,10 +26,10 @@ def test_project_id_falls_back_to_the_sdk_variable() -> None:
 
 
 def test_region_of_each_api_comes_from_its_package_region_else_the_default() -> None:
-    s = load_settings({"OCR_REGION": "cn-east-3",
-                       "OCR_API_REGIONS": '{"passport": "cn-north-4", "auto-classification": "cn-south-1"}'})
-    assert s.region_for("passport") == "cn-north-4"
-    assert s.region_for("auto-classification") == "cn-south-1"
+    regions = '{"passport": "ap-southeast-1", "auto-classification": "cn-north-4"}'
+    s = load_settings({"OCR_REGION": "cn-east-3", "OCR_API_REGIONS": regions})
+    assert s.region_for("passport") == "ap-southeast-1"
+    assert s.region_for("auto-classification") == "cn-north-4"
     assert s.region_for("general-text") == "cn-east-3"
 
 
@@ -65,7 +65,7 @@ def test_routes_by_prefix_suffix_and_metadata_first_match_wins() -> None:
     s = load_settings({"OCR_ROUTES": """[
         {"prefix": "invoices/", "suffix": [".pdf", ".JPG"], "api": "vat-invoice"},
         {"metadata": {"Doc-Type": "mixed"}, "api": "auto-classification"},
-        {"prefix": "forms/", "api": "custom-template", "options": {"template_id": "t-1"}},
+        {"prefix": "forms/", "api": "id-card", "options": {"side": "front"}},
         {"suffix": ".png", "api": "general-text", "options": {"detect_direction": true}}
     ]"""})
     r = s.routing
@@ -75,7 +75,7 @@ def test_routes_by_prefix_suffix_and_metadata_first_match_wins() -> None:
     assert r.choose("x.tiff", {"doc-type": "mixed"}).api == "auto-classification"
     assert r.choose("x.tiff", {"doc-type": "single"}).api == "general-text"  # default
     forms = r.choose("forms/f.tiff")
-    assert (forms.api, forms.options) == ("custom-template", {"template_id": "t-1"})
+    assert (forms.api, forms.options) == ("id-card", {"side": "front"})
     assert r.choose("p.png").options == {"detect_direction": True}
 
 
@@ -85,7 +85,8 @@ def test_catalogue_is_data_with_the_documented_gaps() -> None:
     assert len(cat.regions["cn-north-4"]) >= 30
     for missing in ("passport", "seal", "auto-classification"):
         assert not cat.offers("cn-east-3", missing)
-    assert cat.offers("cn-south-1", "auto-classification")
+    # the China site's table deploys only these three in cn-south-1
+    assert cat.regions["cn-south-1"] == {"web-image", "real-estate-certificate", "acceptance-bill"}
     assert cat.apis["seal"].body_field == "data"
     assert "pdf" in cat.apis["mvs-invoice"].formats
     assert cat.max_file_bytes == 7_864_320

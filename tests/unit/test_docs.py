@@ -31,3 +31,23 @@ def test_every_configuration_variable_is_documented() -> None:
     for names in ENV.values():
         for name in names:
             assert f"`{name}`" in README, name
+
+
+def test_the_api_region_table_is_generated_from_the_catalogue() -> None:
+    from ocrflow.catalogue import regions_markdown
+
+    block = README.split("<!-- regions:start -->\n")[1].split("\n<!-- regions:end -->")[0]
+    assert block == regions_markdown(), "run: python scripts/update_readme_tables.py"
+    # the sources and the date they were read are part of the table
+    assert "ocr_03_0062" in block and "read 2026-11-25" in block
+
+
+def test_the_region_advice_in_the_readme_matches_the_catalogue() -> None:
+    from ocrflow.catalogue import load
+
+    prose = " ".join(README.split("### Routing")[1].split("### APIs and regions")[0].split())
+    offered = re.search(r"`cn-south-1` offers only (.+?)\.", prose)
+    assert offered is not None
+    assert set(re.findall(r"`([a-z-]+)`", offered.group(1))) == load().regions["cn-south-1"]
+    advised = re.search(r'`\{"auto-classification": "([a-z0-9-]+)"\}`', prose)
+    assert advised is not None and load().offers(advised.group(1), "auto-classification")

@@ -36,6 +36,14 @@ def png_header_only(w: int, h: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk + end
 
 
+def pdf_file(trailer_extra: bytes = b"") -> bytes:
+    head = b"%PDF-1.4\n"
+    obj = b"1 0 obj<</Type/Catalog>>endobj\n"
+    xref = len(head) + len(obj)
+    return (head + obj + b"xref\n0 2\n0000000000 65535 f \n%010d 00000 n \n" % len(head)
+            + b"trailer<</Size 2/Root 1 0 R%s>>\nstartxref\n%d\n%%%%EOF\n" % (trailer_extra, xref))
+
+
 def code_of(data: bytes, api: catalogue.ApiLimits = TEXT) -> str | None:
     try:
         filecheck.check(data, api, CAT)
@@ -74,17 +82,19 @@ def test_local_refusals(data: bytes, code: str) -> None:
     assert code_of(data) == code
 
 
-def test_truncated_png_and_jpeg_are_unreadable() -> None:
-    assert code_of(png(200, 200)[:-20]) == "OCRFLOW.IMAGE_UNREADABLE"
-    assert code_of(jpeg(200, 200)[:-200]) == "OCRFLOW.IMAGE_UNREADABLE"
+def test_a_missing_header_is_unreadable_but_a_damaged_body_is_sent() -> None:
+    # no decoder reads a PNG without IHDR or a JPEG without a frame header: certain
+    assert code_of(png(200, 200)[:20]) == "OCRFLOW.IMAGE_UNREADABLE"
+    assert code_of(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00") == "OCRFLOW.IMAGE_UNREADABLE"
+    # a cut-off body may still decode (libjpeg fills the rest): not certain, so the API decides
+    assert code_of(png(200, 200)[:-20]) is None
+    assert code_of(jpeg(200, 200)[:-200]) is None
 
 
 def test_pdf_only_where_the_api_takes_it_and_never_encrypted() -> None:
-    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
-    assert code_of(pdf, CARD) == "OCRFLOW.UNSUPPORTED_FORMAT"
-    assert code_of(pdf, CAT.apis["mvs-invoice"]) is None
-    encrypted = b"%PDF-1.6\n1 0 obj<<>>endobj\ntrailer<</Encrypt 5 0 R>>\n%%EOF"
-    assert code_of(encrypted, CAT.apis["mvs-invoice"]) == "OCRFLOW.IMAGE_UNREADABLE"
+    assert code_of(pdf_file(), CARD) == "OCRFLOW.UNSUPPORTED_FORMAT"
+    assert code_of(pdf_file(), CAT.apis["mvs-invoice"]) is None
+    assert code_of(pdf_file(b"/Encrypt 5 0 R"), CAT.apis["mvs-invoice"]) == "OCRFLOW.IMAGE_UNREADABLE"
 
 
 def test_size_limit_is_the_base64_limit() -> None:

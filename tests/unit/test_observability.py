@@ -125,6 +125,7 @@ def test_emf_document_per_api_and_region() -> None:
     spec = gt["_aws"]["CloudWatchMetrics"][0]
     assert spec["Namespace"] == "ocrflow" and spec["Dimensions"] == [["service", "api", "region"]]
     assert {x["Name"] for x in spec["Metrics"]} == {"OcrCallsTotal", "OcrCallsSuccess",
-                                                   "OcrCallsFailed", "OcrCallDuration"}
+                                                   "OcrCallsFailed", "OcrBilledUnits",
+                                                   "OcrCallDuration"}
     assert by[("passport", "ap-southeast-1")]["OcrCallsTotal"] == 1
     assert m.snapshot() == {}  # flushed

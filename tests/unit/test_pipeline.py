@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from ocrflow.errors import PublishError
+from ocrflow.errors import ConfigError, PublishError
 from ocrflow.handler import RecordsNotPublished
 from ocrflow.models import OutgoingMessage
 from ocrflow.ports import Queue
@@ -112,31 +112,61 @@ def test_s3_test_event_succeeds_with_nothing_published(h: Harness, replay: Repla
     assert h.results() == [] and h.failures() == [] and replay.received == []
 
 
-def test_route_to_a_region_without_the_api_fails_without_a_call(tmp_path: Path, replay: ReplayServer,
-                                                               validate_message: Any) -> None:
+def test_route_to_a_region_without_the_api_stops_the_start(tmp_path: Path, replay: ReplayServer) -> None:
+    with pytest.raises(ConfigError) as err:
+        make_harness(tmp_path, replay.url + "/{region}", OCR_REGION="cn-east-3",
+                     OCR_ROUTES='[{"prefix": "passports/", "api": "passport"}]')
+    text = str(err.value)
+    assert text.startswith("OCR_API_REGIONS: ")
+    assert "passport" in text and "cn-east-3" in text
+    assert "cn-north-4, ap-southeast-1, ap-southeast-2" in text  # where it is offered
+    assert "OCR_CATALOGUE_CHECK=warn" in text
+    assert replay.received == []
+
+
+def test_with_catalogue_check_warn_the_call_is_made_and_the_provider_code_arrives(
+        tmp_path: Path, replay: ReplayServer, validate_message: Any) -> None:
+    replay.script(Answer(404, {"error_code": "APIG.0101", "error_msg": "The API does not exist"}))
     h = make_harness(tmp_path, replay.url + "/{region}", OCR_REGION="cn-east-3",
+                     OCR_CATALOGUE_CHECK="warn",
                      OCR_ROUTES='[{"prefix": "passports/", "api": "passport"}]')
     h.put("ocrflow-uploads", "passports/p.png", png_bytes())
     h.invoke(s3_event("passports/p.png"))
     [failure] = [validate_message(m) for m in h.failures()]
     err = failure["data"]["error"]
-    assert err["code"] == "OCRFLOW.API_NOT_IN_REGION" and err["source"] == "ocrflow"
-    assert "cn-east-3" in err["message"] and "cn-north-4" in err["message"]
-    assert failure["data"]["api"] == "passport" and failure["data"]["ocr_region"] == "cn-east-3"
+    assert (err["code"], err["source"], err["http_status"]) == ("APIG.0101", "provider", 404)
+    assert err["message"].startswith("The API does not exist")
+    assert "cn-east-3" in err["message"] and "offered in cn-north-4" in err["message"]
+    assert [r.path.rsplit("/", 1)[1] for r in replay.received] == ["passport"]
+    h.close()
+
+
+def test_a_withdrawn_api_is_refused_without_a_call(tmp_path: Path, replay: ReplayServer,
+                                                   validate_message: Any) -> None:
+    with pytest.raises(ConfigError, match="OCR_ROUTES: custom-template was withdrawn"):
+        make_harness(tmp_path, replay.url + "/{region}",
+                     OCR_ROUTES='[{"prefix": "forms/", "api": "custom-template"}]')
+    h = make_harness(tmp_path, replay.url + "/{region}", OCR_CATALOGUE_CHECK="warn",
+                     OCR_ROUTES='[{"prefix": "forms/", "api": "custom-template"}]')
+    h.put("ocrflow-uploads", "forms/f.png", png_bytes())
+    h.invoke(s3_event("forms/f.png"))
+    [failure] = [validate_message(m) for m in h.failures()]
+    assert failure["data"]["error"]["code"] == "OCRFLOW.API_WITHDRAWN"
+    assert "2025-12-31" in failure["data"]["error"]["message"]
     assert replay.received == []
     h.close()
 
 
 def test_api_is_called_in_its_package_region(tmp_path: Path, replay: ReplayServer) -> None:
     h = make_harness(tmp_path, replay.url + "/{region}", OCR_REGION="cn-east-3",
-                     OCR_API_REGIONS='{"auto-classification": "cn-south-1"}',
+                     OCR_API_REGIONS='{"auto-classification": "cn-north-4"}',
                      OCR_ROUTES='[{"prefix": "mixed/", "api": "auto-classification"}]')
     h.put("ocrflow-uploads", "mixed/m.png", png_bytes())
     h.put("ocrflow-uploads", "plain.png", png_bytes())
     h.invoke(s3_event("mixed/m.png", "plain.png"))
     paths = sorted(r.path for r in replay.received)
     assert paths == ["/cn-east-3/v2/0123456789abcdef0123456789abcdef/ocr/general-text",
-                     "/cn-south-1/v2/0123456789abcdef0123456789abcdef/ocr/auto-classification"]
+                     "/cn-north-4/v2/0123456789abcdef0123456789abcdef/ocr/auto-classification"]
     h.close()
 
 
@@ -146,8 +176,13 @@ def test_provider_4204_is_a_published_non_retryable_failure(h: Harness, replay: 
     h.put("ocrflow-uploads", "x.png", png_bytes())
     h.invoke(s3_event("x.png"))
     [failure] = [validate_message(m) for m in h.failures()]
-    assert failure["data"]["error"] == {"code": "ModelArts.4204", "message": "service not enabled",
-                                        "http_status": 403, "source": "provider", "retryable": False}
+    err = failure["data"]["error"]
+    assert {k: err[k] for k in ("code", "http_status", "source", "retryable")} == {
+        "code": "ModelArts.4204", "http_status": 403, "source": "provider", "retryable": False}
+    # the provider's words, then which region was called and where the API is offered
+    assert err["message"].startswith("service not enabled (general-text is not enabled for this "
+                                     "account in cn-north-4, the region called; general-text is "
+                                     "offered in cn-north-4, cn-east-3, ap-southeast-1.")
     assert len(replay.received) == 1
 
 

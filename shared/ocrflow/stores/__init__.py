@@ -1,0 +1,21 @@
+"""Object stores, one module per backend; the URL options the S3-API stores share."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from ..errors import ConfigError
+
+OPTIONS = ("endpoint", "region", "addressing")
+
+
+def store_options(url: str) -> dict[str, str]:
+    """The ``?endpoint=&region=&addressing=`` of an ``s3://`` or ``obs://`` URL, checked."""
+    query = {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+    unknown = set(query) - set(OPTIONS)
+    if unknown:
+        raise ConfigError("OBJECT_STORE_URL", f"unknown options {sorted(unknown)}; "
+                          f"expected {', '.join(OPTIONS)}")
+    if query.get("addressing") not in (None, "virtual", "path"):
+        raise ConfigError("OBJECT_STORE_URL", "addressing is virtual or path")
+    return query

@@ -1,21 +1,21 @@
-"""``s3://`` (and ``obs://``): AWS S3, or Huawei OBS through its S3-compatible API.
+"""``s3://``: AWS S3 (or another S3-compatible service) through boto3 and its credential chain.
 
-The endpoint comes from ``AWS_ENDPOINT_URL`` or the URL's ``?endpoint=`` (OBS:
-``s3://?endpoint=https://obs.cn-north-4.myhuaweicloud.com&addressing=virtual``); the region
-from ``?region=`` or ``AWS_REGION``. Reads name the exact version when the event does, and
-are refused if the ETag no longer matches.
+The endpoint comes from ``AWS_ENDPOINT_URL`` or the URL's ``?endpoint=``; the region from
+``?region=`` or ``AWS_REGION``. (Huawei OBS has its own store, ``obs://``, which needs no SDK
+and takes the invocation's credentials: :mod:`ocrflow.stores.obs`.) Reads name the exact
+version when the event does, and are refused if the ETag no longer matches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from ..aws import LazyClient, error_code, http_status
-from ..errors import ConfigError, ObjectChanged, ObjectNotFound, ObjectStoreError
+from ..errors import ObjectChanged, ObjectNotFound, ObjectStoreError
 from ..models import ObjectInfo
 from ..ports import ObjectStore
+from . import store_options
 
 NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchBucket"}
 CHANGED = {"412", "PreconditionFailed"}
@@ -95,13 +95,5 @@ class S3Store(ObjectStore):
 
 
 def open_store(url: str) -> S3Store:
-    parts = urlsplit(url)
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    unknown = set(query) - {"endpoint", "region", "addressing"}
-    if unknown:
-        raise ConfigError("OBJECT_STORE_URL", f"unknown options {sorted(unknown)}; "
-                          "expected endpoint, region, addressing")
-    addressing = query.get("addressing") or ("virtual" if parts.scheme == "obs" else None)
-    if addressing not in (None, "virtual", "path"):
-        raise ConfigError("OBJECT_STORE_URL", "addressing is virtual or path")
-    return S3Store(query.get("endpoint"), query.get("region"), addressing)
+    query = store_options(url)
+    return S3Store(query.get("endpoint"), query.get("region"), query.get("addressing"))
