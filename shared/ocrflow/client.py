@@ -66,8 +66,6 @@ class CallResult:
     #: ended by throttling (no slot before the deadline, or throttled on the last attempt):
     #: nothing was billed, and a later delivery may well succeed
     throttled: bool = False
-    #: seconds spent waiting for slots of the fleet-wide rate
-    waited_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -146,7 +144,7 @@ class OcrClient:
         url = self.url_for(api, region, project_id)
         attempt = 0
         while True:
-            slot = self._slot(api, region, deadline, outcome)
+            slot = self._slot(api, region, deadline)
             if slot is not None and not slot.granted:
                 outcome.failure, outcome.throttled = ocrflow_failure(
                     "OCRFLOW.RATE_LIMITED", f"no call slot for {api} in {region} under "
@@ -162,7 +160,7 @@ class OcrClient:
             outcome.failure = failure
             outcome.throttled = failure.source == "provider" and failure.code in THROTTLE_CODES
             if outcome.throttled and slot is not None and self.limiter is not None:
-                self.limiter.throttled(api, region, slot)
+                self._lower_rate(api, region, slot)
             if not retryable or attempt >= self.settings.max_attempts:
                 break
             if outcome.throttled and slot is not None and slot.reservation is not None:
@@ -175,14 +173,22 @@ class OcrClient:
         outcome.duration_ms = int((time.monotonic() - started) * 1000)
         return outcome
 
-    def _slot(self, api: str, region: str, deadline: float, outcome: CallResult) -> Slot | None:
+    def _slot(self, api: str, region: str, deadline: float) -> Slot | None:
         """Waits for a slot of the fleet-wide rate (None when no limit is configured)."""
         if self.limiter is None:
             return None
         # the call itself must still fit before the deadline, as for a retry below
-        slot = self.limiter.acquire(api, region, deadline, self.settings.connect_timeout_s + 1.0)
-        outcome.waited_s += slot.waited_s
-        return slot
+        return self.limiter.acquire(api, region, deadline, self.settings.connect_timeout_s + 1.0)
+
+    def _lower_rate(self, api: str, region: str, slot: Slot) -> None:
+        assert self.limiter is not None
+        rate = self.limiter.throttled(api, region, slot)
+        if rate is not None:
+            from .log import get_logger
+
+            get_logger().warning("throttled by the provider: fleet-wide rate lowered", api=api,
+                                 region=region, calls_per_second=round(rate, 2),
+                                 ceiling=self.limiter.limits.ceiling(api))
 
     def _backoff(self, attempt: int) -> float:
         # "full jitter": uniform in [0, min(cap, base·2^n)]
@@ -291,10 +297,18 @@ def _limiter_for(settings: Settings) -> RateLimiter | None:
     store's place (opened on the first limited call)."""
     if settings.max_calls_per_second is None:
         return None
+    import os
+
     from .log import get_logger
     from .ratelimit import open_rate_store
     from .ratelimit.limiter import Limits, RateLimiter
 
+    url = settings.idempotency_url
+    if url.startswith("sqlite:") and (os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+                                      or os.environ.get("RUNTIME_CODE_ROOT")):
+        get_logger().warning("OCR_MAX_CALLS_PER_SECOND with a sqlite idempotency store limits "
+                             "each function instance on its own, not the fleet; use redis:// or "
+                             "dynamodb:// in IDEMPOTENCY_STORE_URL")
     said = [0.0]
 
     def store_down(exc: Exception) -> None:
@@ -304,7 +318,7 @@ def _limiter_for(settings: Settings) -> RateLimiter | None:
                                  error=str(exc)[:200])
 
     return RateLimiter(Limits.of(settings.max_calls_per_second),
-                       lambda: open_rate_store(settings.idempotency_url), on_store_error=store_down)
+                       lambda: open_rate_store(url), on_store_error=store_down)
 
 
 def _provider_failure(status: int, payload: dict[str, Any]) -> Failure:

@@ -5,6 +5,8 @@ call."""
 
 from __future__ import annotations
 
+import io
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,3 +79,16 @@ def test_no_slot_before_the_deadline_gives_the_record_back_without_a_call(
         assert len(replay.received) == 1 and len(h.results()) == 1 and h.failures() == []
     finally:
         h.close()
+
+
+def test_the_lowered_fleet_rate_is_logged(h: Harness, replay: ReplayServer, log_lines: io.StringIO) -> None:
+    replay.default = THROTTLED
+    deliver(h, s3_event("doc.png"))
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    lowered = [line for line in lines
+               if line["message"] == "throttled by the provider: fleet-wide rate lowered"]
+    # three throttled attempts: the first arms the decrease, the second makes it, the third
+    # belongs to the same episode
+    assert len(lowered) == 1
+    assert lowered[0]["api"] == "general-text" and lowered[0]["region"] == "cn-north-4"
+    assert (lowered[0]["calls_per_second"], lowered[0]["ceiling"]) == (40.0, 50.0)
