@@ -10,7 +10,10 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from .base import RateStore, RateStoreError
 from .policy import Reservation
 
+# replicate_commands: on Redis 4 (DCS still offers it) a script may write after TIME only
+# with effects replication, the default from Redis 5 on (where the call is a no-op)
 _NOW_AND_RATE = """
+redis.replicate_commands()
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local s = redis.call('HMGET', KEYS[1], 'tat', 'base', 'cut_at', 'armed_at')
