@@ -21,11 +21,11 @@ $(PY):
 
 # one stamp per set of extras; reinstalled when pyproject.toml changes
 $(VENV)/.run-installed: pyproject.toml | $(PY)
-	$(PIP) install -q -e ".[emulator]"
+	$(PIP) install -q -e ".[emulator,documents]"
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(PY)
-	$(PIP) install -q -e ".[test,dev,aws,amqp,redis,kafka,emulator]"
+	$(PIP) install -q -e ".[test,dev,aws,amqp,redis,kafka,emulator,documents]"
 	touch $@
 
 run: $(VENV)/.run-installed

@@ -1,5 +1,6 @@
-"""Generates samples/ (the `make run` demo documents) with Pillow and the WenQuanYi Micro Hei
-font from Debian's fonts-wqy-microhei package (apt-get install fonts-wqy-microhei).
+"""Generates samples/ (the `make run` demo documents, a three-page PDF among them) with
+Pillow and the WenQuanYi Micro Hei font from Debian's fonts-wqy-microhei package
+(apt-get install fonts-wqy-microhei).
 
     python scripts/make_samples.py
 """
@@ -65,6 +66,11 @@ def main() -> None:
            ["合计", "12", "205.00"]], [220, 120, 180]).save(out / "table.png", optimize=True)
     page([("会议纪要 Meeting Notes", 38), ("时间 2026年11月25日", 30),
           ("Action items due Friday", 30)]).save(out / "mixed-notes.png", optimize=True)
+    # a three-page PDF: every page is recognised, one call each, into one message
+    pages = [page([("Annual Review 2026", 34), ("Page 1: sales rose in every region", 28)]),
+             page([("第二页 运营", 34), ("Page 2: two new warehouses opened", 28)]),
+             page([("Page 3: outlook", 34), ("Hiring continues through spring", 28)])]
+    pages[0].save(out / "annual-review.pdf", "PDF", save_all=True, append_images=pages[1:], resolution=72)
     for p in sorted(out.iterdir()):
         print(f"{p.name}: {p.stat().st_size} bytes")
 

@@ -11,7 +11,8 @@ OUT=${1:-dist/ocrflow-functiongraph.zip}
 VENV=${VENV:-.venv}
 PY="$(cd "$VENV/bin" && pwd)/python"
 FG_PYTHON=${FG_PYTHON:-3.10}
-EXTRAS=${EXTRAS-}            # obs:// needs none (requests); redis,amqp,kafka for those queues
+EXTRAS=${EXTRAS-documents}   # Pillow, pillow-heif, pypdf for photos and PDF pages; obs:// needs
+                             # nothing more (requests); add redis,amqp,kafka for those queues
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/pkg" "$WORK/wheel" "$(dirname "$OUT")"

@@ -129,6 +129,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         line = o.first_line if o.status in ("result", "duplicate") else o.detail
         if o.status == "duplicate":
             what = "already processed (no new call)"
+        elif o.pages:
+            what += f" ({o.pages} pages)"
         rows.append([o.ref.key if o.ref else "?", o.api or "", o.region or "", what,
                      _short(line), f"{o.duration_ms} ms"])
     out = sys.stdout

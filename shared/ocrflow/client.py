@@ -7,8 +7,8 @@ Answers map to outcomes by HTTP status and ``error_code`` — never by message t
   (``APIG.0201`` is a 504), transport errors and timeouts;
 * throttling with ``OCR_MAX_CALLS_PER_SECOND`` set: every attempt first waits for a slot of
   the fleet-wide rate (:mod:`ocrflow.ratelimit`), and a throttle answer lowers that rate
-  for the whole fleet; when no slot comes before the deadline, the call ends ``throttled``
-  (nothing billed) for the record to be redelivered;
+  for the whole fleet; when no slot comes before the deadline, the call ends in
+  ``OCRFLOW.RATE_LIMITED`` (nothing billed: see :func:`is_throttle`);
 * never retried: input errors (``AIS.*``), ``ModelArts.4204`` (package not in this region),
   other account/permission codes, URL-input codes and 401s (five failed authentications in
   a row lock the caller out for five minutes, so a run of them stops calling altogether).
@@ -47,6 +47,14 @@ AUTH_LOCKOUT_S = 300.0
 CONTENT_TYPE = "application/json;charset=utf8"
 
 
+def is_throttle(failure: Failure) -> bool:
+    """A failure that is throttling (the provider's, or no slot of the fleet-wide rate in
+    time): nothing was billed, and a later delivery may well get through."""
+    if failure.source == "provider":
+        return failure.code in THROTTLE_CODES
+    return failure.code == "OCRFLOW.RATE_LIMITED"
+
+
 def is_retryable(status: int, code: str | None) -> bool:
     """The one place that decides whether a provider answer is worth another attempt."""
     if code in RETRYABLE_CODES:
@@ -63,9 +71,6 @@ class CallResult:
     duration_ms: int = 0
     #: attempts whose answer never came (timeouts): they may have been billed
     unanswered: int = 0
-    #: ended by throttling (no slot before the deadline, or throttled on the last attempt):
-    #: nothing was billed, and a later delivery may well succeed
-    throttled: bool = False
 
     @property
     def ok(self) -> bool:
@@ -146,24 +151,24 @@ class OcrClient:
         while True:
             slot = self._slot(api, region, deadline)
             if slot is not None and not slot.granted:
-                outcome.failure, outcome.throttled = ocrflow_failure(
+                outcome.failure = ocrflow_failure(
                     "OCRFLOW.RATE_LIMITED", f"no call slot for {api} in {region} under "
-                    "OCR_MAX_CALLS_PER_SECOND before the deadline"), True
+                    "OCR_MAX_CALLS_PER_SECOND before the deadline")
                 break
             attempt += 1
             outcome.attempts = attempt
             failure, retryable = self._attempt(api, region, url, project_id, body, deadline,
                                                credentials, outcome)
             if failure is None:
-                outcome.failure, outcome.throttled = None, False  # earlier attempts no longer count
+                outcome.failure = None  # an earlier attempt's failure no longer counts
                 break
             outcome.failure = failure
-            outcome.throttled = failure.source == "provider" and failure.code in THROTTLE_CODES
-            if outcome.throttled and slot is not None and self.limiter is not None:
+            throttled = is_throttle(failure)
+            if throttled and slot is not None and self.limiter is not None:
                 self._lower_rate(api, region, slot)
             if not retryable or attempt >= self.settings.max_attempts:
                 break
-            if outcome.throttled and slot is not None and slot.reservation is not None:
+            if throttled and slot is not None and slot.reservation is not None:
                 continue  # the next slot, at the lowered rate, is the pause
             pause = self._backoff(attempt)
             # another attempt only if it can still finish before the deadline

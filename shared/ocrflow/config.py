@@ -43,6 +43,8 @@ ENV: dict[str, tuple[str, ...]] = {
     "max_concurrency": ("OCR_MAX_CONCURRENCY",),
     "max_calls_per_day": ("OCR_MAX_CALLS_PER_DAY",),
     "max_calls_per_second": ("OCR_MAX_CALLS_PER_SECOND",),
+    "fit_images": ("OCR_FIT_IMAGES",),
+    "max_pdf_pages": ("OCR_MAX_PDF_PAGES",),
     "connect_timeout_s": ("OCR_CONNECT_TIMEOUT_S",),
     "read_timeout_s": ("OCR_READ_TIMEOUT_S",),
     "max_attempts": ("OCR_MAX_ATTEMPTS",),
@@ -91,6 +93,10 @@ class Settings(BaseModel):
     max_calls_per_day: int | None = Field(default=None, ge=0)
     #: fleet-wide, per API and region: one number for every API, or {"api": n}
     max_calls_per_second: float | dict[str, float] | None = None
+    #: resize / re-encode an image the API would refuse for its size, sides or format
+    fit_images: bool = True
+    #: a longer PDF is refused before any call (each page is one paid call)
+    max_pdf_pages: int = Field(default=50, ge=1, le=1000)
     connect_timeout_s: float = Field(default=3.05, gt=0)
     read_timeout_s: float = Field(default=20.0, gt=0)
     max_attempts: int = Field(default=4, ge=1, le=10)

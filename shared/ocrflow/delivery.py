@@ -16,7 +16,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ from . import messages
 from .errors import (
     IdempotencyError,
     ObjectStoreError,
+    PagesPending,
     PublishError,
     RecordDeferred,
     ocrflow_failure,
@@ -54,6 +55,8 @@ class Outcome:
     first_line: str | None = None
     delivery_id: str | None = None
     billed_unknown: int = 0
+    #: pages of a multi-page document (its message carries one result per page)
+    pages: int | None = None
 
     @property
     def done(self) -> bool:
@@ -71,6 +74,8 @@ class Outcome:
             "attempts": self.attempts,
             "duration_ms": self.duration_ms,
         }
+        if self.pages is not None:
+            out["pages"] = self.pages
         if self.code:
             out["code"] = self.code
         if self.detail:
@@ -136,11 +141,18 @@ class Delivery:
         except RecordDeferred as exc:
             self._release_quietly()  # nothing was paid: the redelivery starts afresh
             return self._unpublished(exc.code, exc.detail)
+        except PagesPending as exc:
+            # the answered pages are saved; the next delivery calls only the others
+            self._release_quietly()
+            return self._unpublished("OCRFLOW.PAGES_PENDING", str(exc))
+        except IdempotencyError as exc:  # pages or the budget could not be read or kept
+            self._release_quietly()
+            return self._unpublished("OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc))
         except BaseException:
             self._release_quietly()
             raise
         # read before a claim check replaces the result by a reference
-        line = first_line(message.result) if isinstance(message, ResultMessage) else None
+        line = first_line(message.first_result) if isinstance(message, ResultMessage) else None
         message = self._claim_check(message)
         event = message.event()
         stored = _Stored(message.destination, message.id, messages.serialise(event))
@@ -153,8 +165,11 @@ class Delivery:
     # --- steps ----------------------------------------------------------------------------
     def _claim_check(self, message: Message) -> Message:
         """A result too large for its queue is stored; the message names it instead. If it
-        cannot be stored, the record ends in a failure — for the failure queue."""
-        if not isinstance(message, ResultMessage):
+        cannot be stored, the record ends in a failure — for the failure queue. (A failed
+        document's answered pages likewise; if they cannot be stored, the failure goes
+        without them: they stay saved for a redrive.)"""
+        if not isinstance(message, ResultMessage) and not (
+                isinstance(message, FailureMessage) and message.pages):
             return message
         limit = self.rt.max_message_bytes(message.destination)
         if limit is None or len(message.body()) <= limit:
@@ -165,6 +180,8 @@ class Delivery:
             store = self.rt.object_store_for(self.credentials, message.ref.region if message.ref else None)
             url = store.put(bucket, f"{prefix}{message.id}.json", result_bytes, "application/json")
         except ObjectStoreError as exc:
+            if isinstance(message, FailureMessage):
+                return replace(message, pages=None)
             return FailureMessage(
                 function=message.function, ref=message.ref, api=message.api,
                 region=message.region, request_id=message.request_id,
@@ -174,7 +191,7 @@ class Delivery:
         return message.stored_at({"url": url, "bytes": len(result_bytes),
                                   "sha256": hashlib.sha256(result_bytes).hexdigest()})
 
-    def _claim_check_location(self, message: ResultMessage) -> tuple[str, str]:
+    def _claim_check_location(self, message: ResultMessage | FailureMessage) -> tuple[str, str]:
         url = self.rt.settings.claim_check_url
         if url:
             parts = urlsplit(url)
@@ -201,7 +218,8 @@ class Delivery:
         return self._outcome(
             "result" if stored.destination == "result" else "failure",
             message_id=stored.message_id, code=error.get("code"), detail=error.get("message"),
-            first_line=line or first_line(data.get("result")), message=message)
+            first_line=line or first_line(_first_result(data)), message=message,
+            pages=data.get("pages_total"))
 
     def _release_quietly(self) -> None:
         try:
@@ -215,7 +233,8 @@ class Delivery:
 
     def _outcome(self, status: Status, *, message: Message | None = None,
                  message_id: str | None = None, code: str | None = None,
-                 detail: str | None = None, first_line: str | None = None) -> Outcome:
+                 detail: str | None = None, first_line: str | None = None,
+                 pages: int | None = None) -> Outcome:
         attempts = message.attempts if message else 0
         call_ms = message.duration_ms if message else 0
         return Outcome(
@@ -223,13 +242,20 @@ class Delivery:
             message_id=message_id, code=code, detail=detail, attempts=attempts,
             duration_ms=call_ms or int((time.monotonic() - self.started) * 1000),
             first_line=first_line, delivery_id=self.delivery_id,
-            billed_unknown=message.billed_unknown if message else 0)
+            billed_unknown=message.billed_unknown if message else 0, pages=pages)
+
+
+def _first_result(data: dict[str, Any]) -> Any:
+    pages = data.get("pages")
+    if isinstance(pages, list) and pages and isinstance(pages[0], dict):
+        return pages[0].get("result")
+    return data.get("result")
 
 
 def _first_line_of(message: bytes | None) -> str | None:
     if not message:
         return None
     try:
-        return first_line(json.loads(message).get("data", {}).get("result"))
+        return first_line(_first_result(json.loads(message).get("data", {})))
     except (ValueError, AttributeError):
         return None

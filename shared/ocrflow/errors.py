@@ -66,6 +66,11 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "The image's sides or pixel count are outside the routed API's limits.",
         "Resize the image into the API's range (see the catalogue in the README).",
     ),
+    "OCRFLOW.PDF_TOO_MANY_PAGES": CodeInfo(
+        "The PDF has more pages than OCR_MAX_PDF_PAGES; no page was recognised (each page is "
+        "one paid call).",
+        "Split the document, or raise OCR_MAX_PDF_PAGES and redrive.",
+    ),
     "OCRFLOW.API_NOT_IN_REGION": CodeInfo(
         "The routed API is not listed for the region configured for it in the official "
         "endpoint tables; no call was made.",
@@ -145,6 +150,13 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
     ),
     # Outcome codes of records that were not published (in summaries and logs, never in a
     # message): the platform redelivers the record.
+    "OCRFLOW.PAGES_PENDING": CodeInfo(
+        "The record's time ran out before every page of the document was called; the pages "
+        "answered are saved and the record is redelivered.",
+        "Nothing: the next delivery calls only the pages still missing. If it recurs, raise "
+        "the function timeout or OCR_MAX_CONCURRENCY.",
+        retryable=True,
+    ),
     "OCRFLOW.PUBLISH_FAILED": CodeInfo(
         "The queue did not confirm the message; the record is reported failed and redelivered.",
         "Nothing, if the queue comes back: the stored outcome is published without a new call.",
@@ -212,6 +224,15 @@ class RecordDeferred(OcrflowError):
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(f"{code}: {detail}")
         self.code, self.detail = code, detail
+
+
+class PagesPending(OcrflowError):
+    """The record's time ran out before every page of its document was called; the pages
+    answered are saved and the record is left for redelivery."""
+
+    def __init__(self, message: str, calls: int) -> None:
+        super().__init__(message)
+        self.calls = calls  # calls made by this delivery
 
 
 class RecordInProgress(OcrflowError):

@@ -100,19 +100,38 @@ class ResultMessage(Message):
 
     result: Any = None
     result_ref: dict[str, Any] | None = None
+    #: A multi-page document: ``[{"page": 1, "result": {…}, "request_id": …}, …]`` in page
+    #: order, instead of ``result``; ``pages_total`` beside it.
+    pages: list[dict[str, Any]] | None = None
+    pages_total: int | None = None
+    #: What was sent when ocrflow changed the file: {"format", "width", "height", "scale"}.
+    input: dict[str, Any] | None = None
 
     def _payload(self) -> dict[str, Any]:
+        payload: dict[str, Any]
         if self.result_ref is not None:
-            return {"result_ref": self.result_ref}
-        return {"result": self.result}
+            payload = {"result_ref": self.result_ref}
+        elif self.pages is not None:
+            payload = {"pages": self.pages}
+        else:
+            payload = {"result": self.result}
+        return _with_document(payload, self.pages_total, self.input)
+
+    @property
+    def first_result(self) -> Any:
+        """The result, or the first page's (for summaries)."""
+        if self.pages is not None:
+            return self.pages[0].get("result") if self.pages else None
+        return self.result
 
     def stored_bytes(self) -> bytes:
-        """The result as it is stored for a claim check."""
-        return json.dumps(self.result, ensure_ascii=False).encode("utf-8")
+        """The result (a document's pages) as it is stored for a claim check."""
+        stored = self.result if self.pages is None else self.pages
+        return json.dumps(stored, ensure_ascii=False).encode("utf-8")
 
     def stored_at(self, result_ref: dict[str, Any]) -> ResultMessage:
         """The same message (same id) naming the stored result instead of carrying it."""
-        return replace(self, result=None, result_ref=result_ref)
+        return replace(self, result=None, pages=None, result_ref=result_ref)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,12 +144,42 @@ class FailureMessage(Message):
     error: Failure
     #: A bounded excerpt of an event that could not be parsed (no object to name).
     event_excerpt: str | None = None
+    #: A multi-page document that failed on ``failed_page``: the pages answered before it
+    #: (``pages``, in page order; kept, and not paid again by a redrive) and ``pages_total``.
+    failed_page: int | None = None
+    pages: list[dict[str, Any]] | None = None
+    pages_total: int | None = None
+    input: dict[str, Any] | None = None
+    #: where the answered pages were stored when the message was too large for its queue
+    result_ref: dict[str, Any] | None = None
 
     def _payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"error": self.error.as_dict()}
         if self.event_excerpt is not None:
             payload["event_excerpt"] = self.event_excerpt
-        return payload
+        if self.failed_page is not None:
+            payload["failed_page"] = self.failed_page
+        if self.result_ref is not None:
+            payload["result_ref"] = self.result_ref
+        elif self.pages is not None:
+            payload["pages"] = self.pages
+        return _with_document(payload, self.pages_total, self.input)
+
+    def stored_bytes(self) -> bytes:
+        """The answered pages as they are stored for a claim check."""
+        return json.dumps(self.pages or [], ensure_ascii=False).encode("utf-8")
+
+    def stored_at(self, result_ref: dict[str, Any]) -> FailureMessage:
+        return replace(self, pages=None, result_ref=result_ref)
+
+
+def _with_document(payload: dict[str, Any], pages_total: int | None,
+                   sent: dict[str, Any] | None) -> dict[str, Any]:
+    if pages_total is not None:
+        payload["pages_total"] = pages_total
+    if sent is not None:
+        payload["input"] = sent
+    return payload
 
 
 def serialise(event: dict[str, Any]) -> bytes:

@@ -125,9 +125,11 @@ class IdempotencyStore(abc.ABC):
         """Drops a claim that produced no outcome, so the next delivery starts afresh."""
 
     @abc.abstractmethod
-    def increment(self, counter: str, limit: int | None, expires_in_s: float) -> int | None:
-        """Adds one to ``counter`` unless that would pass ``limit``; returns the new value,
-        or None when the limit was reached (nothing added). Counters expire."""
+    def increment(self, counter: str, limit: int | None, expires_in_s: float,
+                  amount: int = 1) -> int | None:
+        """Adds ``amount`` to ``counter`` unless that would pass ``limit``; returns the new
+        value, or None when it would (nothing added). A negative ``amount`` with no limit
+        gives back what was taken (calls reserved and not made). Counters expire."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

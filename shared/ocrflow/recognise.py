@@ -14,17 +14,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import filecheck, invoices, urlmode
-from .client import wrap_base64
+from . import documents, filecheck, invoices, urlmode
+from .catalogue import ApiLimits
+from .client import CallResult, is_throttle, wrap_base64
+from .documents import Document, Part
 from .errors import (
     Failure,
     FailureError,
     IdempotencyError,
     ObjectStoreError,
+    PagesPending,
     RecordDeferred,
     ocrflow_failure,
 )
@@ -132,14 +137,17 @@ class Recogniser:
         ref, api = job.ref, job.api
         assert ref is not None and api is not None and job.region is not None
         api_limits = self.rt.catalogue.apis[api]
+        settings = self.rt.settings
         info = job.info
+        sent: dict[str, Any] | None = None
         try:
-            if ref.size is not None:
-                filecheck.check_size(ref.size, api_limits, self.rt.catalogue)
+            takes_file = api_limits.body_field != "json" and job.input != "url"
+            for size in (ref.size, info.size if info else None):
+                if size is not None:
+                    self._check_size(size, api_limits, takes_file)
             if info is None and ref.size is None:
                 info = self._head(ref, credentials)
-            if info is not None:
-                filecheck.check_size(info.size, api_limits, self.rt.catalogue)
+                self._check_size(info.size, api_limits, takes_file)
             if job.input == "url":
                 body = self._url_body(job)
             else:
@@ -150,28 +158,98 @@ class Recogniser:
                     body = self._invoice_body(data, job)
                     del data
                 else:
-                    filecheck.check(data, api_limits, self.rt.catalogue)
+                    document = documents.prepare(
+                        data, api_limits, self.rt.catalogue, fit_images=settings.fit_images,
+                        max_pdf_pages=settings.max_pdf_pages,
+                        # a route that names the page reads that page alone, as before
+                        every_page=api_limits.page_field not in job.options)
+                    del data  # a fitted photo's original is not kept
+                    if document.pages_total is not None:
+                        return self._pages(job, document, credentials, deadline)
                     self._spend_budget()
+                    part = document.take()
+                    del document
+                    sent, options = part.input, {**job.options, **part.options}
                     # peak memory: never the file, its base64 and the body at once
-                    encoded = base64.b64encode(data)
-                    del data
-                    body = wrap_base64(api_limits.body_field, encoded, job.options)
+                    encoded = base64.b64encode(part.data)
+                    del part
+                    body = wrap_base64(api_limits.body_field, encoded, options)
                     del encoded
         except FailureError as exc:
             return self._failure(job, exc.failure)
         except ObjectStoreError as exc:
             return self._failure(job, _store_failure(exc))
-        call = self.rt.client.call(api, job.region, body, deadline, credentials)
+        with self.rt.call_slots:
+            call = self.rt.client.call(api, job.region, body, deadline, credentials)
         del body
-        if call.throttled and call.failure is not None:
+        if call.failure is not None and is_throttle(call.failure):
             self._defer_throttled(job, call.failure)
         common: dict[str, Any] = dict(
             function=self.function, ref=ref, api=api, region=job.region,
             request_id=call.request_id, attempts=call.attempts, duration_ms=call.duration_ms,
-            billed_unknown=call.unanswered)
+            billed_unknown=call.unanswered, input=sent)
         if call.failure is not None:
             return FailureMessage(**common, error=call.failure)
         return ResultMessage(**common, result=call.result)
+
+    def _check_size(self, size: int, api_limits: ApiLimits, takes_file: bool) -> None:
+        """By size alone, before downloading: a file can still be fitted (a photo) or split
+        (a PDF) when the API takes the file itself."""
+        if takes_file:
+            documents.check_size(size, api_limits, self.rt.catalogue,
+                                 fit_images=self.rt.settings.fit_images)
+        else:
+            filecheck.check_size(size, api_limits, self.rt.catalogue)
+
+    @staticmethod
+    def _file_body(body_field: str, part: Part, options: dict[str, Any]) -> bytes:
+        # a page is small (split out) or shared by every page (sent whole): kept meanwhile
+        encoded = base64.b64encode(part.data)
+        return wrap_base64(body_field, encoded, {**options, **part.options})
+
+    def _pages(self, job: Job, document: Document, credentials: Credentials | None,
+               deadline: float) -> Message:
+        """One call per page not yet answered; one message for the whole document."""
+        ref, api, region = job.ref, job.api, job.region
+        assert ref is not None and api is not None and region is not None
+        started = time.monotonic()
+        store = self.rt.idempotency
+        from . import pages  # only documents of several pages need it
+
+        key = pages.document_key(ref, api, region)
+        total = document.calls
+        # the pages' claims live as long as the record's: its deadline and a grace
+        saved = pages.saved_pages(store, key, total, max(0.0, deadline - started) + 60.0)
+        pending = [p for p in range(1, total + 1) if p not in saved]
+        common: dict[str, Any] = dict(function=self.function, ref=ref, api=api, region=region,
+                                      pages_total=total)
+        try:
+            refund = self._spend_budget(len(pending))  # the whole document, before any page
+        except FailureError as exc:
+            return FailureMessage(**common, error=exc.failure,
+                                  pages=[a.entry() for a in saved.values()] or None)
+        field_name = self.rt.catalogue.apis[api].body_field
+
+        def call(part: Part) -> CallResult:
+            body = self._file_body(field_name, part, job.options)
+            return self.rt.client.call(api, region, body, deadline, credentials)
+
+        try:
+            done = pages.run_pages(document, pending, saved, call, pages.saver(store, key),
+                                   self.rt.call_slots, self.rt.settings.max_concurrency, deadline)
+        except PagesPending as exc:
+            refund(len(pending) - exc.calls)
+            raise
+        refund(len(pending) - done.calls)
+        if done.failure is not None and is_throttle(done.failure):
+            self._defer_throttled(job, done.failure)  # the answered pages stay saved
+        common.update(attempts=done.attempts, billed_unknown=done.unanswered,
+                      duration_ms=int((time.monotonic() - started) * 1000))
+        entries = [a.entry() for a in done.answers]
+        if done.failure is not None:
+            return FailureMessage(**common, error=done.failure, failed_page=done.failed_page,
+                                  pages=entries or None)
+        return ResultMessage(**common, pages=entries)
 
     def _defer_throttled(self, job: Job, failure: Failure) -> None:
         """A call ended by throttling cost nothing: the record goes back to the queue, until
@@ -209,16 +287,29 @@ class Recogniser:
                                   "times today (Beijing time)")
         return invoices.encode({**fields, **{k: str(v) for k, v in job.options.items()}})
 
-    def _spend_budget(self) -> None:
+    def _spend_budget(self, calls: int = 1) -> Callable[[int], None]:
+        """Takes ``calls`` from the day's budget at once, or refuses them all. Returns how
+        to give back calls that were not made (pages not called after a failure)."""
         limit = self.rt.settings.max_calls_per_day
-        if limit is None:
-            return
+        if limit is None or calls <= 0:
+            return lambda unused: None
         day = datetime.now(timezone.utc)
         counter = f"budget:{day:%Y-%m-%d}"
-        left = (datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1) - day)
-        if self.rt.idempotency.increment(counter, limit, left.total_seconds() + 3600) is None:
+        left = (datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
+                - day).total_seconds() + 3600
+        if self.rt.idempotency.increment(counter, limit, left, calls) is None:
+            what = f"{calls} pages do not fit" if calls > 1 else "reached"
             raise FailureError.of("OCRFLOW.BUDGET_EXCEEDED",
-                                  f"OCR_MAX_CALLS_PER_DAY={limit} reached for {day:%Y-%m-%d} (UTC)")
+                                  f"OCR_MAX_CALLS_PER_DAY={limit} {what} for {day:%Y-%m-%d} (UTC)")
+
+        def refund(unused: int) -> None:
+            if unused > 0:
+                try:
+                    self.rt.idempotency.increment(counter, None, left, -unused)
+                except IdempotencyError:
+                    pass  # the budget only stays a little stricter today
+
+        return refund
 
     def _head(self, ref: ObjectRef, credentials: Credentials | None) -> ObjectInfo:
         return self.rt.object_store_for(credentials, ref.region).head(ref.bucket, ref.key,

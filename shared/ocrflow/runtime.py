@@ -53,6 +53,8 @@ class Runtime:
         self._idempotency: IdempotencyStore | None = None
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
+        #: OCR calls in flight in this invocation, records and document pages alike
+        self.call_slots = threading.BoundedSemaphore(settings.max_concurrency)
 
     @property
     def object_store(self) -> ObjectStore:

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ["requests", "urllib3", "boto3", "botocore", "pika", "redis", "confluent_kafka", "sqlite3",
          "ocrflow.stores.s3", "ocrflow.stores.obs", "ocrflow.queues.sqs", "ocrflow.queues.amqp",
          "ocrflow.queues.kafka",
-         "ocrflow.emulator", "PIL", "rapidocr_onnxruntime"]
+         "ocrflow.emulator", "PIL", "rapidocr_onnxruntime", "pypdf", "pillow_heif", "pypdfium2"]
 
 
 def test_importing_the_handler_loads_no_adapter_client_or_sdk() -> None:

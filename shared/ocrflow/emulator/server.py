@@ -231,7 +231,17 @@ class Emulator:
             return self.recorded(api)
         image = self.read_file(limits, doc)
         fmt = self.check_file(limits, image)
+        if fmt == "pdf":
+            image, fmt = self.pdf_page(limits, doc, image), "png"
         return self.answer(limits, image, fmt)
+
+    def pdf_page(self, limits: catalogue.ApiLimits, doc: dict[str, Any], pdf: bytes) -> bytes:
+        """The page the body asks for (``limits.page_field``, else page 1), rendered as the
+        service renders it; refused past the last page. Rendered only for recognition."""
+        from .pdfpages import render_page, requested_page
+
+        return render_page(pdf, requested_page(doc, limits.page_field),
+                           render=limits.name in TEXT_APIS and self.options.recognition)
 
     def check_place(self, api: str, region: str) -> catalogue.ApiLimits:
         """404 ``APIG.0101`` where the region's endpoint table does not list the API (the
@@ -293,8 +303,6 @@ class Emulator:
                fmt: str) -> tuple[dict[str, Any], dict[str, str]]:
         if limits.name not in TEXT_APIS:
             return self.recorded(limits.name)
-        if fmt == "pdf":
-            raise Answer(400, "Emulator.NotEmulated", "PDF input is not emulated; send an image")
         if not self.options.recognition:
             return {"result": text_result(limits.name, [])}, {"X-Emulator-Recognition": "off"}
         return ({"result": text_result(limits.name, self.recogniser.words(image))},

@@ -91,21 +91,24 @@ class DynamoDbIdempotencyStore(IdempotencyStore):
         except ClientError:
             pass  # not ours to release any more
 
-    def increment(self, counter: str, limit: int | None, expires_in_s: float) -> int | None:
+    def increment(self, counter: str, limit: int | None, expires_in_s: float,
+                  amount: int = 1) -> int | None:
         from botocore.exceptions import ClientError
 
         now = time.time()
         kwargs: dict[str, Any] = {
             "Key": {"pk": {"S": "counter:" + counter}},
-            "UpdateExpression": "ADD #v :one SET expires = if_not_exists(expires, :e)",
+            "UpdateExpression": "ADD #v :n SET expires = if_not_exists(expires, :e)",
             "ExpressionAttributeNames": {"#v": "value"},
-            "ExpressionAttributeValues": {":one": {"N": "1"}, ":e": {"N": str(int(now + expires_in_s))}},
+            "ExpressionAttributeValues": {":n": {"N": str(amount)},
+                                          ":e": {"N": str(int(now + expires_in_s))}},
             "ReturnValues": "UPDATED_NEW",
         }
         if limit is not None:
-            kwargs["ConditionExpression"] = "attribute_not_exists(#v) OR #v < :limit"
-            kwargs["ExpressionAttributeValues"][":limit"] = {"N": str(limit)}
-            if limit <= 0:
+            # the new value stays within the limit: value + amount <= limit
+            kwargs["ConditionExpression"] = "attribute_not_exists(#v) OR #v <= :room"
+            kwargs["ExpressionAttributeValues"][":room"] = {"N": str(limit - amount)}
+            if limit < amount:
                 return None
         try:
             out = self._call("update_item", **kwargs)

@@ -27,9 +27,11 @@ return 0
 """
 INCREMENT = """
 local v = tonumber(redis.call('GET', KEYS[1]) or '0')
-if ARGV[1] ~= '' and v >= tonumber(ARGV[1]) then return false end
-v = redis.call('INCR', KEYS[1])
-if v == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local n = tonumber(ARGV[3])
+if ARGV[1] ~= '' and v + n > tonumber(ARGV[1]) then return false end
+local fresh = redis.call('EXISTS', KEYS[1]) == 0
+v = redis.call('INCRBY', KEYS[1], n)
+if fresh then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return v
 """
 
@@ -80,9 +82,11 @@ class RedisIdempotencyStore(IdempotencyStore):
     def release(self, key: str) -> None:
         self._run(self._release, keys=[self.prefix + key])
 
-    def increment(self, counter: str, limit: int | None, expires_in_s: float) -> int | None:
+    def increment(self, counter: str, limit: int | None, expires_in_s: float,
+                  amount: int = 1) -> int | None:
         out = self._run(self._increment, keys=[self.prefix + "counter:" + counter],
-                        args=["" if limit is None else limit, max(1, int(expires_in_s * 1000))])
+                        args=["" if limit is None else limit, max(1, int(expires_in_s * 1000)),
+                              amount])
         return None if out is None else int(out)
 
     def close(self) -> None:

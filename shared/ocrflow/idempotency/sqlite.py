@@ -95,7 +95,8 @@ class SqliteIdempotencyStore(IdempotencyStore):
         self._update("DELETE FROM records WHERE key = ? AND state = ?",
                      (key, ClaimState.IN_PROGRESS.value))
 
-    def increment(self, counter: str, limit: int | None, expires_in_s: float) -> int | None:
+    def increment(self, counter: str, limit: int | None, expires_in_s: float,
+                  amount: int = 1) -> int | None:
         now = time.time()
         try:
             with self.db.lock:
@@ -105,13 +106,13 @@ class SqliteIdempotencyStore(IdempotencyStore):
                                        (counter,)).fetchone()
                     value = 0 if row is None or row[1] <= now else int(row[0])
                     expires = now + expires_in_s if row is None or row[1] <= now else row[1]
-                    if limit is not None and value >= limit:
+                    if limit is not None and value + amount > limit:
                         conn.execute("COMMIT")
                         return None
                     conn.execute("INSERT OR REPLACE INTO counters (name, value, expires_at)"
-                                 " VALUES (?, ?, ?)", (counter, value + 1, expires))
+                                 " VALUES (?, ?, ?)", (counter, value + amount, expires))
                     conn.execute("COMMIT")
-                    return value + 1
+                    return value + amount
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise

@@ -1,0 +1,183 @@
+"""The pages of a multi-page document: one call per page, run concurrently, each answer
+saved as it arrives.
+
+Rules, decided here once:
+
+* pages already answered by an earlier delivery (saved in the idempotency store) are not
+  called again; the others run concurrently, at most ``OCR_MAX_CONCURRENCY`` calls at once
+  in the whole invocation;
+* the first page that fails stops the document: pages already in flight finish (and are
+  kept), pages not started are not called. The document then ends in a failure that names
+  that page and carries the pages answered so far. Stopping bounds what a document that
+  cannot succeed costs — a refused credential or package fails every page alike;
+* when the record's time runs out before every page was called, nothing is published: the
+  record is redelivered (:class:`PagesPending`) and the next delivery calls only the pages
+  still missing.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .client import CallResult
+from .documents import Document, Part
+from .errors import Failure, FailureError, IdempotencyError, PagesPending
+from .log import get_logger
+from .models import ObjectRef
+from .ports import ClaimState, IdempotencyStore
+
+#: A page is started only with at least this much of the record's time left.
+MIN_PAGE_S = 2.0
+
+
+def document_key(ref: ObjectRef, api: str, region: str) -> str:
+    """Where a document's page answers are saved: the object's identity with the API and
+    region, but not a redrive's mark, so a redrive of a failed document pays only for the
+    pages that were not answered."""
+    from .recognise import record_key
+
+    return "doc:" + record_key(replace(ref, redrive_of=None), api, region).removeprefix("rec:")
+
+
+@dataclass(frozen=True)
+class PageAnswer:
+    page: int
+    result: Any
+    request_id: str | None = None
+    input: dict[str, Any] | None = None
+
+    def entry(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"page": self.page, "result": self.result,
+                               "request_id": self.request_id}
+        if self.input is not None:
+            out["input"] = self.input
+        return out
+
+    def saved(self) -> bytes:
+        return json.dumps(self.entry(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def load(cls, page: int, saved: bytes) -> PageAnswer:
+        doc = json.loads(saved)
+        return cls(page, doc.get("result"), doc.get("request_id"), doc.get("input"))
+
+
+@dataclass
+class PagesOutcome:
+    """What the pages came to: every answer (earlier deliveries' included), in page order;
+    the failure that stopped the document, if one did; and the calls this delivery made."""
+
+    answers: list[PageAnswer]
+    failure: Failure | None = None
+    failed_page: int | None = None
+    attempts: int = 0
+    unanswered: int = 0
+    calls: int = 0
+
+
+def run_pages(document: Document, pending: list[int], saved: dict[int, PageAnswer],
+              call: Callable[[Part], CallResult], save: Callable[[PageAnswer], None],
+              slots: threading.Semaphore, max_concurrency: int, deadline: float) -> PagesOutcome:
+    """Calls ``pending`` pages (``call`` sends one part) and saves each answer with
+    ``save``. Raises :class:`~ocrflow.errors.PagesPending` when time ran out before every
+    page was called."""
+    lock = threading.Lock()
+    stop = threading.Event()
+    answers: dict[int, PageAnswer] = dict(saved)
+    failures: dict[int, Failure] = {}
+    late: list[int] = []
+    totals = {"attempts": 0, "unanswered": 0, "calls": 0}
+
+    def one(page: int) -> None:
+        if stop.is_set():
+            return
+        try:
+            part = document.part(page)
+        except FailureError as exc:  # a split page the API would still refuse
+            with lock:
+                failures[page] = exc.failure
+            stop.set()
+            return
+        with slots:
+            if stop.is_set():
+                return
+            if deadline - time.monotonic() < MIN_PAGE_S:
+                with lock:
+                    late.append(page)
+                return
+            result = call(part)
+        with lock:
+            totals["attempts"] += result.attempts
+            totals["unanswered"] += result.unanswered
+            totals["calls"] += 1
+        if result.failure is not None:
+            with lock:
+                failures[page] = result.failure
+            stop.set()
+            return
+        answer = PageAnswer(page, result.result, result.request_id, part.input)
+        with lock:
+            answers[page] = answer
+        save(answer)
+
+    workers = max(1, min(max_concurrency, len(pending)))
+    if workers == 1:
+        for page in pending:
+            one(page)
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocrflow-page") as pool:
+            for future in [pool.submit(one, page) for page in pending]:
+                future.result()
+    ordered = [answers[p] for p in sorted(answers)]
+    outcome = PagesOutcome(ordered, attempts=totals["attempts"], unanswered=totals["unanswered"],
+                           calls=totals["calls"])
+    total = document.pages_total or 1
+    if failures:
+        page = min(failures)
+        first = failures[page]
+        outcome.failure = replace(first, message=f"page {page} of {total}: {first.message}")
+        outcome.failed_page = page
+        return outcome
+    if late:
+        raise PagesPending(f"{len(answers)} of {total} pages answered and saved; "
+                           f"{total - len(answers)} left for the next delivery (time ran out)",
+                           totals["calls"])
+    return outcome
+
+
+# A page's answer is kept in the idempotency store under its own key, through the store's
+# own lifecycle (claim → stored outcome), so every backend keeps it as it keeps a record's
+# message: written as soon as the page is answered, retained for IDEMPOTENCY_TTL_S.
+def _page_key(document: str, page: int) -> str:
+    return f"{document}#page:{page}"
+
+
+def saved_pages(store: IdempotencyStore, document: str, pages: int,
+                lease_s: float) -> dict[int, PageAnswer]:
+    """The answers saved for ``document``'s pages 1…``pages``. A page without one is
+    claimed for ``lease_s`` on the way (the record's own claim already makes this delivery
+    the only one at work on the document)."""
+    found: dict[int, PageAnswer] = {}
+    for page in range(1, pages + 1):
+        claim = store.claim(_page_key(document, page), lease_s)
+        if claim.state in (ClaimState.OUTCOME_STORED, ClaimState.COMPLETED) and claim.message:
+            found[page] = PageAnswer.load(page, claim.message)
+    return found
+
+
+def saver(store: IdempotencyStore, document: str) -> Callable[[PageAnswer], None]:
+    """Saves each page's answer as it arrives; a store that fails costs only the saving (the
+    answer is still in this delivery's message)."""
+    def save(answer: PageAnswer) -> None:
+        try:
+            store.save_outcome(_page_key(document, answer.page), "page", f"page:{answer.page}",
+                               answer.saved())
+        except IdempotencyError as exc:
+            get_logger().warning("page answer not saved", page=answer.page, error=str(exc)[:200])
+    return save
