@@ -92,3 +92,29 @@ def test_the_lowered_fleet_rate_is_logged(h: Harness, replay: ReplayServer, log_
     assert len(lowered) == 1
     assert lowered[0]["api"] == "general-text" and lowered[0]["region"] == "cn-north-4"
     assert (lowered[0]["calls_per_second"], lowered[0]["ceiling"]) == (40.0, 50.0)
+
+
+def test_a_throttled_page_gives_the_document_back_and_the_redelivery_calls_only_the_rest(
+        tmp_path: Path, replay: ReplayServer) -> None:
+    from tests.unit.test_documents import pdf_of
+
+    h = make_harness(tmp_path, replay.url + "/{region}", OCR_MAX_CONCURRENCY="1")
+    try:
+        h.put("ocrflow-uploads", "a.pdf", pdf_of(3))
+        page = Answer(200, {"result": {"words_block_list": [{"words": "page"}]}})
+        # page 1 answers; page 2 is throttled on each of its three attempts
+        replay.script(page, THROTTLED, THROTTLED, THROTTLED)
+        event = s3_event("a.pdf")
+        assert "not_published" in deliver(h, event)
+        assert h.results() == [] and h.failures() == []
+        assert len(replay.received) == 4
+        first = [json.loads(r.body)["pdf_page_number"] for r in replay.received]
+        assert first[0] == 1 and set(first[1:]) == {2}
+        replay.default = page
+        assert deliver(h, event)["counts"]["results"] == 1
+        again = [json.loads(r.body)["pdf_page_number"] for r in replay.received[4:]]
+        assert again == [2, 3]  # page 1 was saved: not paid twice
+        [msg] = h.results()
+        assert len(msg["data"]["pages"]) == 3
+    finally:
+        h.close()
