@@ -113,3 +113,11 @@ def test_concurrent_instances_never_share_a_slot(store: RateStore) -> None:
     assert len(slots) == 30
     # never closer than 1/rate (further apart only when calls came slower than the rate)
     assert min(spacing(sorted(slots))) >= 0.02
+
+
+def test_at_a_low_rate_a_second_throttle_two_slots_later_still_decreases(store: RateStore) -> None:
+    key = "rate:bankcard@cn-north-4"
+    later = Reservation(0.0, 1e10, 1e10)
+    assert store.decrease(key, 0.5, later) is None  # armed
+    time.sleep(1.2)  # past the one-second period, within two slots (4 s) of 0.5 calls/s
+    assert store.decrease(key, 0.5, later) == pytest.approx(0.4)

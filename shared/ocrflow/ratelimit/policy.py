@@ -7,7 +7,8 @@ before; a call that would have to wait longer than it can afford takes none.
 *AIMD*: throttle answers multiply the rate by :attr:`Aimd.decrease`, once per episode. A
 lone throttle only arms the decrease: the gateway counts calls per one-second period, and
 evenly spaced calls at exactly the limit sometimes land one too many in a period when the
-network delays them unevenly; a second throttle within ``hold_s`` is the rate itself. A
+network delays them unevenly; a second throttle within ``hold_s`` (or two slots, at rates
+under two calls a second) is the rate itself. A
 throttle of a call reserved before the last decrease, or sent within ``hold_s`` after it,
 belongs to that decrease's episode (the calls were already on their way at the old rate).
 The rate then grows back by ``increase`` × ceiling per second, up to the configured
@@ -74,9 +75,10 @@ def decrease(state: RateState, ceiling: float, now: float, throttled: Reservatio
     if state.cut_at is not None and (throttled.now < state.cut_at
                                      or throttled.slot < state.cut_at + aimd.hold_s):
         return None
-    if state.armed_at is None or now - state.armed_at > aimd.hold_s:
+    rate = current_rate(state, ceiling, now, aimd)
+    if state.armed_at is None or now - state.armed_at > max(aimd.hold_s, 2.0 / rate):
         state.armed_at = now
         return None
-    rate = max(aimd.floor * ceiling, aimd.decrease * current_rate(state, ceiling, now, aimd))
+    rate = max(aimd.floor * ceiling, aimd.decrease * rate)
     state.base, state.cut_at, state.armed_at = rate, now, None
     return rate

@@ -40,7 +40,7 @@ if cut_at and (tonumber(ARGV[7]) < cut_at or tonumber(ARGV[8]) < cut_at + tonumb
   return false
 end
 local armed_at = tonumber(s[4])
-if not armed_at or now - armed_at > tonumber(ARGV[6]) then
+if not armed_at or now - armed_at > math.max(tonumber(ARGV[6]), 2 / rate) then
   redis.call('HSET', KEYS[1], 'armed_at', f(now))
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return false
