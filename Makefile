@@ -34,11 +34,18 @@ run: $(VENV)/.run-installed
 services:
 	@bash scripts/check_services.sh
 
-test: $(VENV)/.test-installed services
+# the official AsyncAPI parser (Node.js) that validates the AsyncAPI document in the tests
+ASYNCAPI_CHECK := scripts/asyncapi/node_modules/.installed
+$(ASYNCAPI_CHECK): scripts/asyncapi/package.json scripts/asyncapi/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm (the AsyncAPI validator)" >&2; exit 2; }
+	npm ci --prefix scripts/asyncapi --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: $(VENV)/.test-installed services $(ASYNCAPI_CHECK)
 	@bash scripts/ensure_font.sh
 	$(PY) -m pytest
 
-test-fast: $(VENV)/.test-installed
+test-fast: $(VENV)/.test-installed $(ASYNCAPI_CHECK)
 	$(PY) -m pytest tests/unit -q
 
 lint: $(VENV)/.test-installed
@@ -61,4 +68,4 @@ bench: $(VENV)/.test-installed
 	@VENV=$(VENV) bash scripts/bench.sh $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .ocrflow dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) scripts/asyncapi/node_modules .ocrflow dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache

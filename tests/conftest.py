@@ -27,12 +27,25 @@ def load_event(name: str) -> Any:
     return json.loads((EVENTS / name).read_text("utf-8"))
 
 
+def cloudevents_sdk_check(message: dict[str, Any]) -> None:
+    """The official CloudEvents SDK reads the message as a valid structured CloudEvent 1.0
+    with its extensions (``traceparent``, ``tracestate``) and its data intact."""
+    from cloudevents.core.formats.json import JSONFormat
+
+    read = JSONFormat().read(None, json.dumps(message, ensure_ascii=False))
+    assert read.get_id() == message["id"] and read.get_type() == message["type"]
+    assert read.get_data() == message["data"]
+    for name in ("traceparent", "tracestate"):
+        assert read.get_extension(name) == message.get(name)
+
+
 @pytest.fixture
 def validate_message() -> Any:
-    """Validates a message (dict or bytes) against the JSON Schema shipped for its type."""
+    """Validates a message (dict or bytes) against the JSON Schema shipped for its type, with
+    the official CloudEvents SDK, and reads it back with the consumer helper."""
     import jsonschema
 
-    from ocrflow import messages
+    from ocrflow import consumer, messages
 
     checkers = {kind: jsonschema.Draft202012Validator(
         messages.schema(kind), format_checker=jsonschema.FormatChecker())
@@ -42,6 +55,8 @@ def validate_message() -> Any:
         if isinstance(message, (bytes, str)):
             message = json.loads(message)
         checkers[message["type"]].validate(message)
+        cloudevents_sdk_check(message)
+        assert consumer.parse(message).id == message["id"]
         return message  # type: ignore[no-any-return]
 
     return check

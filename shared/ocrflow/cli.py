@@ -157,11 +157,21 @@ def cmd_queue_dump(args: argparse.Namespace) -> int:
     from .registry import open_queue
 
     queue = open_queue(args.url, "QUEUE_URL")
+    store: Any = None
     try:
+        if args.resolve:
+            from .consumer import resolved
+            from .registry import open_object_store
+
+            store = open_object_store(args.store or _settings().object_store_url, "OBJECT_STORE_URL")
         for message in queue.dump():
+            if store is not None:
+                message = resolved(message, store)
             sys.stdout.write(json.dumps(message, ensure_ascii=False) + "\n")
     finally:
         queue.close()
+        if store is not None:
+            store.close()
     return EXIT_OK
 
 
@@ -240,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     qsub = p.add_subparsers(dest="queue_command", required=True, metavar="SUBCOMMAND")
     d = qsub.add_parser("dump", help="print each message as one JSON line, oldest first, without removing it")
     d.add_argument("url", metavar="QUEUE_URL")
+    d.add_argument("--resolve", action="store_true",
+                   help="put claim-checked results back inline (fetched, size and sha256 checked)")
+    d.add_argument("--store", default=None, metavar="URL",
+                   help="object store of the claim-checked results (default: OBJECT_STORE_URL)")
     d.set_defaults(func=cmd_queue_dump)
 
     p = sub.add_parser("backfill", help="send one upload notification per object already in a bucket")

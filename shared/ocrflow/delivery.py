@@ -35,6 +35,7 @@ from .models import ObjectRef
 from .ports import ClaimState
 from .runtime import Runtime
 from .signer import Credentials
+from .tracing import TraceContext
 
 Status = Literal["result", "failure", "duplicate", "in_progress", "unpublished"]
 
@@ -112,10 +113,13 @@ class Delivery:
     def __init__(self, runtime: Runtime, key: str, ref: ObjectRef | None,
                  delivery_id: str | None, api: str | None = None,
                  region: str | None = None, started: float | None = None,
-                 credentials: Credentials | None = None) -> None:
+                 credentials: Credentials | None = None,
+                 trace: TraceContext | None = None) -> None:
         self.rt = runtime
         self.credentials = credentials
         self.key, self.ref, self.delivery_id = key, ref, delivery_id
+        #: The record's trace, which its message continues (else the message's own, new one).
+        self.trace = trace
         self.api, self.region = api, region
         self.started = time.monotonic() if started is None else started
 
@@ -151,6 +155,8 @@ class Delivery:
         except BaseException:
             self._release_quietly()
             raise
+        if self.trace is not None:
+            message = replace(message, trace=self.trace)
         # read before a claim check replaces the result by a reference
         line = first_line(message.first_result) if isinstance(message, ResultMessage) else None
         message = self._claim_check(message)
@@ -188,8 +194,13 @@ class Delivery:
                 attempts=message.attempts, duration_ms=message.duration_ms,
                 billed_unknown=message.billed_unknown,
                 error=ocrflow_failure("OCRFLOW.RESULT_STORE_FAILED", str(exc)))
-        return message.stored_at({"url": url, "bytes": len(result_bytes),
-                                  "sha256": hashlib.sha256(result_bytes).hexdigest()})
+        checked = message.stored_at({"url": url, "bytes": len(result_bytes),
+                                     "sha256": hashlib.sha256(result_bytes).hexdigest()})
+        if isinstance(checked, ResultMessage) and checked.text is not None \
+                and len(checked.body()) > limit:
+            # the text alone is too large: it stays within reach (text_of of the stored result)
+            checked = replace(checked, text=None)
+        return checked
 
     def _claim_check_location(self, message: ResultMessage | FailureMessage) -> tuple[str, str]:
         url = self.rt.settings.claim_check_url

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote_plus
 
+from . import tracing
 from .models import ObjectRef
 
 #: How much of an unparseable event or record a failure message carries.
@@ -34,6 +35,7 @@ class InvalidRecord:
     #: Identity of the whole record (not only its excerpt), so a redelivery is recognised
     #: and two different broken records are not.
     fingerprint: str = ""
+    trace: tracing.TraceContext | None = field(default=None, compare=False)
 
 
 def _invalid(reason: str, value: Any, delivery_id: str | None) -> InvalidRecord:
@@ -102,7 +104,7 @@ def _records(event: Any, delivery_id: str | None) -> Iterator[Record]:
             yield from _records(item, delivery_id)
         return
     if str(event.get("source", "")).startswith("HC.OBS") and "specversion" in event:
-        yield _eventgrid(event, delivery_id)
+        yield from _traced([_eventgrid(event, delivery_id)], tracing.from_cloudevent(event))
         return
     yield _invalid("unrecognised event shape", event, delivery_id)
 
@@ -113,7 +115,8 @@ def _record(record: Any, delivery_id: str | None) -> Iterator[Record]:
         return
     source = str(record.get("eventSource") or record.get("EventSource") or "")
     if source == "aws:sqs":
-        yield from _json_body(record.get("body"), record.get("messageId"))
+        yield from _traced(_json_body(record.get("body"), record.get("messageId")),
+                           tracing.from_sqs_record(record))
         return
     if source == "aws:sns" or "Sns" in record:
         sns = record.get("Sns")
@@ -126,6 +129,13 @@ def _record(record: Any, delivery_id: str | None) -> Iterator[Record]:
         yield _notification(record, delivery_id)
         return
     yield _invalid("unrecognised record shape", record, delivery_id)
+
+
+def _traced(records: Iterable[Record], trace: tracing.TraceContext | None) -> Iterator[Record]:
+    """The records of one delivery unit, with the trace that unit carried; without one, a
+    record keeps what its own body carried (an EventGrid CloudEvent inside an SQS body)."""
+    for record in records:
+        yield record if trace is None else replace(record, trace=trace)
 
 
 def _json_body(body: Any, delivery_id: str | None) -> Iterator[Record]:

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from . import events as events_mod
+from . import tracing
 from .config import Settings
 from .delivery import Outcome
 from .errors import OcrflowError
@@ -69,7 +70,7 @@ def handle(event: Any, context: Any = None, function: str = "recognize",
         rt.open_queues()
     log.info("invocation started", records=len(records), sqs_messages=len(batch_ids) or None)
     try:
-        outcomes = Pipeline(rt, function).process(
+        outcomes = Pipeline(rt, function, trace=tracing.from_invocation(context)).process(
             records, credentials_for(rt.settings, context), deadline_for(rt.settings, context))
     finally:
         rt.metrics.flush()

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from .errors import Failure
 from .models import ObjectRef, OutgoingMessage
+from .tracing import TraceContext, new_trace
 
 RESULT_TYPE = "ocr.result.v1"
 FAILURE_TYPE = "ocr.failure.v1"
@@ -55,6 +56,9 @@ class Message:
     duration_ms: int = 0
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     time: str = field(default_factory=_now)
+    #: The upload's trace (CloudEvents distributed-tracing extension); the flow sets the
+    #: record's, a message built elsewhere starts a trace of its own.
+    trace: TraceContext = field(default_factory=new_trace)
     #: Calls that got no answer and may still have been billed. Bookkeeping for the
     #: invocation's figures, not part of the event.
     billed_unknown: int = field(default=0, compare=False)
@@ -81,9 +85,11 @@ class Message:
             "source": f"ocrflow/{self.function}",
             "type": self.type,
         }
-        if self.ref is not None:
+        if self.ref is not None and self.ref.key:
+            # CloudEvents: a subject, when present, is a non-empty string
             event["subject"] = self.ref.key
-        event.update(time=self.time, datacontenttype="application/json", data=self.data())
+        event.update(time=self.time, datacontenttype="application/json", **self.trace.headers(),
+                     data=self.data())
         return event
 
     def body(self) -> bytes:
@@ -106,6 +112,9 @@ class ResultMessage(Message):
     pages_total: int | None = None
     #: What was sent when ocrflow changed the file: {"format", "width", "height", "scale"}.
     input: dict[str, Any] | None = None
+    #: Text APIs: the recognised lines in reading order (:func:`ocrflow.text.text_of`); for a
+    #: document, the whole document's (each page's is in its entry of ``pages``).
+    text: str | None = None
 
     def _payload(self) -> dict[str, Any]:
         payload: dict[str, Any]
@@ -115,6 +124,8 @@ class ResultMessage(Message):
             payload = {"pages": self.pages}
         else:
             payload = {"result": self.result}
+        if self.text is not None:
+            payload["text"] = self.text
         return _with_document(payload, self.pages_total, self.input)
 
     @property
@@ -195,6 +206,9 @@ def outgoing(event: dict[str, Any], body: bytes | None = None) -> OutgoingMessag
         attributes["region"] = data["ocr_region"]
     if "error" in data:
         attributes["error_code"] = data["error"]["code"]
+    for name in ("traceparent", "tracestate"):  # W3C names, as tracing instrumentations read them
+        if event.get(name):
+            attributes[name] = event[name]
     return OutgoingMessage(id=event["id"], type=event["type"],
                            body=body if body is not None else serialise(event),
                            key=event.get("subject", ""), attributes=attributes)

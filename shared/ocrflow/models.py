@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .tracing import TraceContext
+
 
 @dataclass(frozen=True)
 class ObjectRef:
@@ -23,6 +25,9 @@ class ObjectRef:
     # Set when a failure is replayed: the id of the failure message. A replay is a new
     # attempt (its own idempotency record), replaying the same failure twice is not.
     redrive_of: str | None = field(default=None, compare=False)
+    #: The trace the record arrived with (SQS AWSTraceHeader, W3C attributes, a CloudEvent's
+    #: extension); None when the event carried none. Not part of the object's identity.
+    trace: TraceContext | None = field(default=None, compare=False)
 
     def as_message_object(self) -> dict[str, Any]:
         return {

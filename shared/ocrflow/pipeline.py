@@ -12,8 +12,11 @@ publishing, ``Outcome`` and ``first_line`` to :mod:`ocrflow.delivery`.
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Callable, Iterable
+
+from structlog.contextvars import bound_contextvars
 
 from .delivery import Delivery, Outcome
 from .events import Record
@@ -22,6 +25,7 @@ from .models import ObjectRef
 from .recognise import Recogniser
 from .runtime import Runtime
 from .signer import Credentials
+from .tracing import TraceContext, choose
 
 #: Time kept back from the platform's deadline to store and publish the outcome.
 PUBLISH_MARGIN_S = 5.0
@@ -30,10 +34,13 @@ CLAIM_GRACE_S = 60.0
 
 
 class Pipeline:
-    def __init__(self, runtime: Runtime, function: str = "recognize") -> None:
+    def __init__(self, runtime: Runtime, function: str = "recognize",
+                 trace: TraceContext | None = None) -> None:
         self.rt = runtime
         self.recogniser = Recogniser(runtime, function)
         self.log = get_logger()
+        #: The invocation's trace: what a record that brought none of its own continues.
+        self.trace = trace
 
     def process(self, records: Iterable[Record], credentials: Credentials | None,
                 deadline: float, on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
@@ -48,18 +55,27 @@ class Pipeline:
 
         if len(items) <= 1:
             return [run(r) for r in items]
-        return list(self.rt.executor.map(run, items))
+        # each record runs in a copy of the invocation's context, so its log lines carry the
+        # invocation's keys (request id, cold start) in the worker threads too
+        contexts = [contextvars.copy_context() for _ in items]
+        return list(self.rt.executor.map(lambda c, r: c.run(run, r), contexts, items))
 
     def process_one(self, record: Record, credentials: Credentials | None,
                     deadline: float) -> Outcome:
         """``deadline`` is the invocation's (``time.monotonic()``); a record never takes
         longer than ``OCR_DEADLINE_S`` from its own start either."""
+        trace = choose(getattr(record, "trace", None), self.trace)
+        with bound_contextvars(xray_trace_id=trace.xray_trace_id):
+            return self._process_one(record, credentials, deadline, trace)
+
+    def _process_one(self, record: Record, credentials: Credentials | None, deadline: float,
+                     trace: TraceContext) -> Outcome:
         started = time.monotonic()
         deadline = min(deadline, started + self.rt.settings.deadline_s)
         try:
             job = self.recogniser.prepare(record, credentials)
             delivery = Delivery(self.rt, job.key, job.ref, job.delivery_id, job.api, job.region,
-                                started, credentials)
+                                started, credentials, trace)
             # a claim for a call outlives the record's whole deadline, then another delivery
             # may take it over; a failure decided without a call needs only the grace
             claim_for_s = CLAIM_GRACE_S if job.decided else \

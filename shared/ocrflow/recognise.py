@@ -38,6 +38,7 @@ from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectInfo, ObjectRef
 from .runtime import Runtime
 from .signer import Credentials
+from .text import document_text, text_of
 
 MAX_KEY_BYTES = 1024
 
@@ -113,8 +114,7 @@ class Recogniser:
             if ref.version_id is None and ref.etag is None:
                 # no identity in the event (a local run): the current ETag names the content
                 info = job.info or self._head(ref, credentials)
-                ref = ObjectRef(ref.bucket, ref.key, ref.version_id, info.etag, info.size,
-                                ref.region, ref.event_time, ref.delivery_id, ref.redrive_of)
+                ref = replace(ref, etag=info.etag, size=info.size)
                 job = replace(job, ref=ref, info=info)
         except FailureError as exc:
             return self._decided(job, exc.failure)
@@ -190,7 +190,7 @@ class Recogniser:
             billed_unknown=call.unanswered, input=sent)
         if call.failure is not None:
             return FailureMessage(**common, error=call.failure)
-        return ResultMessage(**common, result=call.result)
+        return ResultMessage(**common, result=call.result, text=text_of(api, call.result))
 
     def _check_size(self, size: int, api_limits: ApiLimits, takes_file: bool) -> None:
         """By size alone, before downloading: a file can still be fitted (a photo) or split
@@ -249,7 +249,10 @@ class Recogniser:
         if done.failure is not None:
             return FailureMessage(**common, error=done.failure, failed_page=done.failed_page,
                                   pages=entries or None)
-        return ResultMessage(**common, pages=entries)
+        texts, whole = document_text(api, [entry["result"] for entry in entries])
+        entries = [entry if text is None else {**entry, "text": text}
+                   for entry, text in zip(entries, texts)]
+        return ResultMessage(**common, pages=entries, text=whole)
 
     def _defer_throttled(self, job: Job, failure: Failure) -> None:
         """A call ended by throttling cost nothing: the record goes back to the queue, until

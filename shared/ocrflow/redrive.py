@@ -19,6 +19,7 @@ from .models import ObjectRef
 from .pipeline import Pipeline
 from .runtime import Runtime
 from .signer import Credentials
+from .tracing import from_cloudevent
 
 
 @dataclass
@@ -66,7 +67,9 @@ def redrive(rt: Runtime, failure_queue_url: str, codes: set[str] | None,
             obj = message["data"]["object"]
             refs.append(ObjectRef(bucket=obj["bucket"], key=obj["key"], version_id=obj.get("version_id"),
                                   etag=obj.get("etag"), size=obj.get("size"),
-                                  redrive_of=message["id"]))
+                                  redrive_of=message["id"],
+                                  # the replay belongs to the upload's trace, as the failure did
+                                  trace=from_cloudevent(message)))
         report.outcomes = Pipeline(rt, "redrive").process(refs, credentials, deadline)
         remove = getattr(queue, "remove", None)
         if callable(remove):

@@ -88,7 +88,8 @@ def test_sqs_standard_queue_byte_for_byte_with_attributes(sqs: Any, moto_endpoin
     got = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], WaitTimeSeconds=1)["Messages"]
     assert got[0]["Body"].encode() == msg.body
     attrs = {k: v["StringValue"] for k, v in got[0]["MessageAttributes"].items()}
-    assert attrs == {"type": "ocr.result.v1", "api": "general-text", "region": "cn-north-4"}
+    assert attrs == {"type": "ocr.result.v1", "api": "general-text", "region": "cn-north-4",
+                     "traceparent": json.loads(msg.body)["traceparent"]}
 
 
 def test_sqs_fifo_groups_by_key_and_deduplicates_by_id(sqs: Any) -> None:

@@ -3,6 +3,7 @@ independent clients; the idempotency store's races; a broker that goes down."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -38,7 +39,8 @@ def test_amqp_persistent_confirmed_byte_for_byte(rabbitmq: str) -> None:
         method, props, body = ch.basic_get(name, auto_ack=True)
         assert body == m.body
         assert props.delivery_mode == 2 and props.message_id == m.id
-        assert props.headers == {"type": "ocr.result.v1", "api": "general-text", "region": "cn-north-4"}
+        assert props.headers == {"type": "ocr.result.v1", "api": "general-text", "region": "cn-north-4",
+                                 "traceparent": json.loads(m.body)["traceparent"]}
     ch.queue_delete(name)
     conn.close()
     queue.close()

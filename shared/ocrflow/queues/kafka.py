@@ -5,9 +5,11 @@ One message per CloudEvent: the value is the structured CloudEvent JSON exactly 
 the key is the decoded object key (so every outcome for one object lands on one partition,
 in order), and the event's context attributes are repeated as Kafka headers the way the
 CloudEvents Kafka protocol binding names them (``ce_id``, ``ce_type``, …) so consumers can
-route without parsing the value. ``content-type`` says ``application/cloudevents+json``:
-the value is the whole event (structured mode), and a CloudEvents SDK reading the message
-must not take the envelope for the event's ``data``.
+route without parsing the value; the trace context also goes under its W3C names
+(``traceparent``, ``tracestate``), where tracing instrumentations look for it.
+``content-type`` says ``application/cloudevents+json``: the value is the whole event
+(structured mode), and a CloudEvents SDK reading the message must not take the envelope for
+the event's ``data``.
 
 The client is confluent-kafka (librdkafka); why, with measurements, is in docs/kafka.md.
 It is imported here only, so other backends never pay for it. The producer is idempotent
@@ -302,6 +304,9 @@ def cloudevent_headers(message: OutgoingMessage) -> list[tuple[str, str | bytes 
         else:  # maps, lists and nulls are no CloudEvents attribute values
             continue
         headers.append((f"ce_{name}", text.encode("utf-8")))
+    # W3C Trace Context under its own names too, where tracing instrumentations look for it
+    headers += [(name, str(attributes[name]).encode("ascii")) for name in ("traceparent", "tracestate")
+                if isinstance(attributes.get(name), str) and attributes[name].isascii()]
     headers.append(("content-type", CONTENT_TYPE.encode("ascii")))
     return headers
 

@@ -1,7 +1,7 @@
 """``redis://host:port/db?stream=NAME``: Redis Streams (also Huawei DCS for Redis).
 
 One ``XADD`` per message with the CloudEvent JSON in the field ``event`` (and ``type``,
-``id`` beside it); ``?maxlen=N`` trims the stream approximately.
+``id``, ``traceparent``, ``tracestate`` beside it); ``?maxlen=N`` trims the stream approximately.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ class RedisStream(Queue):
         import redis
 
         fields = {"event": message.body, "type": message.type, "id": message.id}
+        for name in ("traceparent", "tracestate"):
+            if message.attributes.get(name):
+                fields[name] = message.attributes[name]
         try:
             self.client.xadd(self.stream, fields, maxlen=self.maxlen,  # type: ignore[arg-type]
                              approximate=self.maxlen is not None)
