@@ -57,10 +57,12 @@ pr: lint test
 
 package: $(VENV)/.test-installed
 	@VENV=$(VENV) bash scripts/package_functiongraph.sh dist/ocrflow-functiongraph.zip
+	@VENV=$(VENV) bash scripts/build_layer.sh dist/layer
 
 # needs the AWS SAM CLI (pip install aws-sam-cli) and AWS credentials; not run by the tests
 deploy:
 	@command -v sam >/dev/null || { echo "make deploy needs the AWS SAM CLI: pip install aws-sam-cli" >&2; exit 2; }
+	$(MAKE) package
 	sam build && sam deploy --guided
 
 # make bench BENCH_ARGS="--quick" for a smoke run; BENCH_ARGS="--only run_folder,burst_batch_of_ten"

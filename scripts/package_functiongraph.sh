@@ -25,8 +25,8 @@ SPEC="$WHEEL"
   --python-version "$FG_PYTHON" --only-binary=:all: "$SPEC"
 cp functions/recognize/handler.py "$WORK/pkg/handler.py"
 cp functions/redrive/handler.py "$WORK/pkg/redrive_handler.py"
-find "$WORK/pkg" -name "__pycache__" -type d -prune -exec rm -rf {} +
 rm -rf "$WORK"/pkg/bin
+bash "$(dirname "$0")/prune_tools.sh" "$WORK/pkg"  # the emulator and the chaos run are tools
 OUT_ABS=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
 rm -f "$OUT_ABS"
 (cd "$WORK/pkg" && "$PY" -c "

@@ -23,8 +23,9 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .errors import OcrflowError
+from .idempotency.policy import IdempotencyStore
 from .messages import FAILURE_TYPE, RESULT_TYPE
-from .ports import ClaimState, IdempotencyStore, ObjectStore
+from .ports import ClaimState, ObjectStore
 from .text import document_text, text_of
 
 T = TypeVar("T")

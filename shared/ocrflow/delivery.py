@@ -1,12 +1,13 @@
-"""Delivering one record's message: claim → recognise → save the answer → claim check →
-publish → complete, and the :class:`Outcome` built once, at the end, from what happened.
+"""Delivering one record's message: claim → recognise → claim check (a result too large for
+its queue) → save the message → publish → complete, and the :class:`Outcome` built once, at
+the end, from what happened.
 
 Every record ends in exactly one published message — a result on the result queue, a
 failure on the failure queue — or, when it cannot be published (queue down, idempotency
 store down, another invocation still holds the record), in an *unpublished* outcome that
 makes the platform redeliver it. The message is saved in the idempotency store before
-anything that can fail for reasons of its own (opening or reaching a queue, storing a claim
-check), so a redelivery publishes it without paying for a second call. (``Outcome`` and the
+anything that can fail for reasons unrelated to it (opening or reaching a queue: queue size
+limits come from the URL), so a redelivery publishes it without paying for a second call. (``Outcome`` and the
 storing and publishing steps used to be part of ``pipeline.py``.)
 """
 
@@ -32,7 +33,7 @@ from .errors import (
 from .log import get_logger
 from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectRef
-from .ports import ClaimState
+from .ports import Claim, ClaimState
 from .runtime import Runtime
 from .signer import Credentials
 from .tracing import TraceContext
@@ -138,7 +139,7 @@ class Delivery:
         if claim.state is ClaimState.OUTCOME_STORED:
             stored = _Stored(claim.destination or "failure", claim.message_id or "",
                              claim.message or b"")
-            return self._publish(stored, None)
+            return self._publish(stored, claim, None)
 
         try:
             message = recognise()
@@ -147,39 +148,51 @@ class Delivery:
             return self._unpublished(exc.code, exc.detail)
         except PagesPending as exc:
             # the answered pages are saved; the next delivery calls only the others
-            self._release_quietly()
+            self._release_quietly(claim)
             return self._unpublished("OCRFLOW.PAGES_PENDING", str(exc))
         except IdempotencyError as exc:  # pages or the budget could not be read or kept
-            self._release_quietly()
+            self._release_quietly(claim)
             return self._unpublished("OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc))
         except BaseException:
-            self._release_quietly()
+            self._release_quietly(claim)
             raise
         if self.trace is not None:
             message = replace(message, trace=self.trace)
         # read before a claim check replaces the result by a reference
         line = first_line(message.first_result) if isinstance(message, ResultMessage) else None
-        message = self._claim_check(message)
         event = message.event()
-        stored = _Stored(message.destination, message.id, messages.serialise(event))
+        body = messages.serialise(event)
+        limit = self.rt.max_message_bytes(message.destination)
+        if limit is not None and len(body) > limit and (
+                isinstance(message, ResultMessage)
+                or (isinstance(message, FailureMessage) and message.pages)):
+            # before saving: the store keeps the message it will publish, and a result too
+            # large for the queue may be too large for the store too (DynamoDB: 400 KB)
+            message = self._claim_check(message, limit)
+            event = message.event()
+            body = messages.serialise(event)
+        stored = _Stored(message.destination, message.id, body)
         try:
-            store.save_outcome(self.key, stored.destination, stored.message_id, stored.body)
+            kept = store.save_outcome(self.key, stored.destination, stored.message_id,
+                                      stored.body, claim)
         except IdempotencyError as exc:
             return self._unpublished("OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc), message)
-        return self._publish(stored, message, event, line)
+        if kept.message_id != stored.message_id:
+            # another delivery took over an expired claim and saved its message first: one
+            # message per record, so that one is published (or already was)
+            get_logger().warning("record saved by another delivery first", key=self.key)
+            if kept.state is ClaimState.COMPLETED:
+                return self._outcome("duplicate", message_id=kept.message_id, message=message)
+            return self._publish(_Stored(kept.destination or "failure", kept.message_id or "",
+                                         kept.message or b""), kept, message)
+        return self._publish(stored, kept, message, event, line)
 
     # --- steps ----------------------------------------------------------------------------
-    def _claim_check(self, message: Message) -> Message:
+    def _claim_check(self, message: ResultMessage | FailureMessage, limit: int) -> Message:
         """A result too large for its queue is stored; the message names it instead. If it
         cannot be stored, the record ends in a failure — for the failure queue. (A failed
         document's answered pages likewise; if they cannot be stored, the failure goes
         without them: they stay saved for a redrive.)"""
-        if not isinstance(message, ResultMessage) and not (
-                isinstance(message, FailureMessage) and message.pages):
-            return message
-        limit = self.rt.max_message_bytes(message.destination)
-        if limit is None or len(message.body()) <= limit:
-            return message
         result_bytes = message.stored_bytes()
         bucket, prefix = self._claim_check_location(message)
         try:
@@ -211,7 +224,7 @@ class Delivery:
         assert message.ref is not None
         return message.ref.bucket, "ocrflow-results/"
 
-    def _publish(self, stored: _Stored, message: Message | None,
+    def _publish(self, stored: _Stored, saved: Claim, message: Message | None,
                  event: dict[str, Any] | None = None, line: str | None = None) -> Outcome:
         event = event if event is not None else stored.event()
         try:
@@ -220,7 +233,7 @@ class Delivery:
             return self._unpublished("OCRFLOW.PUBLISH_FAILED",
                                      f"{stored.destination} queue: {exc}", message)
         try:
-            self.rt.idempotency.complete(self.key)
+            self.rt.idempotency.complete(self.key, saved)
         except IdempotencyError as exc:
             # published: a redelivery would publish the same message id again (deduplicable)
             get_logger().warning("record published but not marked complete", error=str(exc))
@@ -232,9 +245,9 @@ class Delivery:
             first_line=line or first_line(_first_result(data)), message=message,
             pages=data.get("pages_total"))
 
-    def _release_quietly(self) -> None:
+    def _release_quietly(self, claim: Claim) -> None:
         try:
-            self.rt.idempotency.release(self.key)
+            self.rt.idempotency.release(self.key, claim)
         except IdempotencyError:
             pass  # the claim expires on its own
 

@@ -158,7 +158,8 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         retryable=True,
     ),
     "OCRFLOW.PUBLISH_FAILED": CodeInfo(
-        "The queue did not confirm the message; the record is reported failed and redelivered.",
+        "The queue could not be opened or did not confirm the message; the record is reported "
+        "failed and redelivered.",
         "Nothing, if the queue comes back: the stored outcome is published without a new call.",
         retryable=True,
     ),
@@ -187,10 +188,6 @@ class ConfigError(OcrflowError):
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
         self.problem = problem
-
-
-class EventError(OcrflowError):
-    """An event (or one of its records) cannot be turned into object references."""
 
 
 class UnknownSchemeError(ConfigError):
@@ -233,10 +230,6 @@ class PagesPending(OcrflowError):
     def __init__(self, message: str, calls: int) -> None:
         super().__init__(message)
         self.calls = calls  # calls made by this delivery
-
-
-class RecordInProgress(OcrflowError):
-    """Another invocation holds an unexpired claim on the same record."""
 
 
 @dataclass

@@ -270,7 +270,3 @@ def delivery_ids(event: Any) -> list[str]:
         return [r["messageId"] for r in event["Records"]
                 if isinstance(r, dict) and r.get("eventSource") == "aws:sqs" and "messageId" in r]
     return []
-
-
-def is_sqs_batch(event: Any) -> bool:
-    return bool(delivery_ids(event))

@@ -11,7 +11,6 @@ Works on AWS Lambda and Huawei FunctionGraph (``handler(event, context)`` on bot
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -113,7 +112,3 @@ def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
     for o in outcomes:
         counts[names.get(o.status, "unpublished")] += 1
     return {"counts": counts, "outcomes": [o.summary() for o in outcomes]}
-
-
-def in_function_platform() -> bool:
-    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or os.environ.get("RUNTIME_CODE_ROOT"))

@@ -8,12 +8,19 @@ traced, ``correlation_id`` when set, then the event's own keys; exceptions as
 
 Credentials, signatures, tokens, image bytes and whole events never reach a line: keys
 that could hold them are replaced by ``"***"`` (see :data:`REDACTED_KEYS`).
+
+Client libraries log through the standard ``logging`` module (pika, botocore, urllib3,
+redis, and librdkafka through confluent-kafka's ``logger`` setting). Their records at
+WARNING and above become lines of the same format, with ``logger`` naming the library and
+passwords, signatures and keys scrubbed from the text (:func:`scrub`); below WARNING they
+are dropped. So every line on stderr is one of ours.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import MutableMapping
@@ -49,7 +56,7 @@ def _level(_: Any, method: str, event: MutableMapping[str, Any]) -> MutableMappi
 def _location(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     func = event.pop("func_name", None)
     line = event.pop("lineno", None)
-    if func is not None:
+    if func is not None and "location" not in event:  # a library's record brings its own
         event["location"] = f"{func}:{line}"
     return event
 
@@ -88,6 +95,59 @@ def _order(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
     return ordered
 
 
+#: Loggers of the client libraries a function may load; their records go through
+#: :class:`_LibraryRecords` only (not to handlers of the root logger, which would print them
+#: a second time, unformatted).
+LIBRARY_LOGGERS = ("pika", "botocore", "boto3", "s3transfer", "urllib3", "redis",
+                   "confluent_kafka", "ocrflow")
+_SECRETS = (
+    # userinfo in URLs: amqp://user:pass@host, redis://:pass@host, kafka://user:pass@…
+    (re.compile(r"(?P<keep>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@"), r"\g<keep>***@"),
+    # key=value and "key": "value" pairs that carry secrets (SASL, SigV4, tokens)
+    (re.compile(r"(?i)(?P<keep>(?:password|passwd|secret|token|signature|sasl\.password|"
+                r"x-amz-signature|x-amz-security-token|x-security-token|authorization|"
+                r"credential|access_?key)[\"']?\s*[=:]\s*[\"']?)[^\s,;&\"'}]+"), r"\g<keep>***"),
+)
+
+
+def scrub(text: str) -> str:
+    """``text`` with passwords in URLs and secret-looking ``key=value`` pairs masked."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class _LibraryRecords(logging.Handler):
+    """Writes a library's ``logging`` record as one of our JSON lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record must not break the caller
+            message = str(record.msg)
+        fields: dict[str, Any] = {"logger": record.name,
+                                  "location": f"{record.funcName}:{record.lineno}"}
+        if record.exc_info and record.exc_info[0] is not None:
+            fields["exception_name"] = record.exc_info[0].__name__
+        structlog.get_logger().log(record.levelno, scrub(message)[:2000], **fields)
+
+
+_library_handler = _LibraryRecords(logging.WARNING)
+
+
+def _route_library_logs() -> None:
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if _library_handler not in logger.handlers:
+            logger.addHandler(_library_handler)
+        logger.propagate = False
+        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    if not root.handlers:  # else the platform's own handler already serves other loggers
+        root.addHandler(_library_handler)
+
+
 def configure(service: str, level: str = "INFO", stream: IO[str] | None = None) -> None:
     """Idempotent: the same service and level configure once per process."""
     global _configured
@@ -95,9 +155,17 @@ def configure(service: str, level: str = "INFO", stream: IO[str] | None = None) 
     if _configured == key:
         return
     _configured = key
+
+    def _service(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        # also on lines from threads that never saw the invocation's context (a client
+        # library's I/O thread)
+        event.setdefault("service", service)
+        return event
+
     structlog.configure(
         processors=[
             merge_contextvars,
+            _service,
             _level,
             structlog.processors.CallsiteParameterAdder(
                 {structlog.processors.CallsiteParameter.FUNC_NAME,
@@ -114,6 +182,7 @@ def configure(service: str, level: str = "INFO", stream: IO[str] | None = None) 
         cache_logger_on_first_use=False,
     )
     bind_contextvars(service=service)
+    _route_library_logs()
 
 
 def bind_invocation(context: Any, service: str) -> bool:

@@ -28,9 +28,10 @@ from typing import Any
 from .client import CallResult
 from .documents import Document, Part
 from .errors import Failure, FailureError, IdempotencyError, PagesPending
+from .idempotency.policy import IdempotencyStore
 from .log import get_logger
 from .models import ObjectRef
-from .ports import ClaimState, IdempotencyStore
+from .ports import ClaimState
 
 #: A page is started only with at least this much of the record's time left.
 MIN_PAGE_S = 2.0

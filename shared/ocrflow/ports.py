@@ -94,42 +94,63 @@ class Claim:
     #: Which queue the stored message is for: "result" or "failure".
     destination: str | None = None
     message_id: str | None = None
+    #: The entry's version when this claim was read or written: passed back to
+    #: ``save_outcome``, ``complete`` and ``release``, it makes each one conditional write
+    #: (and a late release can never drop a claim another delivery took over).
+    version: str | None = None
 
 
-class IdempotencyStore(abc.ABC):
-    """Remembers what was done for each record, so no OCR call is paid twice.
+@dataclass(frozen=True)
+class Entry:
+    """One idempotency record as a storage backend keeps it."""
 
-    Lifecycle of a key: ``claim`` (in progress, with an expiry) → ``save_outcome`` (the
-    message is stored before it is published, so a failed publish is retried without a
-    second call) → ``complete``. A claim whose expiry passed can be taken over.
+    key: str
+    state: ClaimState
+    #: A new random token on every write: conditional updates and deletes name the
+    #: version they read, so a write based on a stale read is refused.
+    version: str
+    #: Epoch seconds after which the entry counts as absent (an in-progress claim's lease,
+    #: a stored outcome's retention); backends may also delete it then.
+    expires_at: float
+    destination: str | None = None
+    message_id: str | None = None
+    message: bytes | None = None
+
+
+class IdempotencyStorage(abc.ABC):
+    """The few atomic primitives an idempotency backend provides (sqlite, Redis, DynamoDB).
+
+    The states, their expiry and who may take over what are decided once, above these, in
+    :class:`ocrflow.idempotency.policy.IdempotencyStore`. Every primitive is atomic on its
+    own and treats an entry whose ``expires_at`` is not after ``now`` as absent; ``now``
+    comes from the caller, so one clock decides expiry whatever the backend. Errors of the
+    backend are raised as :class:`~ocrflow.errors.IdempotencyError`.
     """
 
-    #: How long a stored outcome / completed record is remembered (IDEMPOTENCY_TTL_S).
-    retention_s: float = 7 * 24 * 3600
+    @abc.abstractmethod
+    def put_new(self, entry: Entry, now: float) -> bool:
+        """Writes ``entry`` if its key is absent (or expired). True when written."""
 
     @abc.abstractmethod
-    def claim(self, key: str, expires_in_s: float) -> Claim:
-        """Atomically claims ``key`` unless it is held, has a stored outcome, or is done."""
+    def replace(self, entry: Entry, expected_version: str, now: float) -> bool:
+        """Writes ``entry`` over the live entry of the same key whose version is
+        ``expected_version``. True when written; False when the entry changed or expired."""
 
     @abc.abstractmethod
-    def save_outcome(self, key: str, destination: str, message_id: str,
-                     message: bytes) -> None:
-        """Stores the message for ``key`` (still to be published)."""
+    def get(self, key: str, now: float) -> Entry | None:
+        """The live entry for ``key``, if any."""
 
     @abc.abstractmethod
-    def complete(self, key: str) -> None:
-        """Marks ``key`` as published."""
+    def delete(self, key: str, expected_version: str) -> bool:
+        """Deletes the entry for ``key`` if its version is ``expected_version``."""
 
     @abc.abstractmethod
-    def release(self, key: str) -> None:
-        """Drops a claim that produced no outcome, so the next delivery starts afresh."""
-
-    @abc.abstractmethod
-    def increment(self, counter: str, limit: int | None, expires_in_s: float,
+    def increment(self, counter: str, limit: int | None, expires_in_s: float, now: float,
                   amount: int = 1) -> int | None:
-        """Adds ``amount`` to ``counter`` unless that would pass ``limit``; returns the new
-        value, or None when it would (nothing added). A negative ``amount`` with no limit
-        gives back what was taken (calls reserved and not made). Counters expire."""
+        """Adds ``amount`` to ``counter`` unless the new value would pass ``limit``; returns
+        the new value, or None when it would (nothing added). A negative ``amount`` with no
+        limit gives back what was taken (calls reserved and not made). A counter starts from
+        zero ``expires_in_s`` after its first increment."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

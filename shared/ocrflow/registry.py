@@ -4,11 +4,15 @@ so a cold start pays only for the backends it talks to."""
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import importlib.util
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, UnknownSchemeError
-from .ports import IdempotencyStore, ObjectStore, Queue
+from .ports import ObjectStore, Queue
+
+if TYPE_CHECKING:
+    from .idempotency.policy import IdempotencyStore
 
 # scheme -> "module:factory"; a factory takes the URL (and for stores the variable name).
 _STORES = {
@@ -43,20 +47,37 @@ _IDEMPOTENCY = {
 }
 
 
+# scheme -> (the package its adapter imports, the extra that installs it)
+_EXTRAS = {
+    "s3": ("boto3", "aws"), "dynamodb": ("boto3", "aws"),
+    "https": ("boto3", "aws"), "http": ("boto3", "aws"), "sqs": ("boto3", "aws"),
+    "amqp": ("pika", "amqp"), "amqps": ("pika", "amqp"),
+    "redis": ("redis", "redis"), "rediss": ("redis", "redis"),
+    "kafka": ("confluent_kafka", "kafka"),
+}
+
+
+def check_installed(url: str, variable: str) -> None:
+    """Raises ConfigError, naming ``variable`` and the extra to install, when the backend of
+    ``url`` needs a package that is not installed. Looks the package up without importing
+    it, so a start pays nothing for the check."""
+    scheme = urlsplit(url).scheme.lower()
+    need = _EXTRAS.get(scheme)
+    if need is not None and importlib.util.find_spec(need[0]) is None:
+        package, extra = need
+        raise ConfigError(variable, f"{scheme}:// needs the {package} package, which is not "
+                                    f"installed: pip install 'ocrflow[{extra}]'")
+
+
 def _load(table: dict[str, str], url: str, variable: str) -> object:
     scheme = urlsplit(url).scheme.lower()
     target = table.get(scheme)
     if target is None:
         known = ", ".join(sorted(f"{s}://" for s in table))
         raise UnknownSchemeError(variable, f"unsupported scheme in {url!r}; expected one of {known}")
+    check_installed(url, variable)
     module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UnknownSchemeError(
-            variable, f"the {scheme}:// backend needs a package that is not installed ({exc.name})"
-        ) from exc
-    return getattr(module, attr)
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def _open(table: dict[str, str], url: str, variable: str) -> Any:
@@ -68,6 +89,19 @@ def _open(table: dict[str, str], url: str, variable: str) -> Any:
         if exc.variable != variable:
             raise ConfigError(variable, exc.problem) from None
         raise
+
+
+def check_backends(urls: dict[str, str]) -> None:
+    """Checks, at start, that every configured URL ({variable: url}) names a known scheme
+    whose backend is installed."""
+    tables = {"OBJECT_STORE_URL": _STORES, "IDEMPOTENCY_STORE_URL": _IDEMPOTENCY}
+    for variable, url in urls.items():
+        table = tables.get(variable, _QUEUES)
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in table:
+            known = ", ".join(sorted(f"{s}://" for s in table))
+            raise UnknownSchemeError(variable, f"unsupported scheme in {url!r}; expected one of {known}")
+        check_installed(url, variable)
 
 
 def open_object_store(url: str, variable: str = "OBJECT_STORE_URL") -> ObjectStore:
@@ -90,7 +124,3 @@ def queue_max_message_bytes(url: str, variable: str = "RESULT_QUEUE_URL") -> int
         return None
     limit = _load(_QUEUE_LIMITS, url, variable)
     return limit(url, variable)  # type: ignore[operator]
-
-
-def queue_schemes() -> list[str]:
-    return sorted(_QUEUES)

@@ -19,8 +19,9 @@ from .config import Settings, catalogue_warnings, load_settings
 from .errors import ConfigError, PublishError
 from .log import configure, get_logger
 from .metrics import Metrics
-from .ports import IdempotencyStore, ObjectStore, Queue
+from .ports import ObjectStore, Queue
 from .registry import (
+    check_backends,
     open_idempotency_store,
     open_object_store,
     open_queue,
@@ -29,6 +30,7 @@ from .registry import (
 
 if TYPE_CHECKING:
     from .client import OcrClient
+    from .idempotency.policy import IdempotencyStore
     from .signer import Credentials
 
 QUEUE_VARIABLES = {"result": "RESULT_QUEUE_URL", "failure": "FAILURE_QUEUE_URL"}
@@ -41,6 +43,13 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         from .client import OcrClient
 
+        # a backend whose extra is missing stops the start, not a record in the middle
+        check_backends({
+            "OBJECT_STORE_URL": settings.object_store_url,
+            "RESULT_QUEUE_URL": settings.queue_url("result"),
+            "FAILURE_QUEUE_URL": settings.queue_url("failure"),
+            "IDEMPOTENCY_STORE_URL": settings.idempotency_url,
+        })
         self.settings = settings
         self.catalogue = catalogue_mod.load()
         self.metrics = Metrics(settings.metrics_namespace, settings.service_name)

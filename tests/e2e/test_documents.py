@@ -172,14 +172,14 @@ def test_a_crash_between_pages_pays_on_redelivery_only_for_pages_not_answered(
 
         # the redelivery comes once the dead invocation's claim has lapsed
         from ocrflow import cli
-        from ocrflow.idempotency import sqlite as sqlite_store
+        from ocrflow.idempotency import policy as idempotency_policy
 
         class AnHourLater:
             @staticmethod
             def time() -> float:
                 return time.time() + 3600
 
-        monkeypatch.setattr(sqlite_store, "time", AnHourLater)
+        monkeypatch.setattr(idempotency_policy, "time", AnHourLater)  # the one clock of expiry
         for name, value in ws.env.items():
             monkeypatch.setenv(name, value)
         monkeypatch.chdir(ws.root)

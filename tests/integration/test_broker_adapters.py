@@ -18,6 +18,7 @@ from ocrflow.errors import PublishError
 from ocrflow.ports import ClaimState
 from ocrflow.registry import open_idempotency_store, open_queue
 from tests.integration.test_aws_adapters import message, png
+from tests.support.amqp import drain
 from tests.support.harness import make_harness
 from tests.support.races import claim_race
 from tests.support.replay_server import ReplayServer
@@ -136,16 +137,7 @@ def test_queue_down_behind_a_proxy_then_back_publishes_once_without_a_second_cal
         proxy.restore()
         assert h.invoke(event) == {"batchItemFailures": []}
         assert h.invoke(event) == {"batchItemFailures": []}  # a late duplicate delivery
-        conn = pika.BlockingConnection(pika.URLParameters(rabbitmq))
-        ch = conn.channel()
-        bodies = []
-        while True:
-            method, _, body = ch.basic_get(name, auto_ack=True)
-            if method is None:
-                break
-            bodies.append(body)
-        ch.queue_delete(name)
-        conn.close()
+        bodies = drain(rabbitmq, name)
         assert len(bodies) == 1 and len(replay.received) == 1
     finally:
         h.close()

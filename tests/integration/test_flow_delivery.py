@@ -10,31 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pika
 import pytest
 
 from ocrflow.handler import RecordsNotPublished
+from tests.support.amqp import drain
 from tests.support.harness import make_harness
 from tests.support.replay_server import Answer, ReplayServer
 from tests.support.tcp_proxy import TcpProxy
 from tests.unit.test_cli import ocrflow
 from tests.unit.test_pipeline import png_bytes, s3_event
-
-
-def _drain(amqp_url: str, queue: str) -> list[dict[str, Any]]:
-    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        ch = conn.channel()
-        bodies = []
-        while True:
-            method, _, body = ch.basic_get(queue, auto_ack=True)
-            if method is None:
-                break
-            bodies.append(json.loads(body))
-        ch.queue_delete(queue)
-    finally:
-        conn.close()
-    return bodies
 
 
 def test_a_result_published_on_redelivery_is_counted_as_a_result(
@@ -55,7 +39,7 @@ def test_a_result_published_on_redelivery_is_counted_as_a_result(
                                     "unpublished": 0}
         [outcome] = answer["outcomes"]
         assert outcome["status"] == "result" and "code" not in outcome
-        [message] = [validate_message(m) for m in _drain(rabbitmq, name)]
+        [message] = [validate_message(m) for m in drain(rabbitmq, name)]
         assert message["id"] == outcome["message_id"]
         assert len(replay.received) == 1 and h.failures() == []
     finally:

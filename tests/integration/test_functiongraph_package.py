@@ -56,6 +56,9 @@ def test_zip_runs_in_a_clean_virtualenv(tmp_path: Path, replay: ReplayServer, s3
     with zipfile.ZipFile(zip_path) as z:
         z.extractall(code)
     assert (code / "handler.py").exists() and (code / "redrive_handler.py").exists()
+    # tools, not function code
+    assert (code / "ocrflow" / "handler.py").exists()
+    assert not (code / "ocrflow" / "emulator").exists() and not (code / "ocrflow" / "chaos.py").exists()
     # OBS is read with signed requests: no AWS SDK in the zip
     assert not [p for p in ("boto3", "botocore", "s3transfer") if (code / p).exists()]
 

@@ -29,7 +29,7 @@ def test_idempotency_durability_follows_the_url(tmp_path: Path, suffix: str, lev
     url = f"sqlite:///{tmp_path}/i.db" + (("?" + suffix[1:]) if suffix else "")
     store = open_store(url)
     try:
-        assert store.db.conn.execute("PRAGMA synchronous").fetchone()[0] == level
+        assert store.storage.db.conn.execute("PRAGMA synchronous").fetchone()[0] == level
     finally:
         store.close()
 

@@ -1,22 +1,32 @@
 """``dynamodb://TABLE``: the idempotency store on AWS, shared by every function instance.
 
-Table: partition key ``pk`` (string), TTL attribute ``expires`` (epoch seconds). Claims are
-conditional writes, so exactly one delivery wins; an in-progress claim whose ``lease``
-passed can be taken over; counters are conditional ``ADD`` updates.
+Table: partition key ``pk`` (string), TTL attribute ``expires`` (epoch seconds). Each
+primitive is one conditional write, so exactly one writer wins; ``expires_at`` holds the
+precise expiry the conditions compare (DynamoDB's TTL deletes items only eventually).
+The policy is in :mod:`ocrflow.idempotency.policy`.
 """
 
 from __future__ import annotations
 
-import time
+import math
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..aws import LazyClient, error_code
 from ..errors import ConfigError, IdempotencyError
-from ..ports import Claim, ClaimState, IdempotencyStore
+from ..ports import ClaimState, Entry, IdempotencyStorage
+from .policy import IdempotencyStore
 
 
-class DynamoDbIdempotencyStore(IdempotencyStore):
+class _Refused(Exception):
+    """A condition was not met (ConditionalCheckFailedException)."""
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": repr(value)}
+
+
+class DynamoDbStorage(IdempotencyStorage):
     def __init__(self, table: str, endpoint: str | None = None, region: str | None = None) -> None:
         self.table, self.endpoint, self.region = table, endpoint, region
         self._client = LazyClient("dynamodb", self.endpoint, self.region)
@@ -32,95 +42,95 @@ class DynamoDbIdempotencyStore(IdempotencyStore):
             return getattr(self.client, name)(TableName=self.table, **kwargs)
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
-                raise
+                raise _Refused from None
             raise IdempotencyError(f"dynamodb idempotency store: {error_code(exc)}") from None
         except BotoCoreError as exc:
             raise IdempotencyError(f"dynamodb idempotency store: {type(exc).__name__}") from None
 
-    def claim(self, key: str, expires_in_s: float) -> Claim:
-        from botocore.exceptions import ClientError
-
-        now = time.time()
+    def _conditional(self, name: str, **kwargs: Any) -> bool:
         try:
-            self._call("put_item", Item={
-                "pk": {"S": key}, "state": {"S": ClaimState.IN_PROGRESS.value},
-                "lease": {"N": f"{now + expires_in_s:.3f}"},
-                "expires": {"N": str(int(now + expires_in_s + 3600))}},
-                ConditionExpression="attribute_not_exists(pk) OR (#s = :p AND lease < :now) "
-                                    "OR expires < :nows",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={":p": {"S": ClaimState.IN_PROGRESS.value},
-                                           ":now": {"N": f"{now:.3f}"}, ":nows": {"N": str(int(now))}})
-            return Claim(ClaimState.CLAIMED)
-        except ClientError:
-            pass  # held or done: read what is there
+            self._call(name, **kwargs)
+        except _Refused:
+            return False
+        return True
+
+    @staticmethod
+    def _item(entry: Entry) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": {"S": entry.key}, "state": {"S": entry.state.value},
+            "version": {"S": entry.version}, "expires_at": _n(entry.expires_at),
+            "expires": {"N": str(math.ceil(entry.expires_at))}}
+        if entry.destination is not None:
+            item["destination"] = {"S": entry.destination}
+        if entry.message_id is not None:
+            item["message_id"] = {"S": entry.message_id}
+        if entry.message is not None:
+            item["message"] = {"B": entry.message}
+        return item
+
+    def put_new(self, entry: Entry, now: float) -> bool:
+        return self._conditional(
+            "put_item", Item=self._item(entry),
+            ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
+            ExpressionAttributeValues={":now": _n(now)})
+
+    def replace(self, entry: Entry, expected_version: str, now: float) -> bool:
+        return self._conditional(
+            "put_item", Item=self._item(entry),
+            ConditionExpression="version = :v AND expires_at > :now",
+            ExpressionAttributeValues={":v": {"S": expected_version}, ":now": _n(now)})
+
+    def get(self, key: str, now: float) -> Entry | None:
         item = self._call("get_item", Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
-        if item is None:  # deleted between the two calls (a release): try once more
-            return self.claim(key, expires_in_s)
-        state = ClaimState(item["state"]["S"])
-        if state is ClaimState.IN_PROGRESS:
-            return Claim(ClaimState.IN_PROGRESS)
-        return Claim(state, message=item.get("message", {}).get("B"),
-                     destination=item.get("destination", {}).get("S"),
-                     message_id=item.get("message_id", {}).get("S"))
+        if item is None or "version" not in item or float(item["expires_at"]["N"]) <= now:
+            return None
+        return Entry(key, ClaimState(item["state"]["S"]), item["version"]["S"],
+                     float(item["expires_at"]["N"]), item.get("destination", {}).get("S"),
+                     item.get("message_id", {}).get("S"), item.get("message", {}).get("B"))
 
-    def save_outcome(self, key: str, destination: str, message_id: str, message: bytes) -> None:
-        self._call("update_item", Key={"pk": {"S": key}},
-                   UpdateExpression="SET #s = :s, destination = :d, message_id = :m, message = :b, "
-                                    "expires = :e",
-                   ExpressionAttributeNames={"#s": "state"},
-                   ExpressionAttributeValues={
-                       ":s": {"S": ClaimState.OUTCOME_STORED.value}, ":d": {"S": destination},
-                       ":m": {"S": message_id}, ":b": {"B": message},
-                       ":e": {"N": str(int(time.time() + self.retention_s))}})
+    def delete(self, key: str, expected_version: str) -> bool:
+        return self._conditional(
+            "delete_item", Key={"pk": {"S": key}}, ConditionExpression="version = :v",
+            ExpressionAttributeValues={":v": {"S": expected_version}})
 
-    def complete(self, key: str) -> None:
-        self._call("update_item", Key={"pk": {"S": key}},
-                   UpdateExpression="SET #s = :s, expires = :e",
-                   ExpressionAttributeNames={"#s": "state"},
-                   ExpressionAttributeValues={":s": {"S": ClaimState.COMPLETED.value},
-                                              ":e": {"N": str(int(time.time() + self.retention_s))}})
-
-    def release(self, key: str) -> None:
-        from botocore.exceptions import ClientError
-
-        try:
-            self._call("delete_item", Key={"pk": {"S": key}}, ConditionExpression="#s = :p",
-                       ExpressionAttributeNames={"#s": "state"},
-                       ExpressionAttributeValues={":p": {"S": ClaimState.IN_PROGRESS.value}})
-        except ClientError:
-            pass  # not ours to release any more
-
-    def increment(self, counter: str, limit: int | None, expires_in_s: float,
+    def increment(self, counter: str, limit: int | None, expires_in_s: float, now: float,
                   amount: int = 1) -> int | None:
-        from botocore.exceptions import ClientError
-
-        now = time.time()
-        kwargs: dict[str, Any] = {
-            "Key": {"pk": {"S": "counter:" + counter}},
-            "UpdateExpression": "ADD #v :n SET expires = if_not_exists(expires, :e)",
-            "ExpressionAttributeNames": {"#v": "value"},
-            "ExpressionAttributeValues": {":n": {"N": str(amount)},
-                                          ":e": {"N": str(int(now + expires_in_s))}},
-            "ReturnValues": "UPDATED_NEW",
-        }
+        key = {"pk": {"S": "counter:" + counter}}
+        live = "expires_at > :now"
+        values: dict[str, Any] = {":n": {"N": str(amount)}, ":now": _n(now)}
+        condition = live
         if limit is not None:
             # the new value stays within the limit: value + amount <= limit
-            kwargs["ConditionExpression"] = "attribute_not_exists(#v) OR #v <= :room"
-            kwargs["ExpressionAttributeValues"][":room"] = {"N": str(limit - amount)}
-            if limit < amount:
-                return None
-        try:
-            out = self._call("update_item", **kwargs)
-        except ClientError:
-            return None
-        return int(out["Attributes"]["value"]["N"])
+            condition = f"{live} AND #v <= :room"
+            values[":room"] = {"N": str(limit - amount)}
+        for _ in range(3):
+            try:
+                out = self._call("update_item", Key=key, UpdateExpression="ADD #v :n",
+                                 ConditionExpression=condition,
+                                 ExpressionAttributeNames={"#v": "value"},
+                                 ExpressionAttributeValues=values, ReturnValues="UPDATED_NEW")
+                return int(out["Attributes"]["value"]["N"])
+            except _Refused:
+                pass
+            # absent or expired: start it at the amount, unless another writer just did
+            expires_at = now + expires_in_s
+            if self._conditional(
+                    "put_item", Item={**key, "value": {"N": str(amount)}, "expires_at": _n(expires_at),
+                                      "expires": {"N": str(math.ceil(expires_at))}},
+                    ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
+                    ExpressionAttributeValues={":now": _n(now)}):
+                return amount
+            if limit is not None:
+                item = self._call("get_item", Key=key, ConsistentRead=True).get("Item")
+                if item is not None and float(item["expires_at"]["N"]) > now \
+                        and int(item["value"]["N"]) + amount > limit:
+                    return None
+        raise IdempotencyError(f"dynamodb idempotency store: counter {counter} kept changing")
 
-
-def open_store(url: str) -> DynamoDbIdempotencyStore:
+def open_store(url: str) -> IdempotencyStore:
     parts = urlsplit(url)
     table = parts.netloc or parts.path.strip("/")
     if not table:
         raise ConfigError("IDEMPOTENCY_STORE_URL", f"expected dynamodb://TABLE, got {url!r}")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    return DynamoDbIdempotencyStore(table, query.get("endpoint"), query.get("region"))
+    return IdempotencyStore(DynamoDbStorage(table, query.get("endpoint"), query.get("region")))

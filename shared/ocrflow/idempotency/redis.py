@@ -1,28 +1,47 @@
 """``redis://host:port/db[?prefix=ocrflow:]``: the idempotency store for several function
-instances. Claims and counters are atomic (Lua scripts); an in-progress claim is a key with
-a TTL, so a crashed attempt's claim simply expires and the next delivery takes over."""
+instances (Huawei DCS, ElastiCache). Each primitive is one Lua script, atomic on the
+server; an entry is a hash that Redis also deletes at its ``expires_at`` (``PEXPIREAT``).
+The policy is in :mod:`ocrflow.idempotency.policy`."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from ..errors import IdempotencyError
-from ..ports import Claim, ClaimState, IdempotencyStore
+from ..ports import ClaimState, Entry, IdempotencyStorage
+from .policy import IdempotencyStore
 
-CLAIM = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then
-  redis.call('HSET', KEYS[1], 'state', 'in_progress')
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  return {'claimed'}
+# KEYS[1] the entry; ARGV: now, state, version, expires_at, destination, message_id,
+# message, [expected version]. An entry whose expires_at passed counts as absent even
+# before Redis removed it (the caller's clock decides, as for every backend).
+_LIVE = """
+local function live(now)
+  local at = redis.call('HGET', KEYS[1], 'expires_at')
+  return at and tonumber(at) > now
 end
-if state == 'in_progress' then return {'in_progress'} end
-return {state, redis.call('HGET', KEYS[1], 'destination') or '',
-        redis.call('HGET', KEYS[1], 'message_id') or '', redis.call('HGET', KEYS[1], 'message') or ''}
+local function write()
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'state', ARGV[2], 'version', ARGV[3], 'expires_at', ARGV[4],
+             'destination', ARGV[5], 'message_id', ARGV[6], 'message', ARGV[7])
+  redis.call('PEXPIREAT', KEYS[1], math.ceil(tonumber(ARGV[4]) * 1000))
+end
 """
-RELEASE = """
-if redis.call('HGET', KEYS[1], 'state') == 'in_progress' then return redis.call('DEL', KEYS[1]) end
+PUT_NEW = _LIVE + """
+if live(tonumber(ARGV[1])) then return 0 end
+write()
+return 1
+"""
+REPLACE = _LIVE + """
+if not live(tonumber(ARGV[1])) or redis.call('HGET', KEYS[1], 'version') ~= ARGV[8] then
+  return 0
+end
+write()
+return 1
+"""
+DELETE = """
+if redis.call('HGET', KEYS[1], 'version') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 INCREMENT = """
@@ -31,19 +50,21 @@ local n = tonumber(ARGV[3])
 if ARGV[1] ~= '' and v + n > tonumber(ARGV[1]) then return false end
 local fresh = redis.call('EXISTS', KEYS[1]) == 0
 v = redis.call('INCRBY', KEYS[1], n)
-if fresh then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if fresh then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
 return v
 """
+_FIELDS = ("state", "version", "expires_at", "destination", "message_id", "message")
 
 
-class RedisIdempotencyStore(IdempotencyStore):
+class RedisStorage(IdempotencyStorage):
     def __init__(self, url: str, prefix: str = "ocrflow:") -> None:
         import redis
 
         self.prefix = prefix
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3)
-        self._claim = self.client.register_script(CLAIM)
-        self._release = self.client.register_script(RELEASE)
+        self._put_new = self.client.register_script(PUT_NEW)
+        self._replace = self.client.register_script(REPLACE)
+        self._delete = self.client.register_script(DELETE)
         self._increment = self.client.register_script(INCREMENT)
 
     def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -54,48 +75,45 @@ class RedisIdempotencyStore(IdempotencyStore):
         except redis.RedisError as exc:
             raise IdempotencyError(f"redis idempotency store: {type(exc).__name__}") from None
 
-    def claim(self, key: str, expires_in_s: float) -> Claim:
-        out = self._run(self._claim, keys=[self.prefix + key], args=[max(1, int(expires_in_s * 1000))])
-        state = out[0].decode() if isinstance(out[0], bytes) else out[0]
-        if state == "claimed":
-            return Claim(ClaimState.CLAIMED)
-        if state == "in_progress":
-            return Claim(ClaimState.IN_PROGRESS)
-        return Claim(ClaimState(state), message=out[3] or None, destination=out[1].decode() or None,
-                     message_id=out[2].decode() or None)
+    @staticmethod
+    def _args(entry: Entry, now: float) -> list[Any]:
+        return [repr(now), entry.state.value, entry.version, repr(entry.expires_at),
+                entry.destination or "", entry.message_id or "", entry.message or b""]
 
-    def save_outcome(self, key: str, destination: str, message_id: str, message: bytes) -> None:
-        k = self.prefix + key
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(k, mapping={"state": ClaimState.OUTCOME_STORED.value, "destination": destination,
-                              "message_id": message_id, "message": message})
-        pipe.pexpire(k, int(self.retention_s * 1000))
-        self._run(pipe.execute)
+    def put_new(self, entry: Entry, now: float) -> bool:
+        return bool(self._run(self._put_new, keys=[self.prefix + entry.key],
+                              args=self._args(entry, now)))
 
-    def complete(self, key: str) -> None:
-        k = self.prefix + key
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(k, "state", ClaimState.COMPLETED.value)
-        pipe.pexpire(k, int(self.retention_s * 1000))
-        self._run(pipe.execute)
+    def replace(self, entry: Entry, expected_version: str, now: float) -> bool:
+        return bool(self._run(self._replace, keys=[self.prefix + entry.key],
+                              args=[*self._args(entry, now), expected_version]))
 
-    def release(self, key: str) -> None:
-        self._run(self._release, keys=[self.prefix + key])
+    def get(self, key: str, now: float) -> Entry | None:
+        values = self._run(self.client.hmget, self.prefix + key, _FIELDS)
+        state, version, expires_at, destination, message_id, message = values
+        if state is None or float(expires_at) <= now:
+            return None
+        return Entry(key, ClaimState(state.decode()), version.decode(), float(expires_at),
+                     destination.decode() or None, message_id.decode() or None, message or None)
 
-    def increment(self, counter: str, limit: int | None, expires_in_s: float,
+    def delete(self, key: str, expected_version: str) -> bool:
+        return bool(self._run(self._delete, keys=[self.prefix + key], args=[expected_version]))
+
+    def increment(self, counter: str, limit: int | None, expires_in_s: float, now: float,
                   amount: int = 1) -> int | None:
         out = self._run(self._increment, keys=[self.prefix + "counter:" + counter],
-                        args=["" if limit is None else limit, max(1, int(expires_in_s * 1000)),
-                              amount])
+                        args=["" if limit is None else limit,
+                              math.ceil((now + max(expires_in_s, 0.001)) * 1000), amount])
         return None if out is None else int(out)
 
     def close(self) -> None:
         self.client.close()
 
 
-def open_store(url: str) -> RedisIdempotencyStore:
+def open_store(url: str) -> IdempotencyStore:
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     prefix = query.pop("prefix", "ocrflow:")
     rest = "&".join(f"{k}={v}" for k, v in query.items())
-    return RedisIdempotencyStore(urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), prefix)
+    return IdempotencyStore(
+        RedisStorage(urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), prefix))

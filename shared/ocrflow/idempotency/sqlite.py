@@ -1,14 +1,17 @@
 """``sqlite:///PATH.db``: the embedded idempotency store (one machine, one process or
-several: claims are taken inside ``BEGIN IMMEDIATE`` transactions)."""
+several). Each primitive is one SQL statement, atomic on its own; the counter is one
+``BEGIN IMMEDIATE`` transaction. The policy is in :mod:`ocrflow.idempotency.policy`."""
 
 from __future__ import annotations
 
 import sqlite3
-import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from ..errors import IdempotencyError
-from ..ports import Claim, ClaimState, IdempotencyStore
+from ..ports import ClaimState, Entry, IdempotencyStorage
 from ..sqlite_util import SqliteDb, parse_sqlite_url, synchronous_mode
+from .policy import IdempotencyStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -17,7 +20,8 @@ CREATE TABLE IF NOT EXISTS records (
   expires_at REAL NOT NULL,
   destination TEXT,
   message_id TEXT,
-  message BLOB
+  message BLOB,
+  version TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS counters (
   name TEXT PRIMARY KEY,
@@ -25,105 +29,87 @@ CREATE TABLE IF NOT EXISTS counters (
   expires_at REAL NOT NULL
 );
 """
+_COLUMNS = "key, state, version, expires_at, destination, message_id, message"
+T = TypeVar("T")
 
 
-class SqliteIdempotencyStore(IdempotencyStore):
-    def __init__(self, db: SqliteDb, retention_s: float = 7 * 24 * 3600) -> None:
+class SqliteStorage(IdempotencyStorage):
+    def __init__(self, db: SqliteDb) -> None:
         self.db = db
-        self.retention_s = retention_s
+        columns = {row[1] for row in db.conn.execute("PRAGMA table_info(records)")}
+        if "version" not in columns:  # a file written before entries carried a version
+            try:
+                db.conn.execute("ALTER TABLE records ADD COLUMN version TEXT NOT NULL DEFAULT ''")
+            except sqlite3.OperationalError:
+                pass  # another process added it first
 
-    def _tx(self) -> sqlite3.Connection:
-        self.db.conn.execute("BEGIN IMMEDIATE")
-        return self.db.conn
-
-    def claim(self, key: str, expires_in_s: float) -> Claim:
-        now = time.time()
+    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         try:
             with self.db.lock:
-                # the common case, a key never seen: one atomic statement, no transaction
-                first = self.db.conn.execute(
-                    "INSERT INTO records (key, state, expires_at) VALUES (?, ?, ?)"
-                    " ON CONFLICT (key) DO NOTHING",
-                    (key, ClaimState.IN_PROGRESS.value, now + expires_in_s))
-                if first.rowcount == 1:
-                    return Claim(ClaimState.CLAIMED)
-                conn = self._tx()
-                try:
-                    row = conn.execute(
-                        "SELECT state, expires_at, destination, message_id, message FROM records"
-                        " WHERE key = ?", (key,)).fetchone()
-                    result: Claim
-                    if row is None or (row[0] == ClaimState.IN_PROGRESS.value and row[1] <= now) \
-                            or (row[0] == ClaimState.COMPLETED.value and row[1] <= now):
-                        conn.execute(
-                            "INSERT OR REPLACE INTO records (key, state, expires_at) VALUES (?, ?, ?)",
-                            (key, ClaimState.IN_PROGRESS.value, now + expires_in_s))
-                        result = Claim(ClaimState.CLAIMED)
-                    elif row[0] == ClaimState.IN_PROGRESS.value:
-                        result = Claim(ClaimState.IN_PROGRESS)
-                    else:
-                        result = Claim(ClaimState(row[0]), message=row[4], destination=row[2],
-                                       message_id=row[3])
-                    conn.execute("COMMIT")
-                    return result
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
+                return fn(self.db.conn)
         except sqlite3.Error as exc:
             raise IdempotencyError(f"idempotency store: {exc}") from exc
 
-    def _update(self, sql: str, params: tuple[object, ...]) -> None:
-        try:
-            with self.db.lock:
-                self.db.conn.execute(sql, params)
-        except sqlite3.Error as exc:
-            raise IdempotencyError(f"idempotency store: {exc}") from exc
+    @staticmethod
+    def _row(entry: Entry) -> tuple[object, ...]:
+        return (entry.key, entry.state.value, entry.version, entry.expires_at, entry.destination,
+                entry.message_id, entry.message)
 
-    def save_outcome(self, key: str, destination: str, message_id: str, message: bytes) -> None:
-        self._update(
-            "UPDATE records SET state = ?, destination = ?, message_id = ?, message = ?,"
-            " expires_at = ? WHERE key = ?",
-            (ClaimState.OUTCOME_STORED.value, destination, message_id, message,
-             time.time() + self.retention_s, key))
+    def put_new(self, entry: Entry, now: float) -> bool:
+        sql = (f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+               " ON CONFLICT (key) DO UPDATE SET state = excluded.state,"
+               " version = excluded.version, expires_at = excluded.expires_at,"
+               " destination = excluded.destination, message_id = excluded.message_id,"
+               " message = excluded.message WHERE records.expires_at <= ?")
+        return self._run(lambda c: c.execute(sql, (*self._row(entry), now)).rowcount == 1)
 
-    def complete(self, key: str) -> None:
-        # the message is kept: a redelivery answers COMPLETED without a call or a publish
-        self._update("UPDATE records SET state = ?, expires_at = ? WHERE key = ?",
-                     (ClaimState.COMPLETED.value, time.time() + self.retention_s, key))
+    def replace(self, entry: Entry, expected_version: str, now: float) -> bool:
+        sql = ("UPDATE records SET state = ?, version = ?, expires_at = ?, destination = ?,"
+               " message_id = ?, message = ? WHERE key = ? AND version = ? AND expires_at > ?")
+        params = (*self._row(entry)[1:], entry.key, expected_version, now)
+        return self._run(lambda c: c.execute(sql, params).rowcount == 1)
 
-    def release(self, key: str) -> None:
-        self._update("DELETE FROM records WHERE key = ? AND state = ?",
-                     (key, ClaimState.IN_PROGRESS.value))
+    def get(self, key: str, now: float) -> Entry | None:
+        row = self._run(lambda c: c.execute(
+            f"SELECT {_COLUMNS} FROM records WHERE key = ? AND expires_at > ?",
+            (key, now)).fetchone())
+        if row is None:
+            return None
+        return Entry(row[0], ClaimState(row[1]), row[2], row[3], row[4], row[5], row[6])
 
-    def increment(self, counter: str, limit: int | None, expires_in_s: float,
+    def delete(self, key: str, expected_version: str) -> bool:
+        return self._run(lambda c: c.execute(
+            "DELETE FROM records WHERE key = ? AND version = ?",
+            (key, expected_version)).rowcount == 1)
+
+    def increment(self, counter: str, limit: int | None, expires_in_s: float, now: float,
                   amount: int = 1) -> int | None:
-        now = time.time()
-        try:
-            with self.db.lock:
-                conn = self._tx()
-                try:
-                    row = conn.execute("SELECT value, expires_at FROM counters WHERE name = ?",
-                                       (counter,)).fetchone()
-                    value = 0 if row is None or row[1] <= now else int(row[0])
-                    expires = now + expires_in_s if row is None or row[1] <= now else row[1]
-                    if limit is not None and value + amount > limit:
-                        conn.execute("COMMIT")
-                        return None
-                    conn.execute("INSERT OR REPLACE INTO counters (name, value, expires_at)"
-                                 " VALUES (?, ?, ?)", (counter, value + amount, expires))
+        def add(conn: sqlite3.Connection) -> int | None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT value, expires_at FROM counters WHERE name = ?",
+                                   (counter,)).fetchone()
+                live = row is not None and row[1] > now
+                value = int(row[0]) if live else 0
+                if limit is not None and value + amount > limit:
                     conn.execute("COMMIT")
-                    return value + amount
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-        except sqlite3.Error as exc:
-            raise IdempotencyError(f"idempotency store: {exc}") from exc
+                    return None
+                conn.execute("INSERT OR REPLACE INTO counters (name, value, expires_at)"
+                             " VALUES (?, ?, ?)",
+                             (counter, value + amount, row[1] if live else now + expires_in_s))
+                conn.execute("COMMIT")
+                return value + amount
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        return self._run(add)
 
     def close(self) -> None:
         self.db.close()
 
 
-def open_store(url: str) -> SqliteIdempotencyStore:
+def open_store(url: str) -> IdempotencyStore:
     path, query = parse_sqlite_url(url, "IDEMPOTENCY_STORE_URL")
-    return SqliteIdempotencyStore(
-        SqliteDb(path, SCHEMA, synchronous_mode(query, url, "IDEMPOTENCY_STORE_URL")))
+    return IdempotencyStore(SqliteStorage(
+        SqliteDb(path, SCHEMA, synchronous_mode(query, url, "IDEMPOTENCY_STORE_URL"))))
