@@ -144,7 +144,7 @@ class Delivery:
         try:
             message = recognise()
         except RecordDeferred as exc:
-            self._release_quietly()  # nothing was paid: the redelivery starts afresh
+            self._release_quietly(claim)  # nothing was paid: the redelivery starts afresh
             return self._unpublished(exc.code, exc.detail)
         except PagesPending as exc:
             # the answered pages are saved; the next delivery calls only the others
