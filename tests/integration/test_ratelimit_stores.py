@@ -11,31 +11,17 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import boto3
 import pytest
 
 from ocrflow.ratelimit import open_rate_store
 from ocrflow.ratelimit.base import RateStore
 from ocrflow.ratelimit.policy import Aimd, Reservation
-
-BACKENDS = ["sqlite", "redis", "dynamodb"]
+from tests.support.stores import BACKENDS, store_url
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RateStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/idempotency.db"
-    elif request.param == "redis":
-        redis_url = request.getfixturevalue("redis_url")
-        url = f"{redis_url}?prefix=ocrflow-test-{uuid.uuid4().hex[:8]}:"
-    else:
-        endpoint = request.getfixturevalue("moto_endpoint")
-        name = f"rate-{uuid.uuid4().hex[:8]}"
-        boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1").create_table(
-            TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST")
-        url = f"dynamodb://{name}"
+    url = store_url(request, tmp_path, request.param)
     s = open_rate_store(url)
     yield s
     s.close()

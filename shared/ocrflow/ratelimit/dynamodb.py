@@ -9,10 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from ..aws import LazyClient, error_code
-from ..errors import ConfigError
 from . import policy
 from .base import RateStoreError, ReadModifyWriteStore
 
@@ -67,10 +65,7 @@ def _num(item: dict[str, Any] | None, name: str) -> float | None:
 
 
 def open_store(url: str) -> DynamoDbRateStore:
-    """The idempotency store's ``dynamodb://TABLE[?endpoint=…&region=…]``."""
-    parts = urlsplit(url)
-    table = parts.netloc or parts.path.strip("/")
-    if not table:
-        raise ConfigError("IDEMPOTENCY_STORE_URL", f"expected dynamodb://TABLE, got {url!r}")
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    return DynamoDbRateStore(table, query.get("endpoint"), query.get("region"))
+    """The idempotency store's ``dynamodb://TABLE[?endpoint=…&region=…]``: the same table."""
+    from ..idempotency.dynamodb import table_of
+
+    return DynamoDbRateStore(*table_of(url))

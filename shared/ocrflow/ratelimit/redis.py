@@ -5,7 +5,6 @@ clocks. The script spells out the steps of :mod:`.policy`."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from .base import RateStore, RateStoreError
 from .policy import Reservation
@@ -87,9 +86,7 @@ class RedisRateStore(RateStore):
 
 
 def open_store(url: str) -> RedisRateStore:
-    """The same ``redis://…[?prefix=]`` URL as the idempotency store (other parameters kept)."""
-    parts = urlsplit(url)
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    prefix = query.pop("prefix", "ocrflow:")
-    rest = "&".join(f"{k}={v}" for k, v in query.items())
-    return RedisRateStore(urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), prefix)
+    """The idempotency store's ``redis://…[?prefix=]`` URL: the same server and prefix."""
+    from ..idempotency.redis import split_prefix
+
+    return RedisRateStore(*split_prefix(url))
