@@ -5,6 +5,10 @@ Answers map to outcomes by HTTP status and ``error_code`` — never by message t
 
 * retried with backoff and jitter: 429 / ``APIG.0308``, ``ModelArts.4401``, any 5xx
   (``APIG.0201`` is a 504), transport errors and timeouts;
+* throttling with ``OCR_MAX_CALLS_PER_SECOND`` set: every attempt first waits for a slot of
+  the fleet-wide rate (:mod:`ocrflow.ratelimit`), and a throttle answer lowers that rate
+  for the whole fleet; when no slot comes before the deadline, the call ends in
+  ``OCRFLOW.RATE_LIMITED`` (nothing billed: see :func:`is_throttle`);
 * never retried: input errors (``AIS.*``), ``ModelArts.4204`` (package not in this region),
   other account/permission codes, URL-input codes and 401s (five failed authentications in
   a row lock the caller out for five minutes, so a run of them stops calling altogether).
@@ -31,13 +35,24 @@ if TYPE_CHECKING:
 
     from .config import Settings
     from .metrics import Metrics
+    from .ratelimit.limiter import RateLimiter, Slot
 
 RETRYABLE_CODES = frozenset({"APIG.0308", "ModelArts.4401", "APIG.0201"})
+#: answers that mean "slower, please": they lower the fleet-wide rate
+THROTTLE_CODES = frozenset({"APIG.0308", "ModelArts.4401"})
 AUTH_STATUSES = frozenset({401})
 #: After this many 401s in a row, stop calling (the gateway locks out at five).
 AUTH_FAILURE_STOP = 3
 AUTH_LOCKOUT_S = 300.0
 CONTENT_TYPE = "application/json;charset=utf8"
+
+
+def is_throttle(failure: Failure) -> bool:
+    """A failure that is throttling (the provider's, or no slot of the fleet-wide rate in
+    time): nothing was billed, and a later delivery may well get through."""
+    if failure.source == "provider":
+        return failure.code in THROTTLE_CODES
+    return failure.code == "OCRFLOW.RATE_LIMITED"
 
 
 def is_retryable(status: int, code: str | None) -> bool:
@@ -76,8 +91,9 @@ class OcrClient:
     def __init__(self, settings: Settings, metrics: Metrics | None = None,
                  session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, limiter: RateLimiter | None = None) -> None:
         self.settings = settings
+        self.limiter = limiter if limiter is not None else _limiter_for(settings)
         self.metrics = metrics
         self._session = session
         self._session_lock = threading.Lock()
@@ -96,6 +112,10 @@ class OcrClient:
                 if self._session is None:
                     self._session = new_session(max(10, self.settings.max_concurrency))
         return self._session
+
+    def close(self) -> None:
+        if self.limiter is not None:
+            self.limiter.close()
 
     def proxies_for(self, url: str) -> dict[str, str]:
         """HTTP(S)_PROXY / NO_PROXY from the environment for this endpoint, looked up once."""
@@ -131,6 +151,12 @@ class OcrClient:
         url = self.url_for(api, region, project_id)
         attempt = 0
         while True:
+            slot = self._slot(api, region, deadline)
+            if slot is not None and not slot.granted:
+                outcome.failure = ocrflow_failure(
+                    "OCRFLOW.RATE_LIMITED", f"no call slot for {api} in {region} under "
+                    "OCR_MAX_CALLS_PER_SECOND before the deadline")
+                break
             attempt += 1
             outcome.attempts = attempt
             failure, retryable = self._attempt(api, region, url, project_id, body, deadline,
@@ -139,8 +165,13 @@ class OcrClient:
                 outcome.failure = None  # an earlier attempt's failure no longer counts
                 break
             outcome.failure = failure
+            throttled = is_throttle(failure)
+            if throttled and slot is not None and self.limiter is not None:
+                self._lower_rate(api, region, slot)
             if not retryable or attempt >= self.settings.max_attempts:
                 break
+            if throttled and slot is not None and slot.reservation is not None:
+                continue  # the next slot, at the lowered rate, is the pause
             pause = self._backoff(attempt)
             # another attempt only if it can still finish before the deadline
             if time.monotonic() + pause + self.settings.connect_timeout_s + 1.0 > deadline:
@@ -148,6 +179,23 @@ class OcrClient:
             self._sleep(pause)
         outcome.duration_ms = int((time.monotonic() - started) * 1000)
         return outcome
+
+    def _slot(self, api: str, region: str, deadline: float) -> Slot | None:
+        """Waits for a slot of the fleet-wide rate (None when no limit is configured)."""
+        if self.limiter is None:
+            return None
+        # the call itself must still fit before the deadline, as for a retry below
+        return self.limiter.acquire(api, region, deadline, self.settings.connect_timeout_s + 1.0)
+
+    def _lower_rate(self, api: str, region: str, slot: Slot) -> None:
+        assert self.limiter is not None
+        rate = self.limiter.throttled(api, region, slot)
+        if rate is not None:
+            from .log import get_logger
+
+            get_logger().warning("throttled by the provider: fleet-wide rate lowered", api=api,
+                                 region=region, calls_per_second=round(rate, 2),
+                                 ceiling=self.limiter.limits.ceiling(api))
 
     def _backoff(self, attempt: int) -> float:
         # "full jitter": uniform in [0, min(cap, base·2^n)]
@@ -257,6 +305,35 @@ class OcrClient:
         if self._auth_failures:
             with self._auth_lock:
                 self._auth_failures = 0
+
+
+def _limiter_for(settings: Settings) -> RateLimiter | None:
+    """The fleet-wide limiter of ``OCR_MAX_CALLS_PER_SECOND``, sharing the idempotency
+    store's place (opened on the first limited call)."""
+    if settings.max_calls_per_second is None:
+        return None
+    import os
+
+    from .log import get_logger
+    from .ratelimit import open_rate_store
+    from .ratelimit.limiter import Limits, RateLimiter
+
+    url = settings.idempotency_url
+    if url.startswith("sqlite:") and (os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+                                      or os.environ.get("RUNTIME_CODE_ROOT")):
+        get_logger().warning("OCR_MAX_CALLS_PER_SECOND with a sqlite idempotency store limits "
+                             "each function instance on its own, not the fleet; use redis:// or "
+                             "dynamodb:// in IDEMPOTENCY_STORE_URL")
+    said = [0.0]
+
+    def store_down(exc: Exception) -> None:
+        if time.monotonic() - said[0] > 60:  # once a minute, not once a call
+            said[0] = time.monotonic()
+            get_logger().warning("rate store unreachable: calling without the fleet-wide limit",
+                                 error=str(exc)[:200])
+
+    return RateLimiter(Limits.of(settings.max_calls_per_second),
+                       lambda: open_rate_store(url), on_store_error=store_down)
 
 
 def _provider_failure(status: int, payload: dict[str, Any]) -> Failure:

@@ -47,6 +47,7 @@ ENV: dict[str, tuple[str, ...]] = {
     "metrics_namespace": ("POWERTOOLS_METRICS_NAMESPACE",),
     "max_concurrency": ("OCR_MAX_CONCURRENCY",),
     "max_calls_per_day": ("OCR_MAX_CALLS_PER_DAY",),
+    "max_calls_per_second": ("OCR_MAX_CALLS_PER_SECOND",),
     "fit_images": ("OCR_FIT_IMAGES",),
     "max_pdf_pages": ("OCR_MAX_PDF_PAGES",),
     "connect_timeout_s": ("OCR_CONNECT_TIMEOUT_S",),
@@ -57,7 +58,7 @@ ENV: dict[str, tuple[str, ...]] = {
     "state_dir": ("OCRFLOW_STATE_DIR",),
     "catalogue_check": ("OCR_CATALOGUE_CHECK",),
 }
-JSON_FIELDS = {"api_regions", "project_ids", "routes", "url_allowed_hosts"}
+JSON_FIELDS = {"api_regions", "project_ids", "routes", "url_allowed_hosts", "max_calls_per_second"}
 #: Fields whose whole value is a secret, and fields that are URLs which may carry one.
 SECRET_FIELDS = ("ak", "sk", "security_token", "iam_token")
 URL_FIELDS = ("endpoint", "result_queue_url", "failure_queue_url", "object_store_url",
@@ -109,6 +110,8 @@ class Settings(BaseModel):
     metrics_namespace: str = Field(default="ocrflow", pattern=_NAME)
     max_concurrency: int = Field(default=8, ge=1, le=256)
     max_calls_per_day: int | None = Field(default=None, ge=0, le=10**9)
+    #: fleet-wide, per API and region: one number for every API, or {"api": n}
+    max_calls_per_second: float | dict[str, float] | None = None
     #: resize / re-encode an image the API would refuse for its size, sides or format
     fit_images: bool = True
     #: a longer PDF is refused before any call (each page is one paid call)
@@ -187,6 +190,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         else:
             raw[field] = value.strip()
     raw.update(overrides)
+    from .ratelimit import limits_problem
+
+    if problem := limits_problem(raw.get("max_calls_per_second")):  # before pydantic's union messages
+        raise ConfigError(source.get("max_calls_per_second", "OCR_MAX_CALLS_PER_SECOND"), problem)
     if bool(raw.get("ak")) != bool(raw.get("sk")):
         missing = "HUAWEICLOUD_SDK_SK" if raw.get("ak") else "HUAWEICLOUD_SDK_AK"
         raise ConfigError(missing, "must be set together with its pair (AK and SK)")
@@ -261,6 +268,10 @@ def _check(settings: Settings, source: dict[str, str]) -> None:
                 problems.append("input 'url' needs OCR_URL_ALLOWED_HOSTS")
         if problems:
             raise ConfigError(var("routes"), f"{problems[0]} (at {i})")
+    from .ratelimit import limits_problem
+
+    if problem := limits_problem(settings.max_calls_per_second, set(cat.apis)):
+        raise ConfigError(var("max_calls_per_second"), problem)
     if settings.catalogue_check == "strict":
         unknown_options = option_problems(settings.routes, cat)
         if unknown_options:

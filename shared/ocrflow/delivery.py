@@ -22,7 +22,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from . import messages
-from .errors import IdempotencyError, ObjectStoreError, PagesPending, PublishError, ocrflow_failure
+from .errors import (
+    IdempotencyError,
+    ObjectStoreError,
+    PagesPending,
+    PublishError,
+    RecordDeferred,
+    ocrflow_failure,
+)
 from .log import get_logger
 from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectRef
@@ -136,6 +143,9 @@ class Delivery:
 
         try:
             message = recognise()
+        except RecordDeferred as exc:
+            self._release_quietly(claim)  # nothing was paid: the redelivery starts afresh
+            return self._unpublished(exc.code, exc.detail)
         except PagesPending as exc:
             # the answered pages are saved; the next delivery calls only the others
             self._release_quietly(claim)

@@ -154,6 +154,15 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "Check write permission on the bucket for results; redrive.",
         retryable=True,
     ),
+    "OCRFLOW.RATE_LIMITED": CodeInfo(
+        "No call slot under OCR_MAX_CALLS_PER_SECOND came before the record's deadline. Such "
+        "a record (like one the provider throttled on every attempt) is not failed but "
+        "redelivered, without a charge; only after OCR_MAX_ATTEMPTS throttled deliveries does "
+        "it end in this failure (or the provider's APIG.0308).",
+        "Raise the account's quota and OCR_MAX_CALLS_PER_SECOND with it, or lower the fleet's "
+        "concurrency (MaximumConcurrency, OCR_MAX_CONCURRENCY); redrive.",
+        retryable=True,
+    ),
     # Outcome codes of records that were not published (in summaries and logs, never in a
     # message): the platform redelivers the record.
     "OCRFLOW.PAGES_PENDING": CodeInfo(
@@ -233,6 +242,15 @@ class PublishError(OcrflowError):
 
 class IdempotencyError(OcrflowError):
     """The idempotency store could not be read or written."""
+
+
+class RecordDeferred(OcrflowError):
+    """Raised while recognising to give the record back unpublished (nothing was billed):
+    the platform redelivers it later."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code, self.detail = code, detail
 
 
 class PagesPending(OcrflowError):

@@ -22,7 +22,7 @@ from typing import Any
 
 from . import documents, filecheck, invoices, names, urlmode
 from .catalogue import ApiLimits
-from .client import CallResult, wrap_base64
+from .client import CallResult, is_throttle, wrap_base64
 from .documents import Document, Part
 from .errors import (
     Failure,
@@ -30,6 +30,7 @@ from .errors import (
     IdempotencyError,
     ObjectStoreError,
     PagesPending,
+    RecordDeferred,
     ocrflow_failure,
 )
 from .events import InvalidRecord, Record
@@ -187,6 +188,8 @@ class Recogniser:
         with self.rt.call_slots:
             call = self.rt.client.call(api, job.region, body, deadline, credentials)
         del body
+        if call.failure is not None and is_throttle(call.failure):
+            self._defer_throttled(job, call.failure)
         common: dict[str, Any] = dict(
             function=self.function, ref=ref, api=api, region=job.region,
             request_id=call.request_id, attempts=call.attempts, duration_ms=call.duration_ms,
@@ -244,6 +247,8 @@ class Recogniser:
             refund(len(pending) - exc.calls)
             raise
         refund(len(pending) - done.calls)
+        if done.failure is not None and is_throttle(done.failure):
+            self._defer_throttled(job, done.failure)  # the answered pages stay saved
         common.update(attempts=done.attempts, billed_unknown=done.unanswered,
                       duration_ms=int((time.monotonic() - started) * 1000))
         entries = [a.entry() for a in done.answers]
@@ -254,6 +259,20 @@ class Recogniser:
         entries = [entry if text is None else {**entry, "text": text}
                    for entry, text in zip(entries, texts)]
         return ResultMessage(**common, pages=entries, text=whole)
+
+    def _defer_throttled(self, job: Job, failure: Failure) -> None:
+        """A call ended by throttling cost nothing: the record goes back to the queue, until
+        OCR_MAX_ATTEMPTS deliveries in a row were throttled (then the failure is published)."""
+        try:
+            deliveries = self.rt.idempotency.increment(
+                "throttled:" + job.key, None, self.rt.settings.idempotency_ttl_s)
+        except IdempotencyError as exc:
+            raise RecordDeferred("OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc)) from None
+        if deliveries is not None and deliveries >= self.rt.settings.max_attempts:
+            return
+        raise RecordDeferred("OCRFLOW.RATE_LIMITED",
+                             f"{failure.code}: {failure.message} (throttled delivery {deliveries} "
+                             f"of at most {self.rt.settings.max_attempts}; redelivered)")
 
     def _failure(self, job: Job, failure: Failure) -> FailureMessage:
         return FailureMessage(function=self.function, ref=job.ref, api=job.api,

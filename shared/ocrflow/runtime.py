@@ -153,6 +153,7 @@ class Runtime:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        self.client.close()
         seen: set[int] = set()
         for part in (self._object_store, *self._queues.values(), self._idempotency):
             if part is not None and id(part) not in seen:

@@ -56,3 +56,17 @@ def test_figures_needing_the_sdk_say_so_and_unknown_figures_are_named(tmp_path: 
     assert run.returncode == 2
     assert "unknown figure(s) coldstart" in run.stderr and "cold_start_import" in run.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_quick_fleet_figure_reports_each_mode(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    run = bench("--quick", "--only", "fleet_rate_limit", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-2000:]
+    fleet = json.loads(out.read_text())["fleet_rate_limit"]
+    for mode in ("without", "with", "too_high"):
+        f = fleet[mode]
+        assert f["uploads_ok"] + f["uploads_failed"] + f["uploads_given_back"] == fleet["uploads"]
+        assert f["calls"] >= f["uploads_ok"] and 0 <= f["throttled_share"] <= 1
+    # with the limit at the emulator's rate no upload is lost to throttling
+    assert fleet["with"]["uploads_failed"] == fleet["with"]["uploads_given_back"] == 0
+    assert "throttled share of calls" in run.stdout

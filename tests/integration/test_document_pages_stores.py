@@ -9,30 +9,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from ocrflow import pages
 from ocrflow.registry import open_idempotency_store
+from tests.support.stores import BACKENDS, store_url
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["sqlite", "redis", "dynamodb"])
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'idem.db'}"
-    elif request.param == "redis":
-        url = f"{request.getfixturevalue('redis_url')}?prefix=ocrflow-test-{uuid.uuid4().hex[:8]}:"
-    else:
-        endpoint = request.getfixturevalue("moto_endpoint")
-        name = f"idem-{uuid.uuid4().hex[:8]}"
-        boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1").create_table(
-            TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST")
-        url = f"dynamodb://{name}"
-    s = open_idempotency_store(url)
+    s = open_idempotency_store(store_url(request, tmp_path, request.param))
     yield s
     s.close()
 

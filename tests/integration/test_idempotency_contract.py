@@ -6,39 +6,27 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from ocrflow.idempotency.policy import IdempotencyStore
 from ocrflow.ports import ClaimState
 from ocrflow.registry import open_idempotency_store
+from tests.support.stores import BACKENDS, store_url
 
 Factory = Callable[[], IdempotencyStore]
 #: Short enough for a quick test, long enough for a loaded machine to act within it.
 LEASE = 1.0
 
 
-@pytest.fixture(params=["sqlite", "redis", "dynamodb"])
+@pytest.fixture(params=BACKENDS)
 def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
     """Opens stores on one backend: each call is a new client (another function instance)
     on the same shared state."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/idempotency.db"
-    elif request.param == "redis":
-        url = f"{request.getfixturevalue('redis_url')}?prefix=ocrflow-test-{uuid.uuid4().hex[:8]}:"
-    else:
-        endpoint = request.getfixturevalue("moto_endpoint")
-        table = f"idem-{uuid.uuid4().hex[:8]}"
-        boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1").create_table(
-            TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST")
-        url = f"dynamodb://{table}"
+    url = store_url(request, tmp_path, request.param)
     opened: list[IdempotencyStore] = []
 
     def factory() -> IdempotencyStore:

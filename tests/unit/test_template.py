@@ -148,3 +148,23 @@ def test_the_sam_translator_accepts_the_template() -> None:
             "AWS::IAM::Role"} <= types
     mapping = next(r for r in out["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping")
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_fleet_rate_limit_is_a_parameter_that_the_configuration_accepts() -> None:
+    import re
+
+    from ocrflow.config import load_settings
+
+    param = T["Parameters"]["OcrMaxCallsPerSecond"]
+    env = T["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["OCR_MAX_CALLS_PER_SECOND"] == {
+        "Fn::If": ["HasRateLimit", {"Ref": "OcrMaxCallsPerSecond"}, {"Ref": "AWS::NoValue"}]}
+    assert param["Default"] == ""  # no limit unless asked for
+    # what the parameter lets through, the configuration accepts; what it refuses, it would too
+    for value in ("10", "12.5", '{"general-text": 10, "vat-invoice": 5}'):
+        assert re.fullmatch(param["AllowedPattern"], value)
+        assert load_settings({"OCR_MAX_CALLS_PER_SECOND": value}).max_calls_per_second
+    assert not re.fullmatch(param["AllowedPattern"], "ten")
+    # the limiter's items live in the idempotency table: the function may read and write it
+    policies = FUNCTIONS["RecognizeFunction"]["Properties"]["Policies"]
+    assert {"DynamoDBCrudPolicy": {"TableName": {"Ref": "IdempotencyTable"}}} in policies

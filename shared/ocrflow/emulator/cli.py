@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slow-ms", type=int, default=35_000, help="delay of the 'slow' fault")
     p.add_argument("--no-recognition", action="store_true",
                    help="answer text APIs with an empty, well-formed result (for benchmarks)")
+    p.add_argument("--qps", type=int, default=None,
+                   help="answer 429 APIG.0308 above this many calls per second per API, as the gateway does")
     p.add_argument("--credentials", type=_json_object, default=None,
                    help='AK → SK accepted, e.g. {"AK": "SK"}; default HUAWEICLOUD_SDK_AK/SK if set, '
                         "else any AK (form and date still checked)")
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     options = EmulatorOptions(region=args.region, packages=args.packages, fault_rate=args.fault_rate,
                               faults=args.faults, seed=args.seed, latency_ms=args.latency_ms,
                               slow_ms=args.slow_ms, recognition=not args.no_recognition,
-                              credentials=credentials)
+                              credentials=credentials, qps=args.qps)
     try:
         _, httpd = make_server(options, args.port)
     except (ValueError, OSError) as exc:
@@ -71,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     port = httpd.server_address[1]
     print(f"ocrflow emulator listening on http://127.0.0.1:{port} (region {args.region}, "
           f"recognition {'off' if args.no_recognition else 'on'}, "
-          f"signatures {'checked' if credentials else 'form and date only'})", flush=True)
+          f"signatures {'checked' if credentials else 'form and date only'}"
+          f"{f', {args.qps} calls/s per API' if args.qps else ''})", flush=True)
 
     def stop(*_: Any) -> None:
         threading.Thread(target=httpd.shutdown, daemon=True).start()

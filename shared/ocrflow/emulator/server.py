@@ -3,15 +3,17 @@
 ``POST [/{region}]/v2/{project_id}/ocr/{api}`` is answered like the real service:
 
 1. a body over 12 MB → 413 ``APIG.0201`` (the gateway's limit);
-2. an injected fault, if one is drawn (``--fault-rate``, ``--faults``, ``--seed``);
-3. the signature (``SDK-HMAC-SHA256``, the same signer as the client) or ``X-Auth-Token``
+2. with ``--qps N``, more than N calls to one API in one second → 429 ``APIG.0308`` (the
+   gateway's throttling, :mod:`.throttle`), answered at once and never billed;
+3. an injected fault, if one is drawn (``--fault-rate``, ``--faults``, ``--seed``);
+4. the signature (``SDK-HMAC-SHA256``, the same signer as the client) or ``X-Auth-Token``
    → 401 ``APIG.0301`` when wrong or when ``X-Sdk-Date`` is more than 15 minutes off;
-4. the API and region: an API the region does not offer → 404 ``APIG.0101``; an API whose
+5. the API and region: an API the region does not offer → 404 ``APIG.0101``; an API whose
    package was bought elsewhere (``--packages``) → 403 ``ModelArts.4204``;
-5. the body: ``image``/``url`` (``data`` for the APIs that take it) both or neither →
+6. the body: ``image``/``url`` (``data`` for the APIs that take it) both or neither →
    ``AIS.0101``; bad base64 or a format the API does not take → ``AIS.0102``; too large,
    too small or out-of-range sides → ``AIS.0103``;
-6. the answer: real recognition for the text APIs (RapidOCR on ONNX Runtime, CPU), a
+7. the answer: real recognition for the text APIs (RapidOCR on ONNX Runtime, CPU), a
    recorded answer for the others (``X-Emulator-Recorded: true``): copied from the API
    reference (id-card, invoice-verification) or the shape of the official SDK's result
    model with placeholder values; never invented data passed off as recognition.
@@ -41,6 +43,7 @@ from typing import Any
 from .. import catalogue, filecheck
 from ..metrics import billed_units
 from ..signer import VerifyError, verify
+from .throttle import Throttle
 
 MAX_BODY = 12 * 1024 * 1024
 FAULTS = ("429", "4401", "500", "503", "504", "slow", "reset")
@@ -69,6 +72,8 @@ class EmulatorOptions:
     recognition: bool = True
     #: AK → SK accepted; None accepts any AK (the form and the date are still checked)
     credentials: dict[str, str] | None = None
+    #: calls per second per API and region, above which the gateway answers 429 APIG.0308
+    qps: int | None = None
 
 
 class Answer(Exception):
@@ -189,6 +194,7 @@ class Emulator:
         self.idle = threading.Condition()
         self.faults = FaultPlan(options.fault_rate, options.faults, options.seed)
         self.recogniser = Recogniser()
+        self.throttle = Throttle(options.qps) if options.qps else None
 
     def bought(self, api: str, region: str) -> bool:
         packages = self.options.packages
@@ -373,6 +379,10 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                 self._send(413, {"error_code": "APIG.0201", "error_msg": "Request entity too large."})
                 return
             body = self.rfile.read(length)
+            if emu.throttle is not None and not emu.throttle.admit(api, region):
+                emu.stats.count(api, region, 429)  # refused at the gateway: fast, never billed
+                self._send(429, {"error_code": "APIG.0308", "error_msg": emu.throttle.message()})
+                return
             if emu.options.latency_ms:
                 time.sleep(emu.options.latency_ms / 1000)
             fault = emu.faults.next()

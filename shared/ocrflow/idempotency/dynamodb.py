@@ -127,10 +127,16 @@ class DynamoDbStorage(IdempotencyStorage):
                     return None
         raise IdempotencyError(f"dynamodb idempotency store: counter {counter} kept changing")
 
-def open_store(url: str) -> IdempotencyStore:
+def table_of(url: str) -> tuple[str, str | None, str | None]:
+    """``dynamodb://TABLE[?endpoint=…&region=…]`` → (table, endpoint, region); shared with the
+    rate store, which keeps its items in the same table."""
     parts = urlsplit(url)
     table = parts.netloc or parts.path.strip("/")
     if not table:
         raise ConfigError("IDEMPOTENCY_STORE_URL", f"expected dynamodb://TABLE, got {url!r}")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    return IdempotencyStore(DynamoDbStorage(table, query.get("endpoint"), query.get("region")))
+    return table, query.get("endpoint"), query.get("region")
+
+
+def open_store(url: str) -> IdempotencyStore:
+    return IdempotencyStore(DynamoDbStorage(*table_of(url)))

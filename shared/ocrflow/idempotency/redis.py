@@ -110,10 +110,15 @@ class RedisStorage(IdempotencyStorage):
         self.client.close()
 
 
-def open_store(url: str) -> IdempotencyStore:
+def split_prefix(url: str) -> tuple[str, str]:
+    """``redis://…[?prefix=P]`` → (the URL without ``prefix``, the key prefix); shared with
+    the rate store, which lives beside the idempotency records."""
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     prefix = query.pop("prefix", "ocrflow:")
     rest = "&".join(f"{k}={v}" for k, v in query.items())
-    return IdempotencyStore(
-        RedisStorage(urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), prefix))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), prefix
+
+
+def open_store(url: str) -> IdempotencyStore:
+    return IdempotencyStore(RedisStorage(*split_prefix(url)))

@@ -47,6 +47,12 @@ def _md5_fd(fd: int) -> str:
     return digest.hexdigest()
 
 
+def _content_type(key: str) -> str | None:
+    # the interpreter's own table: mimetypes.guess_type() first parses the system's
+    # mime.types files (1 700 entries, about 2 ms of CPU at a fresh process's first record)
+    return mimetypes.types_map.get(os.path.splitext(key)[1].lower())
+
+
 class FileStore(ObjectStore):
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -85,7 +91,7 @@ class FileStore(ObjectStore):
         fd, status = self._open_regular(path, bucket, key)  # hashed through the same descriptor
         return ObjectInfo(
             bucket=bucket, key=key, size=status.st_size, etag=_md5_fd(fd),
-            content_type=mimetypes.guess_type(key)[0],
+            content_type=_content_type(key),
         )
 
     def get(self, bucket: str, key: str, version_id: str | None = None,
@@ -127,7 +133,7 @@ class FileStore(ObjectStore):
             key = path.relative_to(base).as_posix()
             if key.startswith(prefix):
                 yield ObjectInfo(bucket=bucket, key=key, size=path.stat().st_size,
-                                 content_type=mimetypes.guess_type(key)[0])
+                                 content_type=_content_type(key))
 
 
 def open_store(url: str) -> FileStore:
