@@ -70,6 +70,8 @@ CASES = [
     ("IDEMPOTENCY_TTL_S", "inf", "finite"),
     ("IDEMPOTENCY_TTL_S", "1e300", "less than or equal"),
     ("OCR_MAX_CALLS_PER_DAY", "1" + "0" * 30, "less than or equal"),
+    ("OCR_MAX_CALLS_PER_SECOND", "1e300", "at most"),
+    ("OCR_MAX_CALLS_PER_SECOND", '{"general-text": 1e999}', "out of range"),
     ("OCR_URL_ALLOWED_HOSTS", '[""]', "not a host name"),
     ("OCR_URL_ALLOWED_HOSTS", '["https://bucket.obs.cn-north-4.myhuaweicloud.com"]', "not a host"),
     ("OCR_URL_ALLOWED_HOSTS", '["x.example/path"]', "not a host"),

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from .base import RateStore
 
 
+#: Far above any OCR package's rate; a larger number is a typo (1e300), not a limit.
+MAX_CALLS_PER_SECOND = 100_000
+
+
 def limits_problem(value: Any, apis: set[str] | None = None) -> str | None:
     """What is wrong with an ``OCR_MAX_CALLS_PER_SECOND`` value (already JSON-decoded), or
     None: a positive number, or an object of positive numbers keyed by API name."""
@@ -34,6 +38,8 @@ def limits_problem(value: Any, apis: set[str] | None = None) -> str | None:
         where = f" for {api!r}" if api else ""
         if isinstance(n, bool) or not isinstance(n, (int, float)) or not n > 0:
             return f"expected a positive number of calls per second{where}, got {n!r}"
+        if not n <= MAX_CALLS_PER_SECOND:  # also NaN and infinities handed as overrides
+            return f"at most {MAX_CALLS_PER_SECOND:,} calls per second{where}, got {n!r}"
         if api and apis is not None and api not in apis:
             return f"unknown API {api!r}"
     return None
