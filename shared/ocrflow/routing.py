@@ -32,7 +32,7 @@ class RouteRule(BaseModel):
     prefix: str | None = None
     suffix: list[str] | None = None
     metadata: dict[str, str] | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=lambda: {})  # not dict: see config.Settings
     #: "image" sends the file's bytes; "url" lets the service fetch the object itself from
     #: ``url_template`` (``{bucket}``, ``{key}``, ``{region}``), an allow-listed HTTPS host.
     input: Literal["image", "url"] = "image"
