@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -32,11 +34,17 @@ class Received:
 
 
 class ReplayServer:
-    def __init__(self) -> None:
+    """``respond`` answers from what was received instead of the script (an echo of the
+    request); ``hold_s`` holds every answer that long, and ``most`` counts how many calls
+    were held at once."""
+
+    def __init__(self, respond: Callable[[Received], Answer] | None = None,
+                 hold_s: float = 0.0) -> None:
         self.answers: deque[Answer] = deque()
         self.default = Answer()
         self.received: list[Received] = []
         self.lock = threading.Lock()
+        self.in_flight = self.most = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,9 +57,17 @@ class ReplayServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                received = Received("POST", self.path, dict(self.headers.items()), body)
                 with outer.lock:
-                    outer.received.append(Received("POST", self.path, dict(self.headers.items()), body))
+                    outer.received.append(received)
                     answer = outer.answers.popleft() if outer.answers else outer.default
+                    outer.in_flight += 1
+                    outer.most = max(outer.most, outer.in_flight)
+                if respond is not None:
+                    answer = respond(received)
+                time.sleep(hold_s)
+                with outer.lock:
+                    outer.in_flight -= 1
                 if answer.drop:
                     self.close_connection = True
                     self.connection.shutdown(2)

@@ -4,16 +4,14 @@ followed; credentials a server echoes back never reach a message or a log line."
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.platform import Platform, make_platform, tear_down
-from tests.support.replay_server import Answer, ReplayServer
+from tests.support.replay_server import Answer, Received, ReplayServer
 from tests.unit.test_bucket_names import eventbridge
 from tests.unit.test_pipeline import png_bytes
 
@@ -23,50 +21,19 @@ TOKEN = "tok-" + "T0k3nBody" * 40
 IAM_TOKEN = "MIIEchoedIamToken" + "A" * 200
 
 
-class EchoServer:
-    """Answers every call with a provider error whose message repeats the request's
-    headers, the way a misconfigured gateway or proxy may."""
-
-    def __init__(self, status: int = 400) -> None:
-        self.received: list[dict[str, str]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                headers = dict(self.headers.items())
-                outer.received.append(headers)
-                echoed = "; ".join(f"{k}: {v}" for k, v in headers.items())
-                body = json.dumps({"error_code": "AIS.0101",
-                                   "error_msg": f"The request is invalid. Headers: {echoed}. "
-                                                f"Raw: {json.dumps(headers)}"}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def echo_headers(received: Received) -> Answer:
+    """A provider error whose message repeats the request's headers, the way a misconfigured
+    gateway or proxy may."""
+    headers = received.headers
+    echoed = "; ".join(f"{k}: {v}" for k, v in headers.items())
+    return Answer(status=400, body={"error_code": "AIS.0101",
+                                    "error_msg": f"The request is invalid. Headers: {echoed}. "
+                                                 f"Raw: {json.dumps(headers)}"})
 
 
 @pytest.fixture
-def echo() -> Iterator[EchoServer]:
-    server = EchoServer()
+def echo() -> Iterator[ReplayServer]:
+    server = ReplayServer(respond=echo_headers)
     yield server
     server.stop()
 
@@ -113,12 +80,12 @@ def assert_absent(text: str, *secrets: str) -> None:
 
 
 def test_aksk_token_and_signature_echoed_by_the_provider_are_stripped(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, echo: EchoServer, cleanup: None,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, echo: ReplayServer, cleanup: None,
         capsys: pytest.CaptureFixture[str]) -> None:
     p = make_platform(tmp_path, monkeypatch, echo.url + "/{region}", HUAWEICLOUD_SDK_AK=AK,
                       HUAWEICLOUD_SDK_SK=SK, HUAWEICLOUD_SDK_SECURITY_TOKEN=TOKEN)
     answer, failures = run_against_echo(p)
-    [sent] = echo.received
+    [sent] = [r.headers for r in echo.received]
     signature = sent["Authorization"].rpartition("Signature=")[2]
     assert TOKEN == sent["X-Security-Token"] and len(signature) == 64  # they were echoed
     [failure] = failures
@@ -130,19 +97,19 @@ def test_aksk_token_and_signature_echoed_by_the_provider_are_stripped(
 
 
 def test_an_iam_token_echoed_by_the_provider_is_stripped(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, echo: EchoServer, cleanup: None,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, echo: ReplayServer, cleanup: None,
         capsys: pytest.CaptureFixture[str]) -> None:
     p = make_platform(tmp_path, monkeypatch, echo.url + "/{region}", HUAWEICLOUD_SDK_AK="",
                       HUAWEICLOUD_SDK_SK="", OCR_IAM_TOKEN=IAM_TOKEN)
     _, [failure] = run_against_echo(p)
-    assert echo.received[0]["X-Auth-Token"] == IAM_TOKEN
+    assert echo.received[0].headers["X-Auth-Token"] == IAM_TOKEN
     logs = capsys.readouterr().err
     for text in (json.dumps(failure), logs):
         assert_absent(text, IAM_TOKEN, IAM_TOKEN[:30])
 
 
 def test_functiongraph_temporary_keys_echoed_back_are_stripped(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, echo: EchoServer, cleanup: None,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, echo: ReplayServer, cleanup: None,
         capsys: pytest.CaptureFixture[str]) -> None:
     """Keys that were never in the environment: FunctionGraph hands them in the context."""
     p = make_platform(tmp_path, monkeypatch, echo.url + "/{region}", HUAWEICLOUD_SDK_AK="",
@@ -167,6 +134,6 @@ def test_functiongraph_temporary_keys_echoed_back_are_stripped(
     p.put("ocrflow-uploads", "a.png", png_bytes())
     p.handler(eventbridge("ocrflow-uploads", "a.png"), Context())
     [failure] = p.failures()
-    assert echo.received[0]["X-Security-Token"] == TOKEN
+    assert echo.received[0].headers["X-Security-Token"] == TOKEN
     for text in (json.dumps(failure), capsys.readouterr().err):
         assert_absent(text, AK, SK, TOKEN[:40])

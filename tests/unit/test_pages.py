@@ -136,55 +136,8 @@ def test_a_one_page_upload_keeps_the_single_result_shape(h: Harness, replay: Rep
     assert "pdf_page_number" not in bodies(replay)[0]
 
 
-class HoldingServer:
-    """Answers every call after holding it a moment, and counts how many it held at once."""
-
-    def __init__(self, hold_s: float = 0.3) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.lock = threading.Lock()
-        self.now = self.most = self.calls = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with outer.lock:
-                    outer.now += 1
-                    outer.calls += 1
-                    outer.most = max(outer.most, outer.now)
-                time.sleep(hold_s)
-                with outer.lock:
-                    outer.now -= 1
-                payload = json.dumps(OK_RESULT).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_pages_and_records_share_the_invocations_concurrency(tmp_path: Path) -> None:
-    server = HoldingServer()
+    server = ReplayServer(hold_s=0.3)  # counts how many calls it held at once
     try:
         h = make_harness(tmp_path, server.url + "/{region}", OCR_MAX_CONCURRENCY="3")
         h.put("ocrflow-uploads", "a.pdf", pdf_of(4))
@@ -194,5 +147,5 @@ def test_pages_and_records_share_the_invocations_concurrency(tmp_path: Path) -> 
         h.close()
     finally:
         server.stop()
-    assert answer["counts"]["results"] == 3 and server.calls == 9
+    assert answer["counts"]["results"] == 3 and len(server.received) == 9
     assert server.most == 3  # pages run side by side, never more than OCR_MAX_CONCURRENCY
