@@ -13,7 +13,7 @@ exception and stack trace included, goes through :func:`ocrflow.redact.text`.
 Client libraries log through the standard ``logging`` module (pika, botocore, urllib3,
 redis, and librdkafka through confluent-kafka's ``logger`` setting). Their records at
 WARNING and above become lines of the same format, with ``logger`` naming the library and
-passwords, signatures and keys scrubbed from the text (:func:`scrub`); below WARNING they
+passwords, signatures and keys scrubbed from the text (:func:`ocrflow.redact.text`); below WARNING they
 are dropped. So every line on stderr is one of ours.
 """
 
@@ -114,12 +114,6 @@ def _order(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
 #: a second time, unformatted).
 LIBRARY_LOGGERS = ("pika", "botocore", "boto3", "s3transfer", "urllib3", "redis",
                    "confluent_kafka", "ocrflow")
-def scrub(text: str) -> str:
-    """``text`` with passwords in URLs and secret-looking ``key=value`` pairs masked: the one
-    redaction, :func:`ocrflow.redact.text`."""
-    return redact.text(text)
-
-
 class _LibraryRecords(logging.Handler):
     """Writes a library's ``logging`` record as one of our JSON lines."""
 
@@ -132,7 +126,8 @@ class _LibraryRecords(logging.Handler):
                                   "location": f"{record.funcName}:{record.lineno}"}
         if record.exc_info and record.exc_info[0] is not None:
             fields["exception_name"] = record.exc_info[0].__name__
-        structlog.get_logger().log(record.levelno, scrub(message)[:2000], **fields)
+        # redacted before the cut, so no secret is split where the line's own pass cannot see it
+        structlog.get_logger().log(record.levelno, redact.text(message)[:2000], **fields)
 
 
 _library_handler = _LibraryRecords(logging.WARNING)

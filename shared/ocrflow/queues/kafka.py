@@ -360,7 +360,7 @@ class KafkaQueue(Queue):
                     self._producer = confluent_kafka.Producer(conf)
                 except KafkaException as exc:
                     raise ConfigError(self.variable, f"{self.settings.where}: "
-                                                     f"{self._scrub(_describe(exc))}") from None
+                                                     f"{redaction.text(_describe(exc))}") from None
                 self._stale = None
                 self._warm_up(self._producer)
             return self._producer
@@ -486,13 +486,10 @@ class KafkaQueue(Queue):
             self._stale = f"fatal error {error.name()}"
         return KafkaPublishError(
             f"message {message.id} to {self.settings.where} {what}: {error.name()} "
-            f"({self._scrub(error.str())})",
+            f"({redaction.text(error.str())})",
             code=error.name(), fatal=bool(error.fatal()),
             retriable=(error.name() in _REFUSED_IDENTITY or not error.fatal()
                        and (error.retriable() or error.code() in _TRANSIENT)))
-
-    def _scrub(self, text: str) -> str:
-        return redaction.text(text)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -523,13 +520,13 @@ class KafkaQueue(Queue):
         try:
             consumer = confluent_kafka.Consumer(conf)
         except KafkaException as exc:
-            raise ConfigError(self.variable, f"{where}: {self._scrub(_describe(exc))}") from None
+            raise ConfigError(self.variable, f"{where}: {redaction.text(_describe(exc))}") from None
         found: list[tuple[int, int, int, bytes]] = []
         try:
             try:
                 metadata = consumer.list_topics(topic, timeout=_left(deadline))
             except KafkaException as exc:
-                raise KafkaReadError(f"{where}: metadata: {self._scrub(_describe(exc))}",
+                raise KafkaReadError(f"{where}: metadata: {redaction.text(_describe(exc))}",
                                      _code(exc)) from None
             info = metadata.topics.get(topic)
             if info is None or info.error is not None:
