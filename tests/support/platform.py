@@ -5,6 +5,7 @@ with a Lambda context object, the runtime built from the environment on first us
 from __future__ import annotations
 
 import importlib.util
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,5 +81,7 @@ def tear_down() -> None:
     no secrets remembered from its environment."""
     runtime_mod.reset_runtime()
     log._configured = None
-    log.configure("ocrflow", "INFO")
+    # the interpreter's own stderr: this runs before a capsys capture is torn down, and a
+    # logger left on the capture's stream breaks later tests once that stream is closed
+    log.configure("ocrflow", "INFO", sys.__stderr__)
     redact.forget()
