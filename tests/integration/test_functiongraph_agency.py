@@ -70,11 +70,21 @@ def recognize_handler() -> Callable[[Any, Any], dict[str, Any]]:
 
 
 @pytest.fixture
-def agency_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, replay: ReplayServer) -> Iterator[Path]:
+def cloud_eye() -> Iterator[ReplayServer]:
+    server = ReplayServer()
+    server.default = Answer(status=201, body=b"")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def agency_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, replay: ReplayServer,
+               cloud_eye: ReplayServer) -> Iterator[Path]:
     """A FunctionGraph environment with no keys: only the context has credentials."""
     for name in KEYS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RUNTIME_CODE_ROOT", str(tmp_path / "code"))
+    monkeypatch.setenv("CES_ENDPOINT", cloud_eye.url)
     monkeypatch.setenv("OCRFLOW_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("OCR_ENDPOINT", replay.url)
     monkeypatch.setenv("OCR_PROJECT_ID", "fg-project")
@@ -105,7 +115,7 @@ def results(state: Path) -> list[dict[str, Any]]:
 
 def test_reads_obs_and_calls_ocr_with_the_agencys_rotating_credentials(
         s3: Any, moto_endpoint: str, agency_env: Path, replay: ReplayServer,  # noqa: F811
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, cloud_eye: ReplayServer) -> None:
     b = new_bucket(s3)
     first, second = png(120, 60), png(140, 60)
     s3.put_object(Bucket=b, Key="receipts/2026/小票 01.png", Body=first)
@@ -137,6 +147,9 @@ def test_reads_obs_and_calls_ocr_with_the_agencys_rotating_credentials(
         assert verify("POST", call.path, "", call.headers, call.body,
                       {f"TEMPAK{n}": f"TEMPSK{n}"}) == f"TEMPAK{n}"
     assert len(replay.received) == 2
+    # one Cloud Eye request per invocation, each signed with that invocation's keys
+    assert [verify("POST", m.path, "", m.headers, m.body, {f"TEMPAK{n}": f"TEMPSK{n}"})
+            for n, m in enumerate(cloud_eye.received, start=1)] == ["TEMPAK1", "TEMPAK2"]
     published = results(agency_env)
     assert [m["subject"] for m in published] == ["receipts/2026/小票 01.png", "receipts/2026/小票 02.png"]
     assert published[0]["data"]["object"]["bucket"] == b
