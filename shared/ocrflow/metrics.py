@@ -160,7 +160,8 @@ def _ces_refusal(response: requests.Response) -> str:
     try:
         answer = response.json()
         if isinstance(answer, dict):
-            detail = answer.get("error") if isinstance(answer.get("error"), dict) else answer
+            nested = answer.get("error")
+            detail: dict[str, Any] = nested if isinstance(nested, dict) else answer
             code = detail.get("code") or detail.get("error_code")
     except ValueError:
         pass
