@@ -158,3 +158,50 @@ def test_the_official_signer_computes_the_same_signature(sent: Received) -> None
                          query_params=[], header_params=headers, body=sent.body)
     Signer(BasicCredentials(AK, SK)).sign(request)
     assert request.header_params["Authorization"] == authorization
+
+
+#: "The size of a POST request cannot exceed 512 KB" (Cloud Eye, Adding Monitoring Data)
+MAX_REQUEST_BYTES = 512 * 1024
+
+
+def test_generated_invocations_always_send_valid_counts_in_one_request() -> None:
+    """Seeded random invocations over the catalogue's APIs and regions: every pair counted
+    appears once with its exact counts, every data point is an official model, and even an
+    invocation that touched every (api, region) the catalogue offers fits in one request."""
+    import random
+
+    from ocrflow import catalogue
+    from ocrflow.metrics import CloudEye, Metrics
+
+    cat = catalogue.load()
+    offered = sorted((api, region) for region, apis in cat.regions.items() for api in apis)
+    eye = CloudEye("https://ces.cn-north-4.myhuaweicloud.com", "OCRFLOW.OCR", session=lambda: None)
+    rng = random.Random(20261205)  # noqa: S311 - test data
+    for case in range(200):
+        metrics = Metrics("ns", "svc", mode="ces", cloud_eye=eye)
+        expected: dict[tuple[str, str], list[int]] = {}
+        pairs = offered if case == 0 else rng.sample(offered, rng.randint(1, 12))
+        for api, region in pairs:
+            for _ in range(rng.randint(1, 30)):
+                ok = rng.random() < 0.8
+                metrics.record_call(api, region, ok, rng.uniform(0.5, 30000))
+                counts = expected.setdefault((api, region), [0, 0, 0, 0])
+                counts[0] += 1
+                counts[1 if ok else 2] += 1
+            billed = rng.randint(0, 5)
+            metrics.record_billed(api, region, billed)
+            expected[api, region][3] += billed
+        body = eye.body(metrics._take(), now_ms=int(time.time() * 1000))
+        assert len(json.dumps(body, separators=(",", ":")).encode()) <= MAX_REQUEST_BYTES, case
+        assert sanitize_for_serialization(official_models(body)) == body
+        seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for item in body:
+            dims = tuple(d["value"] for d in item["metric"]["dimensions"])
+            assert len(dims) == 2 and dims[1] in cat.regions
+            seen.setdefault(dims, {})[item["metric"]["metric_name"]] = item["value"]
+        assert set(seen) == set(expected)
+        for pair, (total, success, failed, billed) in expected.items():
+            values = seen[pair]
+            assert (values["OcrCallsTotal"], values["OcrCallsSuccess"], values["OcrCallsFailed"],
+                    values["OcrBilledUnits"]) == (total, success, failed, billed)
+            assert 0.5 <= values["OcrCallDuration"] <= 30000
