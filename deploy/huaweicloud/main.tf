@@ -201,15 +201,33 @@ locals {
   } : k => v if v != "" }
 }
 
-resource "huaweicloud_fgs_function" "recognize" {
-  name                  = local.recognize_name
+locals {
+  functions = {
+    recognize = {
+      name          = local.recognize_name
+      handler       = "handler.handler"
+      description   = "ocrflow: an upload to ${var.upload_bucket} -> Huawei Cloud OCR -> a result or a coded failure on the queue"
+      max_instances = var.max_instances
+    }
+    redrive = {
+      name          = local.redrive_name
+      handler       = "redrive_handler.handler"
+      description   = "ocrflow: replays failures whose cause is fixed; invoke with {\"codes\": [\"OCRFLOW.BUDGET_EXCEEDED\"]}"
+      max_instances = 1
+    }
+  }
+}
+
+resource "huaweicloud_fgs_function" "functions" {
+  for_each              = local.functions
+  name                  = each.value.name
   app                   = "default"
-  description           = "ocrflow: an upload to ${var.upload_bucket} -> Huawei Cloud OCR -> a result or a coded failure on the queue"
+  description           = each.value.description
   runtime               = "Python3.10"
-  handler               = "handler.handler"
+  handler               = each.value.handler
   memory_size           = var.memory_size
   timeout               = var.timeout
-  max_instance_num      = tostring(var.max_instances)
+  max_instance_num      = tostring(each.value.max_instances)
   code_type             = "obs"
   code_url              = local.code_url
   functiongraph_version = "v2"
@@ -244,35 +262,11 @@ resource "huaweicloud_fgs_function" "recognize" {
   }
 }
 
-resource "huaweicloud_fgs_function" "redrive" {
-  name                  = local.redrive_name
-  app                   = "default"
-  description           = "ocrflow: replays failures whose cause is fixed; invoke with {\"codes\": [\"OCRFLOW.BUDGET_EXCEEDED\"]}"
-  runtime               = "Python3.10"
-  handler               = "redrive_handler.handler"
-  memory_size           = var.memory_size
-  timeout               = var.timeout
-  max_instance_num      = "1"
-  code_type             = "obs"
-  code_url              = local.code_url
-  functiongraph_version = "v2"
-  agency                = huaweicloud_identity_agency.function.name
-  user_data             = jsonencode(local.environment)
-  encrypted_user_data   = length(local.secret_environment) > 0 ? jsonencode(local.secret_environment) : null
-  vpc_id                = local.in_vpc ? var.vpc_id : null
-  network_id            = local.in_vpc ? var.subnet_id : null
-  enable_lts_log        = true
-  log_group_id          = huaweicloud_lts_group.functions.id
-  log_group_name        = huaweicloud_lts_group.functions.group_name
-  log_stream_id         = huaweicloud_lts_stream.functions.id
-  log_stream_name       = huaweicloud_lts_stream.functions.stream_name
-}
-
 # ---- the trigger: object creation only ----------------------------------------------------
 
 resource "huaweicloud_fgs_trigger" "uploads" {
   count        = var.trigger == "obs" ? 1 : 0
-  function_urn = huaweicloud_fgs_function.recognize.urn
+  function_urn = huaweicloud_fgs_function.functions["recognize"].urn
   type         = "OBS"
   status       = "ACTIVE"
 
@@ -293,7 +287,7 @@ data "huaweicloud_eg_event_channels" "official" {
 
 resource "huaweicloud_fgs_function_trigger" "uploads_eventgrid" {
   count                          = var.trigger == "eventgrid" ? 1 : 0
-  function_urn                   = huaweicloud_fgs_function.recognize.urn
+  function_urn                   = huaweicloud_fgs_function.functions["recognize"].urn
   type                           = "EVENTGRID"
   status                         = "ACTIVE"
   cascade_delete_eg_subscription = true
@@ -321,7 +315,7 @@ resource "huaweicloud_fgs_function_trigger" "uploads_eventgrid" {
 # ---- asynchronous invocation: retries, event age, a failure destination -------------------
 
 resource "huaweicloud_fgs_async_invoke_configuration" "recognize" {
-  function_urn                   = huaweicloud_fgs_function.recognize.urn
+  function_urn                   = huaweicloud_fgs_function.functions["recognize"].urn
   max_async_retry_attempts       = var.max_async_retry_attempts
   max_async_event_age_in_seconds = var.max_async_event_age_seconds
   enable_async_status_log        = true

@@ -18,7 +18,7 @@ resource "huaweicloud_smn_subscription" "alarm_email" {
 # SYS.FunctionGraph failcount, dimension package-functionname = "<app>-<function>"
 # (FunctionGraph's metrics reported to Cloud Eye).
 resource "huaweicloud_ces_alarmrule" "function_errors" {
-  for_each             = { recognize = local.recognize_name, redrive = local.redrive_name }
+  for_each             = { for key, function in local.functions : key => function.name }
   alarm_name           = "${each.value}-errors"
   alarm_description    = "${each.value} failed: records not published are retried, then kept by the failure destination"
   alarm_type           = "MULTI_INSTANCE"
@@ -53,7 +53,7 @@ resource "huaweicloud_ces_alarmrule" "function_errors" {
     notification_list = [local.alarm_topic_urn]
   }
 
-  depends_on = [huaweicloud_fgs_function.recognize, huaweicloud_fgs_function.redrive]
+  depends_on = [huaweicloud_fgs_function.functions]
 }
 
 # OcrCallsFailed of any API and region (dimensions api, region), the same name as the EMF metric.

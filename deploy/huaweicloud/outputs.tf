@@ -10,12 +10,12 @@ output "artifacts_bucket" {
 
 output "recognize_function_urn" {
   description = "URN of the recognize function."
-  value       = huaweicloud_fgs_function.recognize.urn
+  value       = huaweicloud_fgs_function.functions["recognize"].urn
 }
 
 output "redrive_function_urn" {
   description = "URN of the redrive function: invoke it with {\"codes\": [\"OCRFLOW.BUDGET_EXCEEDED\"]} once a cause is fixed."
-  value       = huaweicloud_fgs_function.redrive.urn
+  value       = huaweicloud_fgs_function.functions["redrive"].urn
 }
 
 output "function_agency" {

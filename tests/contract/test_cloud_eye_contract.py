@@ -35,7 +35,7 @@ from tests.support.platform import (
     make_functiongraph_platform,
     tear_down,
 )
-from tests.support.replay_server import Answer, Received, ReplayServer
+from tests.support.replay_server import Received, ReplayServer
 from tests.unit.test_pipeline import png_bytes
 
 PINNED = "3.1.219"
@@ -54,20 +54,12 @@ def test_the_pinned_sdks_are_installed() -> None:
 
 
 @pytest.fixture
-def ces() -> Iterator[ReplayServer]:
-    server = ReplayServer()
-    server.default = Answer(status=201, body=b"")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer,
-         ces: ReplayServer) -> Iterator[Received]:
+         cloud_eye: ReplayServer) -> Iterator[Received]:
     """The request the recognize function sends to Cloud Eye for one invocation with three
     records over two APIs in two regions, as FunctionGraph runs it."""
     p = make_functiongraph_platform(
-        tmp_path, monkeypatch, replay.url + "/{region}", CES_ENDPOINT=ces.url,
+        tmp_path, monkeypatch, replay.url + "/{region}", CES_ENDPOINT=cloud_eye.url,
         OCR_ROUTES=json.dumps([{"prefix": "cards/", "api": "id-card"}, {"api": "general-text"}]),
         OCR_API_REGIONS=json.dumps({"id-card": "cn-east-3"}),
         OCR_PROJECT_IDS=json.dumps({"cn-east-3": "0e3c0ffee0e3c0ffee0e3c0ffee0e3c0"}))
@@ -83,7 +75,7 @@ def sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer,
         event["Records"].append(record)
     try:
         p.invoke(event, FunctionGraphContext(access_key=AK, secret_key=SK, security_token=TOKEN))
-        [request] = ces.received
+        [request] = cloud_eye.received
         yield request
     finally:
         tear_down()
@@ -132,16 +124,16 @@ def test_the_body_is_a_list_of_the_official_request_models(sent: Received) -> No
     assert sanitize_for_serialization(official_models(body)) == body
 
 
-def test_the_official_client_sends_the_same_request(sent: Received, ces: ReplayServer) -> None:
+def test_the_official_client_sends_the_same_request(sent: Received, cloud_eye: ReplayServer) -> None:
     body = json.loads(sent.body)
     config = HttpConfig.get_default_config()
     config.retry_times = 0
     client = (CesClient.new_builder().with_http_config(config)
               .with_credentials(BasicCredentials(AK, SK, FUNCTIONGRAPH_PROJECT_ID)
                                 .with_security_token(TOKEN))
-              .with_region(Region("cn-north-4", ces.url)).build())
+              .with_region(Region("cn-north-4", cloud_eye.url)).build())
     client.create_metric_data(CreateMetricDataRequest(body=official_models(body)))
-    official = ces.received[-1]
+    official = cloud_eye.received[-1]
     assert official.path == sent.path == f"/V1.0/{FUNCTIONGRAPH_PROJECT_ID}/metric-data"
     assert json.loads(official.body) == body
     assert official.headers["X-Security-Token"] == sent.headers["X-Security-Token"] == TOKEN

@@ -70,14 +70,6 @@ def recognize_handler() -> Callable[[Any, Any], dict[str, Any]]:
 
 
 @pytest.fixture
-def cloud_eye() -> Iterator[ReplayServer]:
-    server = ReplayServer()
-    server.default = Answer(status=201, body=b"")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def agency_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, replay: ReplayServer,
                cloud_eye: ReplayServer) -> Iterator[Path]:
     """A FunctionGraph environment with no keys: only the context has credentials."""

@@ -32,14 +32,6 @@ from tests.unit.test_pipeline import png_bytes, s3_event
 METRICS = {"OcrCallsTotal", "OcrCallsSuccess", "OcrCallsFailed", "OcrBilledUnits", "OcrCallDuration"}
 
 
-@pytest.fixture
-def ces() -> Iterator[ReplayServer]:
-    server = ReplayServer()
-    server.default = Answer(status=201, body=b"")  # Cloud Eye answers 201 without a body
-    yield server
-    server.stop()
-
-
 @pytest.fixture(autouse=True)
 def _clean() -> Iterator[None]:
     yield
@@ -77,9 +69,9 @@ def points_by_pair(body: bytes) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def test_functiongraph_sends_one_signed_request_to_cloud_eye_by_default(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer, ces: ReplayServer,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer, cloud_eye: ReplayServer,
         capsys: pytest.CaptureFixture[str]) -> None:
-    p = functiongraph(tmp_path, monkeypatch, replay, ces)  # OCR_METRICS not set
+    p = functiongraph(tmp_path, monkeypatch, replay, cloud_eye)  # OCR_METRICS not set
     data = png_bytes()
     p.put("ocrflow-uploads", "invoices/2026/发票 11.png", data)
     context = FunctionGraphContext(access_key="TEMPAK1", secret_key="TEMPSK1",
@@ -87,7 +79,7 @@ def test_functiongraph_sends_one_signed_request_to_cloud_eye_by_default(
     summary = p.invoke(obs_trigger(data, "invoices/2026/发票 11.png"), context)
     assert summary["counts"]["results"] == 1
 
-    [sent] = ces.received
+    [sent] = cloud_eye.received
     assert sent.path == f"/V1.0/{FUNCTIONGRAPH_PROJECT_ID}/metric-data"  # the function's project
     assert sent.headers["X-Security-Token"] == "TEMPTOKEN1"
     assert verify("POST", sent.path, "", sent.headers, sent.body, {"TEMPAK1": "TEMPSK1"}) == "TEMPAK1"
@@ -105,8 +97,8 @@ def test_functiongraph_sends_one_signed_request_to_cloud_eye_by_default(
 
 def test_every_api_and_region_of_an_invocation_goes_in_one_request(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer,
-        ces: ReplayServer) -> None:
-    p = functiongraph(tmp_path, monkeypatch, replay, ces, OCR_METRICS_NAMESPACE="Acme_Docs.OCR_usage",
+        cloud_eye: ReplayServer) -> None:
+    p = functiongraph(tmp_path, monkeypatch, replay, cloud_eye, OCR_METRICS_NAMESPACE="Acme_Docs.OCR_usage",
                       OCR_ROUTES=json.dumps([{"prefix": "cards/", "api": "id-card"},
                                              {"api": "general-text"}]),
                       OCR_API_REGIONS=json.dumps({"id-card": "cn-east-3"}),
@@ -117,7 +109,7 @@ def test_every_api_and_region_of_an_invocation_goes_in_one_request(
         p.put("ocrflow-uploads", key, data)
     summary = p.invoke(obs_trigger(data, *keys))
     assert summary["counts"]["results"] == 3
-    [sent] = ces.received
+    [sent] = cloud_eye.received
     pairs = points_by_pair(sent.body)
     assert set(pairs) == {("id-card", "cn-east-3"), ("general-text", "cn-north-4")}
     assert pairs["id-card", "cn-east-3"]["OcrCallsTotal"]["value"] == 2
@@ -127,14 +119,14 @@ def test_every_api_and_region_of_an_invocation_goes_in_one_request(
     # the next invocation counts afresh
     p.put("ocrflow-uploads", "scans/d.png", data)
     p.invoke(obs_trigger(data, "scans/d.png"))
-    assert len(ces.received) == 2
-    assert set(points_by_pair(ces.received[1].body)) == {("general-text", "cn-north-4")}
+    assert len(cloud_eye.received) == 2
+    assert set(points_by_pair(cloud_eye.received[1].body)) == {("general-text", "cn-north-4")}
 
 
 def test_the_eventgrid_sample_is_processed_and_counted(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer,
-        ces: ReplayServer) -> None:
-    p = functiongraph(tmp_path, monkeypatch, replay, ces)
+        cloud_eye: ReplayServer) -> None:
+    p = functiongraph(tmp_path, monkeypatch, replay, cloud_eye)
     event = load_event("functiongraph_eventgrid_obs.json")
     data = png_bytes()
     event["data"]["obs"]["object"].update(size=len(data), eTag=hashlib.md5(data).hexdigest())  # noqa: S324
@@ -144,7 +136,7 @@ def test_the_eventgrid_sample_is_processed_and_counted(
     assert summary["counts"]["results"] == 1
     [message] = p.results()
     assert message["subject"] == "invoices/2026/发票 12.png"
-    assert len(ces.received) == 1
+    assert len(cloud_eye.received) == 1
     assert replay.received[0].headers["X-Security-Token"] == context.security_token
 
 
@@ -154,10 +146,10 @@ def test_the_eventgrid_sample_is_processed_and_counted(
                                     Answer(drop=True)],
                          ids=["500", "403", "dropped"])
 def test_a_cloud_eye_failure_never_fails_a_record_and_keeps_the_counts_in_the_log(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer, ces: ReplayServer,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer, cloud_eye: ReplayServer,
         capsys: pytest.CaptureFixture[str], answer: Answer) -> None:
-    ces.default = answer
-    p = functiongraph(tmp_path, monkeypatch, replay, ces)
+    cloud_eye.default = answer
+    p = functiongraph(tmp_path, monkeypatch, replay, cloud_eye)
     data = png_bytes()
     p.put("ocrflow-uploads", "a.png", data)
     context = FunctionGraphContext()
@@ -198,8 +190,8 @@ def test_an_unreachable_cloud_eye_costs_at_most_its_timeouts(
 
 def test_with_an_iam_token_instead_of_an_agency_cloud_eye_gets_the_token(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer,
-        ces: ReplayServer) -> None:
-    p = functiongraph(tmp_path, monkeypatch, replay, ces, OCR_IAM_TOKEN="MIIiamtokenforocrandces")
+        cloud_eye: ReplayServer) -> None:
+    p = functiongraph(tmp_path, monkeypatch, replay, cloud_eye, OCR_IAM_TOKEN="MIIiamtokenforocrandces")
 
     class NoAgency(FunctionGraphContext):
         def getSecurityAccessKey(self) -> str:  # noqa: N802
@@ -208,20 +200,20 @@ def test_with_an_iam_token_instead_of_an_agency_cloud_eye_gets_the_token(
     data = png_bytes()
     p.put("ocrflow-uploads", "a.png", data)
     p.invoke(obs_trigger(data, "a.png"), NoAgency())
-    [sent] = ces.received
+    [sent] = cloud_eye.received
     assert sent.headers["X-Auth-Token"] == "MIIiamtokenforocrandces"
     assert "Authorization" not in sent.headers
 
 
 @pytest.mark.parametrize("mode, lines", [("emf", 1), ("none", 0)])
 def test_emf_and_none_send_nothing_to_cloud_eye(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer, ces: ReplayServer,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer, cloud_eye: ReplayServer,
         capsys: pytest.CaptureFixture[str], mode: str, lines: int) -> None:
-    p = functiongraph(tmp_path, monkeypatch, replay, ces, OCR_METRICS=mode)
+    p = functiongraph(tmp_path, monkeypatch, replay, cloud_eye, OCR_METRICS=mode)
     data = png_bytes()
     p.put("ocrflow-uploads", "a.png", data)
     p.invoke(obs_trigger(data, "a.png"))
-    assert ces.received == []
+    assert cloud_eye.received == []
     emf = [line for line in capsys.readouterr().err.splitlines() if '"_aws"' in line]
     assert len(emf) == lines
 

@@ -129,11 +129,17 @@ def test_secrets_are_sensitive_and_no_variable_is_an_access_key() -> None:
 
 # ---- what the stack promises ------------------------------------------------------------------
 
+def functions() -> dict[str, Any]:
+    """``local.functions``: what differs between recognize and redrive (one resource, for_each)."""
+    [function] = blocks("huaweicloud_fgs_function")
+    assert ref(function.body["for_each"]) == "local.functions"
+    return top_level("locals")["functions"]  # type: ignore[no-any-return]
+
+
 def test_both_functions_run_with_the_function_agency_of_functiongraph() -> None:
-    functions = blocks("huaweicloud_fgs_function")
-    assert {b.name for b in functions} == {"recognize", "redrive"}
-    for function in functions:
-        assert ref(function.body["agency"]) == "huaweicloud_identity_agency.function.name"
+    assert set(functions()) == {"recognize", "redrive"}
+    [function] = blocks("huaweicloud_fgs_function")
+    assert ref(function.body["agency"]) == "huaweicloud_identity_agency.function.name"
     agency = one("huaweicloud_identity_agency", "function")
     assert agency["delegated_domain_name"] == "op_svc_cff"  # the FunctionGraph service
 
@@ -185,7 +191,7 @@ def test_the_trigger_fires_on_object_creation_only() -> None:
 
 def test_failed_asynchronous_invocations_have_a_destination() -> None:
     config = one("huaweicloud_fgs_async_invoke_configuration", "recognize")
-    assert ref(config["function_urn"]) == "huaweicloud_fgs_function.recognize.urn"
+    assert ref(config["function_urn"]) == 'huaweicloud_fgs_function.functions["recognize"].urn'
     [on_failure] = config["on_failure"]
     assert ref(on_failure["destination"]) == "var.failure_destination"
     variable = top_level("variable")["failure_destination"]
@@ -268,8 +274,10 @@ def test_the_code_is_the_zip_make_package_builds() -> None:
     for function in blocks("huaweicloud_fgs_function"):
         assert function.body["code_type"] == "obs" and ref(function.body["code_url"]) == "local.code_url"
         assert function.body["runtime"] == "Python3.10"
-    handlers = {b.name: b.body["handler"] for b in blocks("huaweicloud_fgs_function")}
+    handlers = {name: spec["handler"] for name, spec in functions().items()}
     assert handlers == {"recognize": "handler.handler", "redrive": "redrive_handler.handler"}
+    [function] = blocks("huaweicloud_fgs_function")
+    assert ref(function.body["handler"]) == "each.value.handler"
     package = (CONFIG.parents[1] / "scripts" / "package_functiongraph.sh").read_text()
     assert "redrive_handler.py" in package and "handler.py" in package
 
@@ -282,8 +290,7 @@ def test_alarms_watch_function_errors_and_the_ocr_failures_the_functions_report(
     [dimension] = errors["resources"][0]["dimensions"]
     assert dimension == {"name": "package-functionname", "value": "default-${each.value}",
                          "__is_block__": True}
-    assert errors["for_each"] == {"recognize": "${local.recognize_name}",
-                                  "redrive": "${local.redrive_name}"}
+    assert errors["for_each"] == "${{for key, function in local.functions : key => function.name}}"
     ocr = one("huaweicloud_ces_alarmrule", "ocr_failures")
     assert ref(ocr["metric"][0]["namespace"]) == "var.metrics_namespace"
     assert top_level("variable")["metrics_namespace"]["default"] == DEFAULT_CES_NAMESPACE
