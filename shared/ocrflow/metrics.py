@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from .signer import Credentials
 
 MetricsMode = Literal["emf", "ces", "none"]
-METRICS_MODES: tuple[str, ...] = ("emf", "ces", "none")
 DEFAULT_CES_ENDPOINT = "https://ces.{region}.myhuaweicloud.com"
 DEFAULT_CES_NAMESPACE = "OCRFLOW.OCR"
 #: Cloud Eye keeps a data point at most this long (``ttl`` in [1, 604800] s, official
@@ -69,11 +68,17 @@ class CallStats:
     billed: int = 0
     durations_ms: list[float] = field(default_factory=list)
 
+    @property
+    def mean_ms(self) -> float | None:
+        if not self.durations_ms:
+            return None
+        return round(sum(self.durations_ms) / len(self.durations_ms), 2)
+
     def counts(self) -> dict[str, Any]:
         out: dict[str, Any] = {"total": self.total, "success": self.success,
                                "failed": self.failed, "billed": self.billed}
-        if self.durations_ms:
-            out["duration_ms"] = round(sum(self.durations_ms) / len(self.durations_ms), 2)
+        if self.mean_ms is not None:
+            out["duration_ms"] = self.mean_ms
         return out
 
 
@@ -116,9 +121,8 @@ class CloudEye:
                       point(api, region, "OcrCallsSuccess", s.success, "Count", "int"),
                       point(api, region, "OcrCallsFailed", s.failed, "Count", "int"),
                       point(api, region, "OcrBilledUnits", s.billed, "Count", "int")]
-            if s.durations_ms:
-                mean = round(sum(s.durations_ms) / len(s.durations_ms), 2)
-                items.append(point(api, region, "OcrCallDuration", mean, "ms", "float"))
+            if s.mean_ms is not None:
+                items.append(point(api, region, "OcrCallDuration", s.mean_ms, "ms", "float"))
         return items
 
     def send(self, points: list[dict[str, Any]], credentials: Credentials | None,
