@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help run test test-fast lint package deploy bench bench-smoke services clean pr
+.PHONY: help run test test-fast lint package deploy deploy-huaweicloud huaweicloud-rfs-template bench bench-smoke services clean pr
 
 help:
 	@echo "make run      install, start the local OCR emulator, process samples/, print what was recognised"
@@ -14,6 +14,8 @@ help:
 	@echo "make bench    benchmarks with ratios against baselines measured in the same run"
 	@echo "make package  FunctionGraph zip and Lambda layer under dist/"
 	@echo "make deploy   sam build + sam deploy --guided (needs the AWS SAM CLI and credentials)"
+	@echo "make deploy-huaweicloud  make package, terraform init + apply in deploy/huaweicloud (needs Terraform and Huawei Cloud credentials)"
+	@echo "make huaweicloud-rfs-template  dist/ocrflow-rfs-template.zip, the same stack for Resource Formation Service (RFS)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +66,26 @@ deploy:
 	@command -v sam >/dev/null || { echo "make deploy needs the AWS SAM CLI: pip install aws-sam-cli" >&2; exit 2; }
 	$(MAKE) package
 	sam build && sam deploy --guided
+
+# needs Terraform (>= 1.3) and Huawei Cloud credentials (HW_ACCESS_KEY / HW_SECRET_KEY, or a
+# profile of ~/.hcloud/config.json); not run by the tests. TF_ARGS="-var-file=prod.tfvars" etc.
+TF_DIR := deploy/huaweicloud
+deploy-huaweicloud:
+	@command -v terraform >/dev/null || { echo "make deploy-huaweicloud needs Terraform >= 1.3 (https://developer.hashicorp.com/terraform/install), or use the RFS route: make huaweicloud-rfs-template" >&2; exit 2; }
+	@if [ -z "$$HW_ACCESS_KEY$$HW_SHARED_CONFIG_FILE$$HW_PROFILE" ] && [ ! -f "$$HOME/.hcloud/config.json" ]; then \
+	  echo "make deploy-huaweicloud needs Huawei Cloud credentials: export HW_ACCESS_KEY and HW_SECRET_KEY (HW_SECURITY_TOKEN for temporary ones), or HW_PROFILE with ~/.hcloud/config.json" >&2; exit 2; fi
+	@if [ -n "$$HW_ACCESS_KEY" ] && [ -z "$$HW_SECRET_KEY" ]; then echo "make deploy-huaweicloud: HW_ACCESS_KEY is set but HW_SECRET_KEY is not" >&2; exit 2; fi
+	$(MAKE) package
+	terraform -chdir=$(TF_DIR) init -input=false
+	terraform -chdir=$(TF_DIR) apply $(TF_ARGS)
+
+# the stack as a Resource Formation Service template: upload dist/ocrflow-functiongraph.zip to
+# OBS yourself and give its URL as code_object_url when creating the stack
+huaweicloud-rfs-template:
+	@mkdir -p dist
+	@rm -f dist/ocrflow-rfs-template.zip
+	cd $(TF_DIR) && $(PYTHON) -m zipfile -c ../../dist/ocrflow-rfs-template.zip $$(ls *.tf)
+	@echo "dist/ocrflow-rfs-template.zip"
 
 # make bench BENCH_ARGS="--quick" for a smoke run; BENCH_ARGS="--only run_folder,burst_batch_of_ten"
 bench: $(VENV)/.test-installed

@@ -334,6 +334,103 @@ def burst(repeats: int, concurrency: int = 10, latency_ms: int = 200) -> dict[st
             "ratio": ratio(ten, one)}
 
 
+# A local stand-in for Cloud Eye's metric-data endpoint: answers 201 after ``latency`` seconds,
+# in its own process like the emulator, and counts what it took.
+CES_SERVER = textwrap.dedent('''
+    import sys, time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    latency = float(sys.argv[1])
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+        def log_message(self, *args): pass
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            time.sleep(latency)
+            signed = "SDK-HMAC-SHA256" in self.headers.get("Authorization", "")
+            ok = self.path.endswith("/metric-data") and signed
+            self.send_response(201 if ok else 400)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
+    server.serve_forever()
+''')
+
+
+def cloud_eye_metrics(invocations: int, latency_ms: int = 30) -> dict[str, Any]:
+    """One upload per invocation, OCR_METRICS=ces (one signed request to a local Cloud Eye
+    answering after ``latency_ms``) against emf (a line on a stream), interleaved. Also when
+    each invocation's records were done (published), which the metrics must not delay."""
+    from ocrflow.config import load_settings
+    from ocrflow.handler import handle
+    from ocrflow.log import configure
+    from ocrflow.runtime import build_runtime
+
+    emu = Emulator("--no-recognition")
+    ces = subprocess.Popen([sys.executable, "-c", CES_SERVER, str(latency_ms / 1000)],
+                           stdout=subprocess.PIPE, text=True)
+    ces_url = ces.stdout.readline().strip()  # type: ignore[union-attr]
+    total: dict[str, list[float]] = {"emf": [], "ces": []}
+    records_done: dict[str, list[float]] = {"emf": [], "ces": []}
+    warnings = io.StringIO()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            folder = tmp / "buckets" / "bench"
+            folder.mkdir(parents=True)
+            configure("bench", "WARNING", warnings)
+            runtimes = {mode: build_runtime(load_settings(settings_env(
+                tmp / mode, emu.url, OCR_METRICS=mode, CES_ENDPOINT=ces_url,
+                OBJECT_STORE_URL=(tmp / "buckets").as_uri()))) for mode in total}
+            runtimes["emf"].metrics.stream = io.StringIO()
+            flushed_at = [0.0]
+            for rt in runtimes.values():
+                flush = rt.metrics.flush
+
+                def timed_flush(*args: Any, _flush: Callable[..., Any] = flush) -> Any:
+                    flushed_at[0] = time.perf_counter()  # every record is published by now
+                    return _flush(*args)
+
+                rt.metrics.flush = timed_flush
+            n = 0
+
+            def upload() -> dict[str, Any]:
+                nonlocal n
+                n += 1
+                data = png(100 + n % 300, 60 + n // 300)
+                (folder / f"c{n}.png").write_bytes(data)
+                return {"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+                    "bucket": {"name": "bench"}, "object": {
+                        "key": f"c{n}.png", "size": len(data),
+                        "eTag": hashlib.md5(data, usedforsecurity=False).hexdigest()}}}]}
+
+            for mode in total:  # warm: connections, sqlite files
+                handle(upload(), None, rt=runtimes[mode])
+            for i in range(invocations):
+                for mode in (("emf", "ces") if i % 2 == 0 else ("ces", "emf")):
+                    event = upload()
+                    t0 = time.perf_counter()
+                    out = handle(event, None, rt=runtimes[mode])
+                    total[mode].append(time.perf_counter() - t0)
+                    records_done[mode].append(flushed_at[0] - t0)
+                    assert out["counts"]["results"] == 1, out
+            for rt in runtimes.values():
+                rt.close()
+    finally:
+        emu.stop()
+        ces.terminate()
+        ces.wait(10)
+    assert "metrics not sent" not in warnings.getvalue(), warnings.getvalue()[-500:]
+    return {"invocations": invocations, "latency_ms": latency_ms,
+            "ces_ms": median_ms(total["ces"]), "emf_ms": median_ms(total["emf"]),
+            "added_ms": round(median_ms(total["ces"]) - median_ms(total["emf"]), 2),
+            "ratio": ratio(total["ces"], total["emf"]),
+            "records_done_ces_ms": median_ms(records_done["ces"]),
+            "records_done_emf_ms": median_ms(records_done["emf"]),
+            "records_done_ratio": ratio(records_done["ces"], records_done["emf"])}
+
+
 def run_folder(files: int, latency_ms: int = 100) -> dict[str, Any]:
     emu = Emulator("--no-recognition", "--latency-ms", str(latency_ms))
     try:
@@ -664,6 +761,7 @@ def main() -> None:
         "burst_batch_of_ten": (False, lambda: burst(1 if q else 7)),
         "burst_batch_of_ten_default_concurrency": (False, lambda: burst(1 if q else 5, concurrency=8)),
         "run_folder": (False, lambda: run_folder(40 if q else 500)),
+        "metrics_cloud_eye": (False, lambda: cloud_eye_metrics(10 if q else 200)),
         "fleet_rate_limit": (False, lambda: fleet(2, 60, 20, concurrency=4) if q else fleet(4, 400, 20)),
         "memory_large_image": (True, lambda: memory(sdk, rt, 1 if q else 3)),
         "memory_documents": (False, lambda: documents_memory(rt, 1 if q else 3)),
@@ -722,6 +820,12 @@ def print_table(r: dict[str, Any]) -> None:
         rows.append((f"ocrflow run, {f['files']} files at 100 ms", f"{f['files_per_s']} files/s",
                      f"{f['ideal_files_per_s']} ideal",
                      round(f["files_per_s"] / f["ideal_files_per_s"], 3), ""))
+    if "metrics_cloud_eye" in r:
+        m = r["metrics_cloud_eye"]
+        rows.append((f"invocation, Cloud Eye at {m['latency_ms']} ms vs EMF", f"{m['ces_ms']} ms",
+                     f"{m['emf_ms']} ms", m["ratio"], ""))
+        rows.append(("  records published by (metrics after them)", f"{m['records_done_ces_ms']} ms",
+                     f"{m['records_done_emf_ms']} ms", m["records_done_ratio"], "1.0"))
     if "memory_large_image" in r:
         m = r["memory_large_image"]
         rows.append((f"peak memory, {m['file_mb']} MB image (× file)", f"{m['ours_multiple']}×",

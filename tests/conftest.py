@@ -81,3 +81,14 @@ def replay() -> Iterator[Any]:
     server = ReplayServer()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def cloud_eye() -> Iterator[Any]:
+    """A local Cloud Eye metric-data endpoint: records requests, answers 201 with no body."""
+    from tests.support.replay_server import Answer, ReplayServer
+
+    server = ReplayServer()
+    server.default = Answer(status=201, body=b"")
+    yield server
+    server.stop()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import boundedjson, catalogue, redact, urlcheck, urlmode
 from .errors import ConfigError
+from .metrics import DEFAULT_CES_ENDPOINT, DEFAULT_CES_NAMESPACE, MetricsMode, namespace_problem
 from .routing import RegionProblem, Route, RouteRule, option_problems, region_problems, rule_problems
 
 # field name -> environment variables, first one set wins
@@ -57,6 +58,9 @@ ENV: dict[str, tuple[str, ...]] = {
     "url_allowed_hosts": ("OCR_URL_ALLOWED_HOSTS",),
     "state_dir": ("OCRFLOW_STATE_DIR",),
     "catalogue_check": ("OCR_CATALOGUE_CHECK",),
+    "metrics": ("OCR_METRICS",),
+    "ces_endpoint": ("CES_ENDPOINT",),
+    "ces_namespace": ("OCR_METRICS_NAMESPACE",),
 }
 JSON_FIELDS = {"api_regions", "project_ids", "routes", "url_allowed_hosts", "max_calls_per_second"}
 #: Fields whose whole value is a secret, and fields that are URLs which may carry one.
@@ -80,6 +84,17 @@ def default_state_dir() -> str:
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or os.environ.get("RUNTIME_CODE_ROOT"):
         return "/tmp/.ocrflow"  # noqa: S108 - the only writable place on the platforms
     return str(Path.cwd() / ".ocrflow")
+
+
+def on_functiongraph() -> bool:
+    """FunctionGraph sets ``RUNTIME_CODE_ROOT`` (the code folder) among the preset variables
+    of every function's environment; Lambda never does."""
+    return bool(os.environ.get("RUNTIME_CODE_ROOT")) and not os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+
+
+def default_metrics() -> MetricsMode:
+    """Cloud Eye on FunctionGraph, where EMF lines mean nothing; EMF elsewhere."""
+    return "ces" if on_functiongraph() else "emf"
 
 
 class Settings(BaseModel):
@@ -128,6 +143,11 @@ class Settings(BaseModel):
     #: "strict": a routed API whose region's endpoint table does not list it stops the
     #: start; "warn": a warning at start, and the call is made anyway
     catalogue_check: catalogue.CatalogueCheck = "strict"
+    #: where the usage metrics go: "emf" lines, Cloud Eye ("ces") or nowhere ("none")
+    metrics: MetricsMode = Field(default_factory=default_metrics)
+    #: Cloud Eye's endpoint; ``{region}`` is OCR_REGION
+    ces_endpoint: str = Field(default=DEFAULT_CES_ENDPOINT, pattern=r"^https?://")
+    ces_namespace: str = DEFAULT_CES_NAMESPACE
 
     # --- derived -----------------------------------------------------------------------
     def region_for(self, api: str) -> str:
@@ -204,6 +224,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raw["log_level"] = raw["log_level"].upper()
     if isinstance(raw.get("catalogue_check"), str):
         raw["catalogue_check"] = raw["catalogue_check"].lower()
+    if isinstance(raw.get("metrics"), str):
+        raw["metrics"] = raw["metrics"].lower()
     if isinstance(raw.get("routes"), list):  # "suffix": ".pdf" is short for [".pdf"]
         raw["routes"] = [dict(r, suffix=[r["suffix"]]) if isinstance(r, dict) and isinstance(
             r.get("suffix"), str) else r for r in raw["routes"]]
@@ -218,6 +240,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         message = err["msg"].removeprefix("Value error, ")
         if field == "endpoint" and err["type"] == "string_pattern_mismatch":
             message = "expected an http(s) URL template such as https://ocr.{region}.myhuaweicloud.com"
+        if field == "ces_endpoint" and err["type"] == "string_pattern_mismatch":
+            message = "expected an http(s) URL template such as https://ces.{region}.myhuaweicloud.com"
         got = raw.get(field, None)
         secret = field in SECRET_FIELDS
         shown = "" if secret or got is None else f"; got {_shown(got)!r}"
@@ -285,6 +309,7 @@ def _check(settings: Settings, source: dict[str, str]) -> None:
             variable = var("routes") if found[0].withdrawn else var("api_regions")
             raise ConfigError(variable, region_message(found[0], settings))
     _check_endpoint(settings.endpoint, var("endpoint"))
+    _check_metrics(settings, var)
     for field in ("result_queue_url", "failure_queue_url"):
         url = getattr(settings, field)
         if url:
@@ -311,6 +336,15 @@ def _check_endpoint(template: str, variable: str) -> None:
     if parts.query or parts.fragment:
         raise ConfigError(variable, "the endpoint template may carry a path prefix but no query "
                                     "or fragment")
+
+
+def _check_metrics(settings: Settings, var: Callable[[str], str]) -> None:
+    """The Cloud Eye endpoint and namespace, checked even when another sink is chosen, so
+    that switching ``OCR_METRICS`` to ``ces`` cannot reveal a bad value only later."""
+    _check_endpoint(settings.ces_endpoint, var("ces_endpoint"))
+    problem = namespace_problem(settings.ces_namespace)
+    if problem is not None:
+        raise ConfigError(var("ces_namespace"), f"{problem}; got {settings.ces_namespace[:80]!r}")
 
 
 def region_message(found: RegionProblem, settings: Settings) -> str:

@@ -11,6 +11,7 @@ Works on AWS Lambda and Huawei FunctionGraph (``handler(event, context)`` on bot
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -43,6 +44,12 @@ def credentials_for(settings: Settings, context: Any) -> Credentials | None:
     return None
 
 
+def metrics_project_id(settings: Settings) -> str | None:
+    """The project the function runs in, where its Cloud Eye metrics belong: FunctionGraph's
+    preset ``RUNTIME_PROJECT_ID``, else the OCR project."""
+    return os.environ.get("RUNTIME_PROJECT_ID") or settings.project_id
+
+
 def deadline_for(settings: Settings, context: Any) -> float:
     """A ``time.monotonic()`` deadline below the platform's own, leaving time to publish."""
     budget = settings.deadline_s
@@ -68,11 +75,13 @@ def handle(event: Any, context: Any = None, function: str = "recognize",
     if records:
         rt.open_queues()
     log.info("invocation started", records=len(records), sqs_messages=len(batch_ids) or None)
+    credentials = credentials_for(rt.settings, context)
     try:
         outcomes = Pipeline(rt, function, trace=tracing.from_invocation(context)).process(
-            records, credentials_for(rt.settings, context), deadline_for(rt.settings, context))
+            records, credentials, deadline_for(rt.settings, context))
     finally:
-        rt.metrics.flush()
+        # after every record is published: metrics never hold a record back
+        rt.metrics.flush(credentials, metrics_project_id(rt.settings))
     summary = summarise(outcomes)
     if batch_ids:
         failed = sorted({o.delivery_id for o in outcomes if not o.done and o.delivery_id},
@@ -93,12 +102,13 @@ def redrive_handle(event: Any, context: Any = None, rt: Runtime | None = None) -
     rt = rt or runtime()
     bind_invocation(context, rt.settings.service_name)
     codes = set(event.get("codes") or []) if isinstance(event, dict) else set()
+    credentials = credentials_for(rt.settings, context)
     try:
         report = redrive(rt, rt.settings.queue_url("failure"), codes or None,
-                         credentials_for(rt.settings, context), deadline_for(rt.settings, context),
+                         credentials, deadline_for(rt.settings, context),
                          dry_run=bool(isinstance(event, dict) and event.get("dry_run")))
     finally:
-        rt.metrics.flush()
+        rt.metrics.flush(credentials, metrics_project_id(rt.settings))
     summary = report.summary()
     get_logger().info("redrive finished", scanned=report.scanned, selected=report.selected,
                       removed=report.removed)

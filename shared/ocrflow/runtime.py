@@ -18,7 +18,7 @@ from . import catalogue as catalogue_mod
 from .config import Settings, catalogue_warnings, load_settings
 from .errors import ConfigError, PublishError
 from .log import configure, get_logger
-from .metrics import Metrics
+from .metrics import CloudEye, Metrics
 from .ports import ObjectStore, Queue
 from .registry import (
     check_backends,
@@ -52,8 +52,14 @@ class Runtime:
         })
         self.settings = settings
         self.catalogue = catalogue_mod.load()
-        self.metrics = Metrics(settings.metrics_namespace, settings.service_name)
+        self.metrics = Metrics(settings.metrics_namespace, settings.service_name,
+                               mode=settings.metrics)
         self.client: OcrClient = OcrClient(settings, self.metrics)
+        if settings.metrics == "ces":
+            self.metrics.cloud_eye = CloudEye(
+                settings.ces_endpoint.replace("{region}", settings.region), settings.ces_namespace,
+                session=lambda: self.client.session, proxies=self.client.proxies_for,
+                iam_token=settings.iam_token)
         self._object_store: ObjectStore | None = None
         self._queues: dict[str, Queue | None] = {"result": None, "failure": None}
         #: Largest body each destination takes (None: no practical limit), read from the

@@ -70,3 +70,15 @@ def test_quick_fleet_figure_reports_each_mode(tmp_path: Path) -> None:
     # with the limit at the emulator's rate no upload is lost to throttling
     assert fleet["with"]["uploads_failed"] == fleet["with"]["uploads_given_back"] == 0
     assert "throttled share of calls" in run.stdout
+
+
+def test_quick_run_measures_what_cloud_eye_metrics_add(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    run = bench("--quick", "--only", "metrics_cloud_eye", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-2000:]
+    figure = json.loads(out.read_text())["metrics_cloud_eye"]
+    assert figure["invocations"] == 10 and figure["latency_ms"] == 30
+    # every Cloud Eye invocation waited for the endpoint's answer at least once
+    assert figure["ces_ms"] >= figure["latency_ms"]
+    assert figure["records_done_ces_ms"] > 0 and figure["records_done_emf_ms"] > 0
+    assert "invocation, Cloud Eye at 30 ms vs EMF" in run.stdout

@@ -23,6 +23,7 @@ from ocrflow.signer import verify
 from tests.conftest import ROOT, load_event
 from tests.integration.test_aws_adapters import png
 from tests.integration.test_aws_adapters import s3 as s3  # noqa: F401 - fixture
+from tests.support.platform import FunctionGraphContext
 from tests.support.recording_forwarder import RecordingForwarder
 from tests.support.replay_server import OK_RESULT, Answer, ReplayServer
 
@@ -30,33 +31,11 @@ KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "HUAW
         "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN", "HUAWEICLOUD_SDK_SECRET_ARN")
 
 
-class FunctionGraphContext:
-    """The FunctionGraph Python context's methods; the agency's keys rotate, so each
+def rotated(n: int) -> FunctionGraphContext:
+    """FunctionGraph's context of invocation ``n``: the agency's keys rotate, so each
     invocation may bring others."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def getRequestID(self) -> str:  # noqa: N802
-        return f"fg-request-{self.n}"
-
-    def getRemainingTimeInMilliSeconds(self) -> int:  # noqa: N802
-        return 60000
-
-    def getSecurityAccessKey(self) -> str:  # noqa: N802
-        return f"TEMPAK{self.n}"
-
-    def getSecuritySecretKey(self) -> str:  # noqa: N802
-        return f"TEMPSK{self.n}"
-
-    def getSecurityToken(self) -> str:  # noqa: N802
-        return f"TEMPTOKEN{self.n}"
-
-    def getUserData(self, key: str) -> None:  # noqa: N802
-        return None
-
-    def getFunctionName(self) -> str:  # noqa: N802
-        return "ocrflow-recognize"
+    return FunctionGraphContext(request_id=f"fg-request-{n}", access_key=f"TEMPAK{n}",
+                                secret_key=f"TEMPSK{n}", security_token=f"TEMPTOKEN{n}")
 
 
 def recognize_handler() -> Callable[[Any, Any], dict[str, Any]]:
@@ -70,11 +49,13 @@ def recognize_handler() -> Callable[[Any, Any], dict[str, Any]]:
 
 
 @pytest.fixture
-def agency_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, replay: ReplayServer) -> Iterator[Path]:
+def agency_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, replay: ReplayServer,
+               cloud_eye: ReplayServer) -> Iterator[Path]:
     """A FunctionGraph environment with no keys: only the context has credentials."""
     for name in KEYS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RUNTIME_CODE_ROOT", str(tmp_path / "code"))
+    monkeypatch.setenv("CES_ENDPOINT", cloud_eye.url)
     monkeypatch.setenv("OCRFLOW_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("OCR_ENDPOINT", replay.url)
     monkeypatch.setenv("OCR_PROJECT_ID", "fg-project")
@@ -105,7 +86,7 @@ def results(state: Path) -> list[dict[str, Any]]:
 
 def test_reads_obs_and_calls_ocr_with_the_agencys_rotating_credentials(
         s3: Any, moto_endpoint: str, agency_env: Path, replay: ReplayServer,  # noqa: F811
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, cloud_eye: ReplayServer) -> None:
     b = new_bucket(s3)
     first, second = png(120, 60), png(140, 60)
     s3.put_object(Bucket=b, Key="receipts/2026/小票 01.png", Body=first)
@@ -115,12 +96,12 @@ def test_reads_obs_and_calls_ocr_with_the_agencys_rotating_credentials(
         monkeypatch.setenv("OBJECT_STORE_URL", f"obs://?endpoint={forwarder.url}")
         handler = recognize_handler()
         summary = handler(obs_event(b, "receipts/2026/%E5%B0%8F%E7%A5%A8+01.png", first),
-                          FunctionGraphContext(1))
+                          rotated(1))
         assert summary["counts"] == {"records": 1, "results": 1, "failures": 0, "duplicates": 0,
                                      "unpublished": 0}
         # the next invocation brings rotated keys: they are used, not the first ones
         summary = handler(obs_event(b, "receipts/2026/%E5%B0%8F%E7%A5%A8+02.png", second),
-                          FunctionGraphContext(2))
+                          rotated(2))
         assert summary["counts"]["results"] == 1
     finally:
         forwarder.stop()
@@ -137,6 +118,9 @@ def test_reads_obs_and_calls_ocr_with_the_agencys_rotating_credentials(
         assert verify("POST", call.path, "", call.headers, call.body,
                       {f"TEMPAK{n}": f"TEMPSK{n}"}) == f"TEMPAK{n}"
     assert len(replay.received) == 2
+    # one Cloud Eye request per invocation, each signed with that invocation's keys
+    assert [verify("POST", m.path, "", m.headers, m.body, {f"TEMPAK{n}": f"TEMPSK{n}"})
+            for n, m in enumerate(cloud_eye.received, start=1)] == ["TEMPAK1", "TEMPAK2"]
     published = results(agency_env)
     assert [m["subject"] for m in published] == ["receipts/2026/小票 01.png", "receipts/2026/小票 02.png"]
     assert published[0]["data"]["object"]["bucket"] == b
@@ -180,7 +164,7 @@ def test_obs_endpoint_is_derived_from_the_events_region(
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)
         monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
-        summary = recognize_handler()(event, FunctionGraphContext(7))
+        summary = recognize_handler()(event, rotated(7))
     finally:
         proxy.stop()
     assert summary["counts"]["results"] == 1, summary
@@ -207,7 +191,7 @@ def test_claim_check_results_are_written_with_the_agencys_credentials(
         monkeypatch.setenv("OBJECT_STORE_URL", f"obs://?endpoint={forwarder.url}")
         runtime().message_limits["result"] = 2048  # a queue that takes 2 KiB messages
         summary = recognize_handler()(obs_event(b, "receipts/2026/%E5%B0%8F%E7%A5%A8+01.png", data),
-                                      FunctionGraphContext(3))
+                                      rotated(3))
     finally:
         forwarder.stop()
     assert summary["counts"]["results"] == 1, summary

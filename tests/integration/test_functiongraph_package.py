@@ -22,7 +22,7 @@ from tests.conftest import ROOT, load_event
 from tests.integration.test_aws_adapters import png
 from tests.integration.test_aws_adapters import s3 as s3  # noqa: F401 - fixture
 from tests.support.recording_forwarder import RecordingForwarder
-from tests.support.replay_server import ReplayServer
+from tests.support.replay_server import Answer, ReplayServer
 
 RUNNER = textwrap.dedent('''
     import json, sys
@@ -80,8 +80,11 @@ def test_zip_runs_in_a_clean_virtualenv(tmp_path: Path, replay: ReplayServer, s3
     s3.put_object(Bucket=bucket, Key="receipts/2026/小票 01.png", Body=png())
     (tmp_path / "runner.py").write_text(RUNNER)
     forwarder = RecordingForwarder(moto_endpoint)
+    ces = ReplayServer()  # Cloud Eye, where metrics go by default on FunctionGraph
+    ces.default = Answer(status=201, body=b"")
     run_env = {"PATH": os.environ.get("PATH", ""), "OBJECT_STORE_URL": f"obs://?endpoint={forwarder.url}",
                "OCR_ENDPOINT": replay.url, "OCR_PROJECT_ID": "fg-project", "RUNTIME_CODE_ROOT": str(code),
+               "RUNTIME_PROJECT_ID": "fg-function-project", "CES_ENDPOINT": ces.url,
                "OCRFLOW_STATE_DIR": str(tmp_path / "state")}
     try:
         run = subprocess.run([str(python), str(tmp_path / "runner.py"), str(code),
@@ -89,6 +92,7 @@ def test_zip_runs_in_a_clean_virtualenv(tmp_path: Path, replay: ReplayServer, s3
                              env=run_env, capture_output=True, text=True, timeout=120)
     finally:
         forwarder.stop()
+        ces.stop()
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["counts"]["results"] == 1
@@ -100,6 +104,12 @@ def test_zip_runs_in_a_clean_virtualenv(tmp_path: Path, replay: ReplayServer, s3
     assert reads and all(r.headers["x-amz-security-token"] == "TEMPTOKENFG" and
                          r.headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=TEMPAKFG/")
                          for r in reads)
+    # the zip's own code reports to Cloud Eye, signed with the same temporary keys
+    [metrics] = ces.received
+    assert metrics.path == "/V1.0/fg-function-project/metric-data"
+    assert verify("POST", metrics.path, "", metrics.headers, metrics.body,
+                  {"TEMPAKFG": "TEMPSKFG"}) == "TEMPAKFG"
+    assert '"_aws"' not in run.stderr
     logs = [json.loads(line) for line in run.stderr.splitlines() if line.startswith('{"level"')]
     assert logs and all(line["function_request_id"] == "fg-request-1" for line in logs)
     with sqlite3.connect(tmp_path / "state" / "queues.db") as db:
