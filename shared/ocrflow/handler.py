@@ -65,7 +65,7 @@ def handle(event: Any, context: Any = None, function: str = "recognize",
     log = get_logger()
     records = events_mod.parse_event(event)
     batch_ids = events_mod.delivery_ids(event)
-    if records:
+    if any(not isinstance(r, events_mod.IgnoredEvent) for r in records):
         rt.open_queues()
     log.info("invocation started", records=len(records), sqs_messages=len(batch_ids) or None)
     try:
@@ -107,8 +107,9 @@ def redrive_handle(event: Any, context: Any = None, rt: Runtime | None = None) -
 
 def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
     counts = {"records": len(outcomes), "results": 0, "failures": 0, "duplicates": 0,
-              "unpublished": 0}
-    names = {"result": "results", "failure": "failures", "duplicate": "duplicates"}
+              "ignored": 0, "unpublished": 0}
+    names = {"result": "results", "failure": "failures", "duplicate": "duplicates",
+             "ignored": "ignored"}
     for o in outcomes:
         counts[names.get(o.status, "unpublished")] += 1
     return {"counts": counts, "outcomes": [o.summary() for o in outcomes]}

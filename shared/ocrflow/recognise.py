@@ -33,7 +33,7 @@ from .errors import (
     RecordDeferred,
     ocrflow_failure,
 )
-from .events import InvalidRecord, Record
+from .events import InvalidRecord
 from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectInfo, ObjectRef
 from .runtime import Runtime
@@ -92,7 +92,8 @@ class Recogniser:
         self.function = function
 
     # --- before any claim -----------------------------------------------------------------
-    def prepare(self, record: Record, credentials: Credentials | None = None) -> Job:
+    def prepare(self, record: ObjectRef | InvalidRecord,
+                credentials: Credentials | None = None) -> Job:
         if isinstance(record, InvalidRecord):
             failure = ocrflow_failure("OCRFLOW.EVENT_INVALID", record.reason)
             message = FailureMessage(function=self.function, ref=None, error=failure,

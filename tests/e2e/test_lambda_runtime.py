@@ -243,7 +243,7 @@ def test_sqs_batch_then_s3_event_under_awslambdaric(function: Function) -> None:
     put = fn.api.invoke(s3_event(fn), trace_id=second_trace)
     assert put.error_type is None, put.answer
     assert put.answer["counts"] == {"records": 1, "results": 1, "failures": 0, "duplicates": 0,
-                                    "unpublished": 0}
+                                    "ignored": 0, "unpublished": 0}
     assert put.answer["outcomes"][0]["key"] == "invoices/2026/scan 01.png"
 
     lines = fn.log_lines()
