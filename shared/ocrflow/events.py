@@ -412,6 +412,33 @@ def _eventgrid(event: dict[str, Any], delivery_id: str | None) -> Record:
                               event, delivery_id)
 
 
+def s3_batch_task(task: Any, schema_version: str, delivery_id: str | None) -> Record:
+    """One task of an S3 Batch Operations invocation: schema 1.0 names the bucket by ARN
+    (``s3BucketArn``), 2.0 by name (``s3Bucket``) with the key URL-encoded; ``s3VersionId``
+    names the version, ``null`` the current one. Every task creates nothing: it asks for an
+    object already in the bucket to be recognised, as an upload would have."""
+    try:
+        if not isinstance(task, dict):
+            raise TypeError("the task is not a JSON object")
+        bucket = task.get("s3Bucket")
+        if bucket is None and isinstance(task.get("s3BucketArn"), str):
+            # arn:aws:s3:::bucket (the guide's examples also show region and account in it)
+            bucket = task["s3BucketArn"].rsplit(":", 1)[-1]
+        key = task["s3Key"]
+        if not isinstance(bucket, str) or not bucket or not isinstance(key, str):
+            raise TypeError("bucket name and object key must be strings")
+        return ObjectRef(
+            bucket=_name(bucket, "the bucket name"),
+            key=_name(decode_key(_name(key, "the key", None), url_encoded=schema_version != "1.0"),
+                      "the key", None),
+            version_id=_str_or_none(task.get("s3VersionId"), "s3VersionId"),
+            delivery_id=delivery_id,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        return _invalid(f"S3 Batch Operations task is incomplete: {_describe(exc)}", task,
+                        delivery_id)
+
+
 def _describe(exc: Exception) -> str:
     if isinstance(exc, KeyError):
         return f"missing field {excerpt(exc.args[0])[:80]!r}"

@@ -4,6 +4,9 @@ Works on AWS Lambda and Huawei FunctionGraph (``handler(event, context)`` on bot
 
 * an SQS batch answers ``{"batchItemFailures": [...]}`` listing only the messages with a
   record that could not be published (a coded OCR failure *is* a published message);
+* an S3 Batch Operations invocation answers one result per task in the job's shape
+  (:mod:`ocrflow.batchops`): ``TemporaryFailure`` for a task not published, so the job
+  retries it;
 * any other event (S3/OBS asynchronous triggers, EventBridge, EventGrid) returns a summary
   when every record ended in a message, and raises :class:`RecordsNotPublished` otherwise
   so the platform retries the invocation (idempotency keeps retries from paying twice).
@@ -14,8 +17,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from . import batchops, tracing
 from . import events as events_mod
-from . import tracing
 from .config import Settings
 from .delivery import Outcome
 from .errors import OcrflowError
@@ -63,6 +66,13 @@ def handle(event: Any, context: Any = None, function: str = "recognize",
     rt = rt or runtime()
     bind_invocation(context, rt.settings.service_name)
     log = get_logger()
+    if batchops.is_invocation(event):  # S3 Batch Operations: answered per task, never raises
+        try:
+            return batchops.run(batchops.parse(event), rt, function,
+                                credentials_for(rt.settings, context),
+                                deadline_for(rt.settings, context), tracing.from_invocation(context))
+        finally:
+            rt.metrics.flush()
     records = events_mod.parse_event(event)
     batch_ids = events_mod.delivery_ids(event)
     if any(not isinstance(r, events_mod.IgnoredEvent) for r in records):

@@ -23,6 +23,7 @@ from .events import IgnoredEvent, Record
 from .log import get_logger
 from .models import ObjectRef
 from .recognise import Recogniser
+from .routing import Route
 from .runtime import Runtime
 from .signer import Credentials
 from .tracing import TraceContext, choose
@@ -35,9 +36,11 @@ CLAIM_GRACE_S = 60.0
 
 class Pipeline:
     def __init__(self, runtime: Runtime, function: str = "recognize",
-                 trace: TraceContext | None = None) -> None:
+                 trace: TraceContext | None = None, route: Route | None = None) -> None:
+        """``route``: one that replaces ``OCR_ROUTES`` for these records (an S3 Batch
+        Operations job that names its API)."""
         self.rt = runtime
-        self.recogniser = Recogniser(runtime, function)
+        self.recogniser = Recogniser(runtime, function, route)
         self.log = get_logger()
         #: The invocation's trace: what a record that brought none of its own continues.
         self.trace = trace
