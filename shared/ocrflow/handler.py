@@ -111,7 +111,7 @@ def redrive_handle(event: Any, context: Any = None, rt: Runtime | None = None) -
         rt.metrics.flush()
     summary = report.summary()
     get_logger().info("redrive finished", scanned=report.scanned, selected=report.selected,
-                      removed=report.removed)
+                      removed=report.removed, waiting=report.waiting)
     return summary
 
 

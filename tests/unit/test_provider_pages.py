@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from ocrflow import catalogue, consumer
+from ocrflow import catalogue, consumer, redrive
 from ocrflow.client import OcrClient, is_retryable
 from ocrflow.config import load_settings
+from ocrflow.handler import redrive_handle
 from ocrflow.signer import Credentials
 from tests.support.harness import make_harness
 from tests.support.replay_server import OK_RESULT, Answer, ReplayServer
@@ -118,6 +119,21 @@ def test_the_failure_message_carries_retry_after_in_the_published_schema(
     parsed = consumer.parse(failure)
     assert parsed.data.error is not None and parsed.data.error.retry_after == error["retry_after"]
     assert len(replay.received) == 1
+    h.close()
+
+
+def test_a_redrive_leaves_the_failure_until_its_retry_after(tmp_path: Path,
+                                                           replay: ReplayServer) -> None:
+    replay.default = err("AIS.0118", 400)
+    h = make_harness(tmp_path, replay.url + "/{region}", OCR_ROUTES=VERIFY_ROUTE)
+    h.put("ocrflow-uploads", "verify/a.json", invoice(beijing_today() - timedelta(days=10)))
+    h.invoke(s3_event("verify/a.json"))
+    report = redrive_handle({"codes": ["AIS.0118"]}, rt=h.rt)
+    assert (report["selected"], report["waiting"]) == (0, 1)
+    assert len(replay.received) == 1  # not called again before the two hours
+    failures = h.failures()
+    later = datetime.now(timezone.utc) + timedelta(hours=2, seconds=1)
+    assert redrive.select(failures, {"AIS.0118"}, now=later) == (failures, 0)
     h.close()
 
 
