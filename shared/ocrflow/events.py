@@ -155,6 +155,18 @@ def excerpt(value: Any) -> str:
     return redact.text(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
+def from_text(event: Any) -> Any:
+    """An event given as text (``ocrflow invoke``, a platform handing a string) as the JSON
+    it holds; text that is not such JSON is left as it is, for :func:`parse_event` to make
+    an invalid record of."""
+    if isinstance(event, (str, bytes, bytearray)):
+        try:
+            return boundedjson.loads(event, MAX_EVENT_CHARS)
+        except boundedjson.JsonRejected:
+            return event
+    return event
+
+
 def parse_event(event: Any) -> list[Record]:
     """All records of ``event``, in order. Never raises for a malformed event: what cannot
     be understood becomes an :class:`InvalidRecord`."""

@@ -66,6 +66,7 @@ def handle(event: Any, context: Any = None, function: str = "recognize",
     rt = rt or runtime()
     bind_invocation(context, rt.settings.service_name)
     log = get_logger()
+    event = events_mod.from_text(event)
     if batchops.is_invocation(event):  # S3 Batch Operations: answered per task, never raises
         try:
             return batchops.run(batchops.parse(event), rt, function,
