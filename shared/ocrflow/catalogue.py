@@ -14,7 +14,7 @@ emulator (answer like the service); the contract tests keep it honest against th
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +35,9 @@ class Source:
     title: str
     url: str
     read: str  # the date it was read, YYYY-MM-DD
+    #: a page that adds to the endpoint tables what they lack, not a table of its own: an API
+    #: it does not list in a region is no disagreement
+    partial: bool = False
 
     def cite(self) -> str:
         return f"{self.title}, {self.url}, read {self.read}"
@@ -66,6 +69,9 @@ class ApiLimits:
     source: str = "sdk"
     #: the other fields of the official request body (what a route's options may set)
     options: frozenset[str] = frozenset()
+    #: the source id of an API page that says a PDF is read by its first page only, whatever
+    #: page field the SDK has (then each page travels alone, as a one-page PDF)
+    first_page_only: str | None = None
 
     @property
     def takes_file(self) -> bool:
@@ -96,6 +102,19 @@ class ApiLimits:
 
 
 @dataclass(frozen=True)
+class ProviderCode:
+    """What the provider's error tables say of one of its codes, beyond the SDK (which has
+    none)."""
+
+    code: str
+    source: str
+    #: HTTP status → meaning, for a code the gateway gives with several statuses
+    statuses: dict[int, str] = field(default_factory=dict)
+    #: the wait the table advises before a retry (a retry now would meet the same answer)
+    retry_after_s: int | None = None
+
+
+@dataclass(frozen=True)
 class Catalogue:
     apis: dict[str, ApiLimits]
     #: region → the APIs any endpoint table lists there (the union of the tables)
@@ -107,6 +126,8 @@ class Catalogue:
     sources: dict[str, Source]
     #: official paths deliberately not routable, with why
     unsupported: dict[str, str]
+    #: provider error codes whose tables say more than their code
+    provider_codes: dict[str, ProviderCode] = field(default_factory=dict)
 
     def limits(self, api: str) -> ApiLimits:
         return self.apis[api]
@@ -130,7 +151,8 @@ class Catalogue:
                 continue
             for api in sorted(self.regions[region]):
                 yes = [s for s, apis in tables.items() if api in apis]
-                no = [s for s, apis in tables.items() if api not in apis]
+                no = [s for s, apis in tables.items()
+                      if api not in apis and not self.sources[s].partial]
                 if no:
                     out.append((region, api, yes, no))
         return out
@@ -193,7 +215,8 @@ class Catalogue:
 
 
 def _parse(doc: dict[str, Any]) -> Catalogue:
-    sources = {sid: Source(sid, s["title"], s["url"], s["read"]) for sid, s in doc["sources"].items()}
+    sources = {sid: Source(sid, s["title"], s["url"], s["read"], s.get("partial", False))
+               for sid, s in doc["sources"].items()}
     apis: dict[str, ApiLimits] = {}
     for name, spec in doc["apis"].items():
         withdrawn = spec.get("withdrawn")
@@ -210,13 +233,18 @@ def _parse(doc: dict[str, Any]) -> Catalogue:
             withdrawn=Withdrawal(withdrawn["date"], withdrawn["source"]) if withdrawn else None,
             source=spec.get("source", "sdk"),
             options=frozenset(spec.get("options", ())),
+            first_page_only=spec.get("first_page_only"),
         )
     region_sources = {r: {s: frozenset(a) for s, a in tables.items()}
                       for r, tables in doc["regions"].items()}
     regions = {r: frozenset().union(*tables.values()) if tables else frozenset()
                for r, tables in region_sources.items()}
+    codes = {code: ProviderCode(code, spec["source"],
+                                {int(k): v for k, v in spec.get("statuses", {}).items()},
+                                spec.get("retry_after_s"))
+             for code, spec in doc.get("provider_codes", {}).items()}
     return Catalogue(apis, regions, doc["max_image_base64_bytes"], doc["max_body_bytes"],
-                     region_sources, sources, dict(doc.get("unsupported", {})))
+                     region_sources, sources, dict(doc.get("unsupported", {})), codes)
 
 
 @lru_cache(maxsize=1)
@@ -228,7 +256,8 @@ def load() -> Catalogue:
 
 
 _SITE_NAMES = {"cn-site": "China site", "intl-site": "international site",
-               "cn-site-search": "China site (search excerpt)"}
+               "cn-site-search": "China site (search excerpt)",
+               "api-overview": "API overview, international site"}
 
 
 def regions_markdown(cat: Catalogue | None = None) -> str:
@@ -236,7 +265,7 @@ def regions_markdown(cat: Catalogue | None = None) -> str:
     cat = cat or load()
     regions = [r for r in KNOWN_REGIONS if r in cat.regions]
     rows = ["| API | " + " | ".join(regions) + " |", "|---|" + "---|" * len(regions)]
-    marks = {"cn-site": "C", "intl-site": "I", "cn-site-search": "S"}
+    marks = {"cn-site": "C", "intl-site": "I", "cn-site-search": "S", "api-overview": "O"}
     for api in sorted(cat.apis):
         limits = cat.apis[api]
         if limits.withdrawn is not None:
@@ -248,8 +277,9 @@ def regions_markdown(cat: Catalogue | None = None) -> str:
         rows.append(f"| `{api}` | " + " | ".join(cells) + " |")
     lines = ["\n".join(rows), "",
              "C: listed by the China site's endpoint table; I: by the international site's; "
-             "S: only by the China site's search excerpt of its table. Sources:", ""]
-    for sid in ("cn-site", "intl-site", "cn-site-search"):
+             "S: only by the China site's search excerpt of its table; O: by the API overview "
+             "page (`ocr_03_0047`), where no endpoint table lists it. Sources:", ""]
+    for sid in ("cn-site", "intl-site", "cn-site-search", "api-overview"):
         s = cat.sources[sid]
         lines.append(f"- {_SITE_NAMES[sid]}: {s.url} (read {s.read})")
     withdrawn = [(a, lim.withdrawn.date) for a, lim in sorted(cat.apis.items()) if lim.withdrawn]

@@ -49,6 +49,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     _print_json(answer, sys.stdout)
     if "batchItemFailures" in answer and answer["batchItemFailures"]:
         return EXIT_NOT_ALL_PUBLISHED
+    if any(r.get("resultCode") != "Succeeded" for r in answer.get("results", [])):
+        return EXIT_NOT_ALL_PUBLISHED  # an S3 Batch Operations invocation
     return EXIT_OK
 
 

@@ -3,8 +3,13 @@ connect/read timeouts, and the one retry policy of the product.
 
 Answers map to outcomes by HTTP status and ``error_code`` — never by message text:
 
-* retried with backoff and jitter: 429 / ``APIG.0308``, ``ModelArts.4401``, any 5xx
-  (``APIG.0201`` is a 504), transport errors and timeouts;
+* retried with backoff and jitter: 429 / ``APIG.0308``, ``ModelArts.4401``, any 5xx,
+  transport errors and timeouts. ``APIG.0201`` by its status: the gateway gives it as 504
+  "backend timeout" and 502 (retried) but also as 400 "API request error" and 413 "request
+  entity too large" (not: the same request would get the same answer); the catalogue keeps
+  each status's meaning with its source page;
+* not retried now but published ``retryable`` with ``retry_after``: a code whose error table
+  advises a wait (``AIS.0118``, the tax authority's interface timed out: after 2 hours);
 * throttling with ``OCR_MAX_CALLS_PER_SECOND`` set: every attempt first waits for a slot of
   the fleet-wide rate (:mod:`ocrflow.ratelimit`), and a throttle answer lowers that rate
   for the whole fleet; when no slot comes before the deadline, the call ends in
@@ -22,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from . import catalogue, redact
@@ -37,7 +43,8 @@ if TYPE_CHECKING:
     from .metrics import Metrics
     from .ratelimit.limiter import RateLimiter, Slot
 
-RETRYABLE_CODES = frozenset({"APIG.0308", "ModelArts.4401", "APIG.0201"})
+#: retried at whatever status they come with (the rest is decided by the status alone)
+RETRYABLE_CODES = frozenset({"APIG.0308", "ModelArts.4401"})
 #: answers that mean "slower, please": they lower the fleet-wide rate
 THROTTLE_CODES = frozenset({"APIG.0308", "ModelArts.4401"})
 AUTH_STATUSES = frozenset({401})
@@ -56,10 +63,18 @@ def is_throttle(failure: Failure) -> bool:
 
 
 def is_retryable(status: int, code: str | None) -> bool:
-    """The one place that decides whether a provider answer is worth another attempt."""
+    """The one place that decides whether a provider answer is worth another attempt now."""
+    if code is not None and retry_after_s(code) is not None:
+        return False  # the provider says when: an attempt before then meets the same answer
     if code in RETRYABLE_CODES:
         return True
     return status == 429 or status >= 500
+
+
+def retry_after_s(code: str) -> int | None:
+    """The wait the provider's error table advises before retrying ``code``, if it names one."""
+    known = catalogue.load().provider_codes.get(code)
+    return known.retry_after_s if known is not None else None
 
 
 @dataclass
@@ -273,10 +288,11 @@ class OcrClient:
             failure = ocrflow_failure("OCRFLOW.BAD_RESPONSE",
                                       f"HTTP {status} without the service's error body")
             failure.http_status = status
-        failure.retryable = is_retryable(status, failure.code if failure.source == "provider" else None)
+        now = is_retryable(status, failure.code if failure.source == "provider" else None)
+        failure.retryable = now or failure.retry_after is not None
         if status in AUTH_STATUSES:
             self._auth_failed(failure)
-        return failure, failure.retryable
+        return failure, now
 
     def _record(self, api: str, region: str, success: bool, t0: float) -> None:
         if self.metrics is not None:
@@ -339,8 +355,13 @@ def _limiter_for(settings: Settings) -> RateLimiter | None:
 def _provider_failure(status: int, payload: dict[str, Any]) -> Failure:
     code = str(payload.get("error_code"))
     message = str(payload.get("error_msg", ""))[:500]
+    wait = retry_after_s(code)
+    after = None
+    if wait is not None:
+        when = datetime.now(timezone.utc) + timedelta(seconds=wait)
+        after = when.isoformat(timespec="seconds").replace("+00:00", "Z")
     return Failure(code=code, message=message, source="provider", http_status=status,
-                   retryable=is_retryable(status, code))
+                   retryable=is_retryable(status, code) or after is not None, retry_after=after)
 
 
 def _json_or_none(response: requests.Response) -> Any:

@@ -65,6 +65,8 @@ class ErrorInfo(_Model):
     http_status: int | None = None
     source: str
     retryable: bool
+    #: when a retry is advised (UTC, RFC 3339), for codes whose provider names a wait
+    retry_after: str | None = None
 
 
 class Page(_Model):

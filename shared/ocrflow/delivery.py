@@ -38,7 +38,7 @@ from .runtime import Runtime
 from .signer import Credentials
 from .tracing import TraceContext
 
-Status = Literal["result", "failure", "duplicate", "in_progress", "unpublished"]
+Status = Literal["result", "failure", "duplicate", "in_progress", "unpublished", "ignored"]
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,14 @@ class Outcome:
     billed_unknown: int = 0
     #: pages of a multi-page document (its message carries one result per page)
     pages: int | None = None
+    #: the platform's event type of an ``ignored`` record (not an object creation)
+    event_type: str | None = None
 
     @property
     def done(self) -> bool:
-        """The record needs no redelivery: its message is (or was already) published."""
-        return self.status in ("result", "failure", "duplicate")
+        """The record needs no redelivery: its message is (or was already) published, or it
+        was not an upload at all."""
+        return self.status in ("result", "failure", "duplicate", "ignored")
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -78,6 +81,8 @@ class Outcome:
         }
         if self.pages is not None:
             out["pages"] = self.pages
+        if self.event_type is not None:
+            out["event_type"] = self.event_type
         if self.code:
             out["code"] = self.code
         if self.detail:

@@ -69,7 +69,10 @@ class Document:
 
     @property
     def by_page_number(self) -> bool:
+        # an API whose page says it reads a PDF's first page only would answer about page 1
+        # for every page number: its pages travel alone
         return (self.pages_total is not None and self.api.page_field is not None
+                and self.api.first_page_only is None
                 and len(self._data) <= PAGE_NUMBER_MAX_BYTES)
 
     def take(self) -> Part:

@@ -271,19 +271,25 @@ class Failure:
     source: ErrorSource = "ocrflow"
     http_status: int | None = None
     retryable: bool = False
+    #: When a retry is advised, if the provider names a wait (UTC, RFC 3339): a redrive
+    #: before then meets the same answer.
+    retry_after: str | None = None
 
     def __post_init__(self) -> None:
         # provider messages may echo request headers; ours may quote a URL
         self.message = redact.text(self.message)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "code": self.code,
             "message": self.message,
             "http_status": self.http_status,
             "source": self.source,
             "retryable": self.retryable,
         }
+        if self.retry_after is not None:
+            out["retry_after"] = self.retry_after
+        return out
 
 
 def ocrflow_failure(code: str, message: str) -> Failure:

@@ -5,7 +5,10 @@ SQS messages whose body is any of these, SNS-wrapped notifications, OBS triggers
 FunctionGraph in the S3-compatible form (eventVersion 2.0) and the native form
 (``Records[].obs``, eventVersion 3.0), and EventGrid CloudEvents for OBS.
 
-Keys are decoded in exactly one place: :func:`decode_key`.
+Keys are decoded in exactly one place: :func:`decode_key`. Whether an event starts a
+recognition is decided in exactly one place too: :func:`is_creation`. Only an object's creation
+does; its removal, a delete marker, a lifecycle expiry or transition, a restore, tagging, ACL
+and replication events become an :class:`IgnoredEvent` (no read, no call, no message).
 
 Events come from whoever can write to the intake queue, so parsing is bounded: JSON text by
 :mod:`ocrflow.boundedjson` (size, depth, number forms), envelopes within envelopes by
@@ -85,7 +88,58 @@ def _shape(value: Any, depth: int) -> Any:
     return value if value is None or isinstance(value, (bool, int, float)) else str(value)[:80]
 
 
-Record = ObjectRef | InvalidRecord
+@dataclass(frozen=True)
+class IgnoredEvent:
+    """An event about an object that is not its creation. Nothing is read, called or
+    published for it; the summary counts it as ``ignored`` and one log line names its type."""
+
+    #: The platform's own name for it: an S3/OBS ``eventName``, an EventBridge ``detail-type``,
+    #: an EventGrid ``type`` (bounded, as it came).
+    event_type: str
+    bucket: str | None = None
+    key: str | None = None
+    delivery_id: str | None = None
+    trace: tracing.TraceContext | None = field(default=None, compare=False)
+
+
+Record = ObjectRef | InvalidRecord | IgnoredEvent
+
+#: The event types that name an object's creation, as each platform spells them: S3 and OBS
+#: notifications ``ObjectCreated:Put|Post|Copy|CompleteMultipartUpload`` (some S3-compatible
+#: stores prefix ``s3:``), EventGrid's OBS events ``OBS:DWR:ObjectCreated:PUT|POST|COPY|
+#: CompleteMultipartUpload``, EventBridge's ``detail-type`` ``Object Created``.
+_CREATED = "ObjectCreated"
+_CREATED_DETAIL_TYPE = "Object Created"
+_TYPE_PREFIXES = ("s3:", "OBS:DWR:")
+
+
+def is_creation(event_type: Any) -> bool:
+    """The one rule for every platform: only an object-creation event starts a recognition.
+    A record that names no type at all (hand-written events, tools that replay uploads) is
+    taken as an upload, as notifications always name theirs."""
+    if event_type is None:
+        return True
+    if not isinstance(event_type, str):
+        return False
+    if event_type == _CREATED_DETAIL_TYPE:
+        return True
+    name = event_type
+    for prefix in _TYPE_PREFIXES:
+        name = name.removeprefix(prefix)
+    return name == _CREATED or name.startswith(_CREATED + ":")
+
+
+def _ignored(event_type: Any, bucket: Any, key: Any, delivery_id: str | None,
+             url_encoded: bool) -> IgnoredEvent:
+    """Best effort for the log line and the summary: an ignored event is never read, so a
+    field it lacks or garbles costs nothing but its mention."""
+    kind = event_type if isinstance(event_type, str) else _dumps(event_type)
+    name = None
+    if isinstance(key, str) and len(key) <= MAX_FIELD_CHARS * 3:
+        name = excerpt(decode_key(key, url_encoded))
+    return IgnoredEvent(excerpt(kind)[:200],
+                        excerpt(bucket)[:MAX_FIELD_CHARS] if isinstance(bucket, str) else None,
+                        name, delivery_id)
 
 
 def decode_key(raw: str, url_encoded: bool) -> str:
@@ -99,6 +153,18 @@ def excerpt(value: Any) -> str:
     text = value if isinstance(value, str) else _dumps(value)
     text = text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
     return redact.text(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def from_text(event: Any) -> Any:
+    """An event given as text (``ocrflow invoke``, a platform handing a string) as the JSON
+    it holds; text that is not such JSON is left as it is, for :func:`parse_event` to make
+    an invalid record of."""
+    if isinstance(event, (str, bytes, bytearray)):
+        try:
+            return boundedjson.loads(event, MAX_EVENT_CHARS)
+        except boundedjson.JsonRejected:
+            return event
+    return event
 
 
 def parse_event(event: Any) -> list[Record]:
@@ -180,8 +246,12 @@ def _record(record: Any, delivery_id: str | None, wrapping: int) -> Iterator[Rec
         yield from _json_body(message, delivery_id, wrapping + 1)
         return
     if "s3" in record or "obs" in record:
-        if not _is_creation(record.get("eventName")):
-            return  # deletions and other events: not an upload
+        event_name = record.get("eventName")
+        if not is_creation(event_name):
+            body = record.get("obs") if "obs" in record and "s3" not in record else record.get("s3")
+            bucket, key = _bucket_and_key(body)
+            yield _ignored(event_name, bucket, key, delivery_id, url_encoded=True)
+            return
         yield _notification(record, delivery_id)
         return
     yield _invalid("unrecognised record shape", record, delivery_id)
@@ -209,9 +279,13 @@ def _json_body(body: Any, delivery_id: str | None, wrapping: int) -> Iterator[Re
     yield from _records(inner, delivery_id, wrapping)
 
 
-def _is_creation(event_name: Any) -> bool:
-    # S3 "ObjectCreated:Put"; OBS also "ObjectCreated:Post", sometimes with an "s3:" prefix
-    return event_name is None or (isinstance(event_name, str) and "ObjectCreated" in event_name)
+def _bucket_and_key(body: Any) -> tuple[Any, Any]:
+    """``{"bucket": {"name"}, "object": {"key"}}`` as S3, OBS and EventBridge nest them."""
+    if not isinstance(body, dict):
+        return None, None
+    bucket, obj = body.get("bucket"), body.get("object")
+    return (bucket.get("name") if isinstance(bucket, dict) else None,
+            obj.get("key") if isinstance(obj, dict) else None)
 
 
 def _str_or_none(value: Any, name: str = "a field") -> str | None:
@@ -287,6 +361,10 @@ def _notification(record: dict[str, Any], delivery_id: str | None) -> Record:
 
 
 def _eventbridge(event: dict[str, Any], delivery_id: str | None) -> Record:
+    detail_type = event.get("detail-type")
+    if not is_creation(detail_type):
+        bucket, key = _bucket_and_key(event.get("detail"))
+        return _ignored(detail_type, bucket, key, delivery_id, url_encoded=False)
     try:
         detail = event["detail"]
         obj = detail["object"]
@@ -312,6 +390,12 @@ def _eventbridge(event: dict[str, Any], delivery_id: str | None) -> Record:
 def _eventgrid(event: dict[str, Any], delivery_id: str | None) -> Record:
     """EventGrid CloudEvent from OBS: the bucket and object are in ``data``; ``subject``
     names the object. Keys inside ``data.obs`` are notification-encoded; ``subject`` is not."""
+    if not is_creation(event.get("type")):
+        data = event.get("data")
+        obs = data.get("obs") if isinstance(data, dict) else None
+        bucket, key = _bucket_and_key(obs)
+        return _ignored(event.get("type"), bucket, key if key is not None else event.get("subject"),
+                        delivery_id, url_encoded=key is not None)
     try:
         data = event.get("data") or {}
         if isinstance(data, str):
@@ -338,6 +422,33 @@ def _eventgrid(event: dict[str, Any], delivery_id: str | None) -> Record:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return _invalid(f"EventGrid event is incomplete: {_describe(exc)}",
                               event, delivery_id)
+
+
+def s3_batch_task(task: Any, schema_version: str, delivery_id: str | None) -> Record:
+    """One task of an S3 Batch Operations invocation: schema 1.0 names the bucket by ARN
+    (``s3BucketArn``), 2.0 by name (``s3Bucket``) with the key URL-encoded; ``s3VersionId``
+    names the version, ``null`` the current one. Every task creates nothing: it asks for an
+    object already in the bucket to be recognised, as an upload would have."""
+    try:
+        if not isinstance(task, dict):
+            raise TypeError("the task is not a JSON object")
+        bucket = task.get("s3Bucket")
+        if bucket is None and isinstance(task.get("s3BucketArn"), str):
+            # arn:aws:s3:::bucket (the guide's examples also show region and account in it)
+            bucket = task["s3BucketArn"].rsplit(":", 1)[-1]
+        key = task["s3Key"]
+        if not isinstance(bucket, str) or not bucket or not isinstance(key, str):
+            raise TypeError("bucket name and object key must be strings")
+        return ObjectRef(
+            bucket=_name(bucket, "the bucket name"),
+            key=_name(decode_key(_name(key, "the key", None), url_encoded=schema_version != "1.0"),
+                      "the key", None),
+            version_id=_str_or_none(task.get("s3VersionId"), "s3VersionId"),
+            delivery_id=delivery_id,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        return _invalid(f"S3 Batch Operations task is incomplete: {_describe(exc)}", task,
+                        delivery_id)
 
 
 def _describe(exc: Exception) -> str:

@@ -4,6 +4,9 @@ Works on AWS Lambda and Huawei FunctionGraph (``handler(event, context)`` on bot
 
 * an SQS batch answers ``{"batchItemFailures": [...]}`` listing only the messages with a
   record that could not be published (a coded OCR failure *is* a published message);
+* an S3 Batch Operations invocation answers one result per task in the job's shape
+  (:mod:`ocrflow.batchops`): ``TemporaryFailure`` for a task not published, so the job
+  retries it;
 * any other event (S3/OBS asynchronous triggers, EventBridge, EventGrid) returns a summary
   when every record ended in a message, and raises :class:`RecordsNotPublished` otherwise
   so the platform retries the invocation (idempotency keeps retries from paying twice).
@@ -15,8 +18,8 @@ import os
 import time
 from typing import Any
 
+from . import batchops, tracing
 from . import events as events_mod
-from . import tracing
 from .config import Settings
 from .delivery import Outcome
 from .errors import OcrflowError
@@ -70,9 +73,17 @@ def handle(event: Any, context: Any = None, function: str = "recognize",
     rt = rt or runtime()
     bind_invocation(context, rt.settings.service_name)
     log = get_logger()
+    event = events_mod.from_text(event)
+    if batchops.is_invocation(event):  # S3 Batch Operations: answered per task, never raises
+        try:
+            return batchops.run(batchops.parse(event), rt, function,
+                                credentials_for(rt.settings, context),
+                                deadline_for(rt.settings, context), tracing.from_invocation(context))
+        finally:
+            rt.metrics.flush()
     records = events_mod.parse_event(event)
     batch_ids = events_mod.delivery_ids(event)
-    if records:
+    if any(not isinstance(r, events_mod.IgnoredEvent) for r in records):
         rt.open_queues()
     log.info("invocation started", records=len(records), sqs_messages=len(batch_ids) or None)
     credentials = credentials_for(rt.settings, context)
@@ -111,14 +122,15 @@ def redrive_handle(event: Any, context: Any = None, rt: Runtime | None = None) -
         rt.metrics.flush(credentials, metrics_project_id(rt.settings))
     summary = report.summary()
     get_logger().info("redrive finished", scanned=report.scanned, selected=report.selected,
-                      removed=report.removed)
+                      removed=report.removed, waiting=report.waiting)
     return summary
 
 
 def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
     counts = {"records": len(outcomes), "results": 0, "failures": 0, "duplicates": 0,
-              "unpublished": 0}
-    names = {"result": "results", "failure": "failures", "duplicate": "duplicates"}
+              "ignored": 0, "unpublished": 0}
+    names = {"result": "results", "failure": "failures", "duplicate": "duplicates",
+             "ignored": "ignored"}
     for o in outcomes:
         counts[names.get(o.status, "unpublished")] += 1
     return {"counts": counts, "outcomes": [o.summary() for o in outcomes]}

@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterable
 from structlog.contextvars import bound_contextvars
 
 from .delivery import Delivery, Outcome
-from .events import Record
+from .events import IgnoredEvent, Record
 from .log import get_logger
 from .models import ObjectRef
 from .recognise import Recogniser
+from .routing import Route
 from .runtime import Runtime
 from .signer import Credentials
 from .tracing import TraceContext, choose
@@ -35,9 +36,11 @@ CLAIM_GRACE_S = 60.0
 
 class Pipeline:
     def __init__(self, runtime: Runtime, function: str = "recognize",
-                 trace: TraceContext | None = None) -> None:
+                 trace: TraceContext | None = None, route: Route | None = None) -> None:
+        """``route``: one that replaces ``OCR_ROUTES`` for these records (an S3 Batch
+        Operations job that names its API)."""
         self.rt = runtime
-        self.recogniser = Recogniser(runtime, function)
+        self.recogniser = Recogniser(runtime, function, route)
         self.log = get_logger()
         #: The invocation's trace: what a record that brought none of its own continues.
         self.trace = trace
@@ -70,6 +73,8 @@ class Pipeline:
 
     def _process_one(self, record: Record, credentials: Credentials | None, deadline: float,
                      trace: TraceContext) -> Outcome:
+        if isinstance(record, IgnoredEvent):
+            return self._ignore(record)
         started = time.monotonic()
         deadline = min(deadline, started + self.rt.settings.deadline_s)
         try:
@@ -90,6 +95,14 @@ class Pipeline:
                               duration_ms=int((time.monotonic() - started) * 1000))
         self._log_outcome(outcome)
         return outcome
+
+    def _ignore(self, record: IgnoredEvent) -> Outcome:
+        """Not an object creation: no claim, no read, no call, no message; one log line."""
+        self.log.info("event ignored: not an object creation", event_type=record.event_type,
+                      bucket=record.bucket, key=record.key)
+        ref = ObjectRef(record.bucket, record.key) if record.bucket and record.key else None
+        return Outcome(ref, "ignored", delivery_id=record.delivery_id,
+                       event_type=record.event_type)
 
     def _log_outcome(self, outcome: Outcome) -> None:
         fields = {k: v for k, v in outcome.summary().items() if v is not None}

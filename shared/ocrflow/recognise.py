@@ -33,9 +33,10 @@ from .errors import (
     RecordDeferred,
     ocrflow_failure,
 )
-from .events import InvalidRecord, Record
+from .events import InvalidRecord
 from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectInfo, ObjectRef
+from .routing import Route
 from .runtime import Runtime
 from .signer import Credentials
 from .text import document_text, text_of
@@ -87,12 +88,15 @@ class Job:
 
 
 class Recogniser:
-    def __init__(self, runtime: Runtime, function: str = "recognize") -> None:
+    def __init__(self, runtime: Runtime, function: str = "recognize",
+                 route: Route | None = None) -> None:
         self.rt = runtime
         self.function = function
+        self.route = route
 
     # --- before any claim -----------------------------------------------------------------
-    def prepare(self, record: Record, credentials: Credentials | None = None) -> Job:
+    def prepare(self, record: ObjectRef | InvalidRecord,
+                credentials: Credentials | None = None) -> Job:
         if isinstance(record, InvalidRecord):
             failure = ocrflow_failure("OCRFLOW.EVENT_INVALID", record.reason)
             message = FailureMessage(function=self.function, ref=None, error=failure,
@@ -103,7 +107,7 @@ class Recogniser:
         try:
             check_key(ref.key)
             names.check_bucket(ref.bucket, self.rt.settings.object_store_scheme)
-            route = self.rt.settings.routing
+            route = self.route if self.route is not None else self.rt.settings.routing
             info = self._head(ref, credentials) if route.needs_metadata else None
             choice = route.choose(ref.key, info.metadata if info else None)
             region = self.rt.settings.region_for(choice.api)
@@ -112,8 +116,10 @@ class Recogniser:
             refusal = self.rt.catalogue.refusal_code(choice.api, region, self.rt.settings.catalogue_check)
             if refusal is not None:
                 raise FailureError.of(*refusal)
-            if ref.version_id is None and ref.etag is None:
-                # no identity in the event (a local run): the current ETag names the content
+            if ref.etag is None:
+                # no content identity in the event (a local run, an S3 Batch Operations task):
+                # the ETag names the content, so the same upload seen by a notification and
+                # by a bulk job is one record (version and ETag both in its key)
                 info = job.info or self._head(ref, credentials)
                 ref = replace(ref, etag=info.etag, size=info.size)
                 job = replace(job, ref=ref, info=info)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from . import messages
@@ -27,6 +28,8 @@ class RedriveReport:
     scanned: int = 0
     selected: int = 0
     removed: int = 0
+    #: selected by code but left for later: their ``retry_after`` is still to come
+    waiting: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -34,21 +37,31 @@ class RedriveReport:
         for o in self.outcomes:
             counts[o.status] = counts.get(o.status, 0) + 1
         return {"scanned": self.scanned, "selected": self.selected, "removed": self.removed,
-                "outcomes": counts, "records": [o.summary() for o in self.outcomes]}
+                "waiting": self.waiting, "outcomes": counts,
+                "records": [o.summary() for o in self.outcomes]}
 
 
-def select(failures: Iterable[dict[str, Any]], codes: set[str] | None) -> list[dict[str, Any]]:
-    chosen = []
+def select(failures: Iterable[dict[str, Any]], codes: set[str] | None,
+           now: datetime | None = None) -> tuple[list[dict[str, Any]], int]:
+    """(the failures to replay, how many were left because their ``retry_after`` — the wait
+    the provider advises — has not come yet: a replay before then meets the same answer)."""
+    moment = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    chosen, waiting = [], 0
     for message in failures:
         if message.get("type") != messages.FAILURE_TYPE:
             continue
         data = message.get("data") or {}
         if not data.get("object"):
             continue  # an unparseable event names no object to replay
-        if codes and data.get("error", {}).get("code") not in codes:
+        error = data.get("error") or {}
+        if codes and error.get("code") not in codes:
+            continue
+        after = error.get("retry_after")
+        if isinstance(after, str) and after > moment:  # both UTC, RFC 3339, to the second
+            waiting += 1
             continue
         chosen.append(message)
-    return chosen
+    return chosen, waiting
 
 
 def redrive(rt: Runtime, failure_queue_url: str, codes: set[str] | None,
@@ -58,7 +71,7 @@ def redrive(rt: Runtime, failure_queue_url: str, codes: set[str] | None,
     try:
         failures = list(queue.dump())
         report.scanned = len(failures)
-        chosen = select(failures, codes)
+        chosen, report.waiting = select(failures, codes)
         report.selected = len(chosen)
         if dry_run or not chosen:
             return report

@@ -112,6 +112,35 @@ def test_every_region_list_and_limit_names_its_source_and_date() -> None:
         assert all(s in CAT.sources for s in limits.source.split("+")), api
         if limits.withdrawn:
             assert limits.withdrawn.source in CAT.sources
+        if limits.first_page_only:
+            assert limits.first_page_only in CAT.sources
+    for code, known in CAT.provider_codes.items():
+        assert all(s in CAT.sources for s in known.source.split("+")), code
+
+
+def test_where_the_api_pages_say_more_than_the_sdk() -> None:
+    """The catalogue is the SDK's except where a provider page says more; each of these
+    differences names its page, and no other exists unnoticed."""
+    # auto-classification: the SDK's body has pdf_page_number, its constraints say a PDF is
+    # classified by its first page (so pages are sent alone)
+    ac = CAT.apis["auto-classification"]
+    assert "pdf_page_number" in OFFICIAL["auto-classification"].fields
+    assert ac.page_field == "pdf_page_number" and ac.first_page_only == "auto-classification-constraints"
+    assert {a for a, lim in CAT.apis.items() if lim.first_page_only} == {"auto-classification"}
+    # auto-id-doc-classification: in the SDK, in no endpoint table, in ap-southeast-2 per the
+    # API overview (a partial source: it lists only that)
+    tables = {"cn-site", "intl-site", "cn-site-search"}
+    assert not any("auto-id-doc-classification" in apis for r in CAT.region_sources.values()
+                   for s, apis in r.items() if s in tables)
+    overview = {(r, a) for r, t in CAT.region_sources.items() for a in t.get("api-overview", ())}
+    assert overview == {("ap-southeast-2", "auto-id-doc-classification")}
+    assert CAT.sources["api-overview"].partial and "ocr_03_0047" in CAT.sources["api-overview"].url
+    # id-document: withdrawn on the date its own page gives
+    assert CAT.apis["id-document"].withdrawn.date == "2025-11-04"  # type: ignore[union-attr]
+    # error codes: the SDK carries no error table; what the provider's tables say of these
+    assert set(CAT.provider_codes) == {"APIG.0201", "AIS.0118"}
+    assert set(CAT.provider_codes["APIG.0201"].statuses) == {400, 413, 414, 494, 502, 504}
+    assert CAT.provider_codes["AIS.0118"].retry_after_s == 2 * 3600
 
 
 def test_regions_are_the_sdks() -> None:

@@ -243,7 +243,7 @@ def test_sqs_batch_then_s3_event_under_awslambdaric(function: Function) -> None:
     put = fn.api.invoke(s3_event(fn), trace_id=second_trace)
     assert put.error_type is None, put.answer
     assert put.answer["counts"] == {"records": 1, "results": 1, "failures": 0, "duplicates": 0,
-                                    "unpublished": 0}
+                                    "ignored": 0, "unpublished": 0}
     assert put.answer["outcomes"][0]["key"] == "invoices/2026/scan 01.png"
 
     lines = fn.log_lines()
@@ -287,6 +287,26 @@ def test_the_invocations_w3c_trace_from_the_client_context(function: Function) -
     assert inv.error_type is None, inv.answer
     [message] = fn.results()
     assert (message["traceparent"], message["tracestate"]) == (w3c["traceparent"], w3c["tracestate"])
+
+
+def test_an_s3_batch_operations_invocation_is_answered_in_the_jobs_shape(function: Function) -> None:
+    """The schema 2.0 request of the S3 User Guide's "Invoke AWS Lambda function", its key
+    URL-encoded: the answer is the JSON the runtime posts back to the job."""
+    fn = function
+    upload(fn, "amzn-s3-demo-bucket", "scans/receipt march 01.png", png(140, 60))
+    inv = fn.api.invoke(load_event("s3_batch_operations_v2.json"), trace_id=INVOCATION_TRACE)
+    assert inv.error_type is None, inv.answer
+    [message] = fn.results()
+    assert message["subject"] == "scans/receipt march 01.png"
+    assert message["data"]["text"] == "hello"
+    assert inv.answer == {
+        "invocationSchemaVersion": "2.0",
+        "treatMissingKeysAs": "TemporaryFailure",
+        "invocationId": "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo",
+        "results": [{"taskId": "dGFza2lkZ29lc2hlcmUK", "resultCode": "Succeeded",
+                     "resultString": f"result message {message['id']}"}],
+    }
+    assert message["traceparent"] == "00-67891233abcdef012345678912345678-463ac35c9f6413ad-01"
 
 
 def test_the_layer_copy_of_the_library_is_the_one_imported(tmp_path: Path) -> None:

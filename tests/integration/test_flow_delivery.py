@@ -36,7 +36,7 @@ def test_a_result_published_on_redelivery_is_counted_as_a_result(
         proxy.restore()
         answer = h.invoke(event)
         assert answer["counts"] == {"records": 1, "results": 1, "failures": 0, "duplicates": 0,
-                                    "unpublished": 0}
+                                    "ignored": 0, "unpublished": 0}
         [outcome] = answer["outcomes"]
         assert outcome["status"] == "result" and "code" not in outcome
         [message] = [validate_message(m) for m in drain(rabbitmq, name)]

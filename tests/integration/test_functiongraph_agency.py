@@ -98,7 +98,7 @@ def test_reads_obs_and_calls_ocr_with_the_agencys_rotating_credentials(
         summary = handler(obs_event(b, "receipts/2026/%E5%B0%8F%E7%A5%A8+01.png", first),
                           rotated(1))
         assert summary["counts"] == {"records": 1, "results": 1, "failures": 0, "duplicates": 0,
-                                     "unpublished": 0}
+                                     "ignored": 0, "unpublished": 0}
         # the next invocation brings rotated keys: they are used, not the first ones
         summary = handler(obs_event(b, "receipts/2026/%E5%B0%8F%E7%A5%A8+02.png", second),
                           rotated(2))

@@ -88,3 +88,21 @@ def test_invoke_exits_non_zero_when_a_record_is_not_published(tmp_path: Path,
     run = ocrflow("invoke", "event.json", cwd=tmp_path, env=env)
     assert run.returncode != 0
     assert "Traceback" not in run.stdout
+
+
+def test_invoke_answers_an_s3_batch_operations_job_and_exits_non_zero_for_a_task_to_retry(
+        tmp_path: Path, replay: ReplayServer) -> None:
+    bucket = tmp_path / "buckets" / "amzn-s3-demo-bucket" / "scans"
+    bucket.mkdir(parents=True)
+    (bucket / "receipt march 01.png").write_bytes(png_bytes())
+    (tmp_path / "job.json").write_text((ROOT / "tests/events/s3_batch_operations_v2.json").read_text())
+    env = base_env(tmp_path, replay)
+    run = ocrflow("invoke", "job.json", cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    [task] = json.loads(run.stdout)["results"]
+    assert task["resultCode"] == "Succeeded" and task["resultString"].startswith("result message ")
+    down = {**env, "RESULT_QUEUE_URL": "sqlite:////proc/forbidden/q.db?queue=r",
+            "IDEMPOTENCY_STORE_URL": f"sqlite:///{tmp_path / 'other.db'}"}
+    run = ocrflow("invoke", "job.json", cwd=tmp_path, env=down)
+    assert run.returncode == 1
+    assert json.loads(run.stdout)["results"][0]["resultCode"] == "TemporaryFailure"

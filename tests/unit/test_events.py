@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ocrflow.events import InvalidRecord, delivery_ids, parse_event
+from ocrflow.events import IgnoredEvent, InvalidRecord, delivery_ids, parse_event
 from ocrflow.models import ObjectRef
 from tests.conftest import load_event
 
@@ -35,7 +35,8 @@ def test_several_records_give_several_refs_with_every_kind_of_key() -> None:
 
 
 def test_deletions_are_not_uploads() -> None:
-    assert parse_event(load_event("s3_delete.json")) == []
+    assert parse_event(load_event("s3_delete.json")) == [
+        IgnoredEvent("ObjectRemoved:Delete", "ocrflow-uploads", "old.png")]
 
 
 def test_eventbridge_key_is_not_decoded_again() -> None:

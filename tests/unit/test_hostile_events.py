@@ -172,7 +172,7 @@ def test_invoke_with_an_event_file_that_is_not_utf8(tmp_path: Path, replay: Repl
     assert "Traceback" not in run.stderr and "UnicodeDecodeError" not in run.stderr
     summary = json.loads(run.stdout)
     assert summary["counts"] == {"records": 1, "results": 0, "failures": 1, "duplicates": 0,
-                                 "unpublished": 0}
+                                 "ignored": 0, "unpublished": 0}
     assert summary["outcomes"][0]["code"] == "OCRFLOW.EVENT_INVALID"
     assert "not UTF-8" in summary["outcomes"][0]["detail"]
     assert replay.received == []

@@ -52,7 +52,7 @@ def test_multi_record_event_gives_one_message_per_record(h: Harness, replay: Rep
     h.put("ocrflow-uploads", "bad.png", b"not an image")
     answer = h.invoke(s3_event("a.png", "b c.png", "%E5%8F%91%E7%A5%A8/d.png", "bad.png"))
     assert answer["counts"] == {"records": 4, "results": 3, "failures": 1, "duplicates": 0,
-                                "unpublished": 0}
+                                "ignored": 0, "unpublished": 0}
     results = [validate_message(m) for m in h.results()]
     failures = [validate_message(m) for m in h.failures()]
     assert sorted(m["subject"] for m in results) == ["a.png", "b c.png", "发票/d.png"]

@@ -84,14 +84,30 @@ def test_no_plain_text_credentials() -> None:
     assert env["HUAWEICLOUD_SDK_SECRET_ARN"] == {"Ref": "OcrCredentialsSecretArn"}
 
 
+def _text(value: Any) -> str | None:
+    """A policy value as written: a string, or the template of a ``!Sub``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        return sub if isinstance(sub, str) else sub[0]
+    return None
+
+
 def test_no_wildcard_actions_or_resources() -> None:
+    """The only ``*`` allowed: the objects under one key prefix of one bucket."""
     for node in walk(RES):
         if isinstance(node, dict) and ("Action" in node or "Resource" in node):
             for field in ("Action", "Resource"):
                 values = node.get(field, [])
                 values = values if isinstance(values, list) else [values]
                 for v in values:
-                    assert not (isinstance(v, str) and "*" in v), node
+                    text = _text(v)
+                    if text is None or "*" not in text:
+                        continue
+                    assert field == "Resource" and text.count("*") == 1, node
+                    bucket, _, prefix = text.split(":::", 1)[1].partition("/")
+                    assert "*" not in bucket and prefix.endswith("/*") and len(prefix) > 2, node
     for fn in FUNCTIONS.values():
         for policy in fn["Properties"]["Policies"]:
             assert isinstance(policy, dict) and len(policy) == 1  # SAM policy templates, scoped
@@ -168,3 +184,35 @@ def test_the_fleet_rate_limit_is_a_parameter_that_the_configuration_accepts() ->
     # the limiter's items live in the idempotency table: the function may read and write it
     policies = FUNCTIONS["RecognizeFunction"]["Properties"]["Policies"]
     assert {"DynamoDBCrudPolicy": {"TableName": {"Ref": "IdempotencyTable"}}} in policies
+
+
+def test_s3_batch_operations_may_invoke_the_function_through_a_role_of_its_own() -> None:
+    role = RES["BatchOperationsRole"]["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "batchoperations.s3.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+    statements = {st["Sid"]: st for p in role["Policies"] for st in p["PolicyDocument"]["Statement"]}
+    assert statements["InvokeRecognize"]["Action"] == "lambda:InvokeFunction"
+    assert statements["InvokeRecognize"]["Resource"] == {"Fn::GetAtt": ["RecognizeFunction", "Arn"]}
+    # manifests and reports under batch-operations/ of the results bucket, nothing else
+    for sid in ("ReadManifests", "WriteCompletionReports"):
+        assert "${ResultsBucket}/batch-operations/" in _text(statements[sid]["Resource"])  # type: ignore[operator]
+    assert T["Outputs"]["BatchOperationsRoleArn"]["Value"] == {"Fn::GetAtt": ["BatchOperationsRole", "Arn"]}
+    assert T["Outputs"]["RecognizeFunctionArn"]["Value"] == {"Fn::GetAtt": ["RecognizeFunction", "Arn"]}
+
+
+def test_only_the_upload_buckets_inventory_may_write_to_the_results_bucket() -> None:
+    [st] = RES["ResultsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert st["Principal"] == {"Service": "s3.amazonaws.com"} and st["Action"] == "s3:PutObject"
+    assert _text(st["Resource"]).endswith("/batch-operations/inventory/*")  # type: ignore[union-attr]
+    upload_bucket = RES["IntakeQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0][
+        "Condition"]["ArnLike"]["aws:SourceArn"]
+    assert st["Condition"]["ArnLike"]["aws:SourceArn"] == upload_bucket
+    assert st["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_the_batch_operations_role_survives_the_sam_transform() -> None:
+    out = transform()
+    role = out["Resources"]["BatchOperationsRole"]
+    assert role["Type"] == "AWS::IAM::Role"
+    assert out["Resources"]["ResultsBucketPolicy"]["Type"] == "AWS::S3::BucketPolicy"

@@ -236,11 +236,13 @@ class Emulator:
         return self.answer(limits, image, fmt)
 
     def pdf_page(self, limits: catalogue.ApiLimits, doc: dict[str, Any], pdf: bytes) -> bytes:
-        """The page the body asks for (``limits.page_field``, else page 1), rendered as the
-        service renders it; refused past the last page. Rendered only for recognition."""
+        """The page the body asks for (``limits.page_field``, else page 1; always page 1 for
+        an API whose page says it reads the first page only), rendered as the service renders
+        it; refused past the last page. Rendered only for recognition."""
         from .pdfpages import render_page, requested_page
 
-        return render_page(pdf, requested_page(doc, limits.page_field),
+        field = None if limits.first_page_only else limits.page_field
+        return render_page(pdf, requested_page(doc, field),
                            render=limits.name in TEXT_APIS and self.options.recognition)
 
     def check_place(self, api: str, region: str) -> catalogue.ApiLimits:
