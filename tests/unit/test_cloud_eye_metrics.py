@@ -155,7 +155,7 @@ def test_a_cloud_eye_failure_never_fails_a_record_and_keeps_the_counts_in_the_lo
     context = FunctionGraphContext()
     summary = p.invoke(obs_trigger(data, "a.png"), context)
     assert summary["counts"] == {"records": 1, "results": 1, "failures": 0, "duplicates": 0,
-                                 "unpublished": 0}
+                                 "ignored": 0, "unpublished": 0}
     assert len(p.results()) == 1
     logs = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     [warning] = [line for line in logs if line.get("message") == "metrics not sent to Cloud Eye"]
