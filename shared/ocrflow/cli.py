@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import ConfigError, OcrflowError
+from .terminal import json_line, json_text, shown
 
 EXIT_OK, EXIT_NOT_ALL_PUBLISHED, EXIT_USAGE = 0, 1, 2
 
@@ -23,7 +24,7 @@ def _settings(**overrides: Any) -> Any:
 
 
 def _print_json(obj: Any, out: TextIO) -> None:
-    out.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+    out.write(json_text(json.dumps(obj, ensure_ascii=False, indent=2)) + "\n")
 
 
 # --- invoke ---------------------------------------------------------------------------------
@@ -81,6 +82,7 @@ class _Progress:
 
 
 def _fmt_table(rows: list[list[str]], headers: list[str]) -> str:
+    rows = [[shown(cell) for cell in row] for row in rows]  # names come from uploads
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
     out = [line, "  ".join("-" * w for w in widths)]
@@ -145,9 +147,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         for region, c in sorted(regions.items()):
             out.write(f"OCR calls {api} @ {region}: {c['total']} total, {c['success']} success, "
                       f"{c['failed']} failed, {billed[api][region]} billed\n")
-    out.write(f"Messages: ocrflow queue dump '{settings.queue_url('result')}'\n")
+    out.write(f"Messages: ocrflow queue dump '{shown(settings.queue_url('result'))}'\n")
     if counts["failures"]:
-        out.write(f"Failures: ocrflow queue dump '{settings.queue_url('failure')}'\n")
+        out.write(f"Failures: ocrflow queue dump '{shown(settings.queue_url('failure'))}'\n")
     if args.json:
         _print_json(summarise(outcomes), out)
     return EXIT_OK if counts["unpublished"] == 0 else EXIT_NOT_ALL_PUBLISHED
@@ -168,7 +170,7 @@ def cmd_queue_dump(args: argparse.Namespace) -> int:
         for message in queue.dump():
             if store is not None:
                 message = resolved(message, store)
-            sys.stdout.write(json.dumps(message, ensure_ascii=False) + "\n")
+            sys.stdout.write(json_line(message) + "\n")
     finally:
         queue.close()
         if store is not None:
@@ -285,10 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ConfigError as exc:
-        sys.stderr.write(f"ocrflow: configuration error: {exc}\n")
+        sys.stderr.write(f"ocrflow: configuration error: {shown(str(exc))}\n")
         return EXIT_USAGE
     except OcrflowError as exc:
-        sys.stderr.write(f"ocrflow: {exc}\n")
+        sys.stderr.write(f"ocrflow: {shown(str(exc))}\n")
         return EXIT_NOT_ALL_PUBLISHED
     except KeyboardInterrupt:
         return 130
@@ -297,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
 
         from . import redact
 
-        sys.stderr.write(redact.text(traceback.format_exc()))
+        lines = redact.text(traceback.format_exc()).split("\n")
+        sys.stderr.write("\n".join(shown(line) for line in lines))
         return EXIT_NOT_ALL_PUBLISHED
 
 

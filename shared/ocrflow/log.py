@@ -31,6 +31,7 @@ import structlog
 from structlog.contextvars import bind_contextvars, clear_contextvars, merge_contextvars
 
 from . import redact
+from .terminal import json_text
 
 REDACTED_KEYS = frozenset({
     "authorization", "x-auth-token", "x-security-token", "sk", "secret", "secret_key",
@@ -92,13 +93,15 @@ def _exception(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMappi
 class _RedactedJson:
     """The JSON renderer, then one :func:`ocrflow.redact.text` over the whole line: cheaper
     than one pass per value (a few microseconds a line instead of about twenty), and
-    nothing added by a processor or an exception escapes it."""
+    nothing added by a processor or an exception escapes it. Characters that readers take
+    for line ends (U+2028, U+2029, U+0085) and the other non-printable ones are written as
+    ``\\u`` escapes, so a line stays one line whatever a key or a library's text holds."""
 
     def __init__(self) -> None:
         self._render = structlog.processors.JSONRenderer(ensure_ascii=False, default=str)
 
     def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> str:
-        return redact.text(str(self._render(logger, method, event)))
+        return json_text(redact.text(str(self._render(logger, method, event))))
 
 
 def _order(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
