@@ -205,7 +205,9 @@ class ConfigError(OcrflowError):
 
     def __init__(self, variable: str, problem: str) -> None:
         problem = redact.text(problem)
-        super().__init__(f"{variable}: {problem}")
+        # only the problem is redacted: the variable's own name (OCR_IAM_TOKEN: …) would
+        # read as a header and mask the first word after it
+        Exception.__init__(self, f"{variable}: {problem}")
         self.variable = variable
         self.problem = problem
 

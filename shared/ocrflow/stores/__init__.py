@@ -18,4 +18,8 @@ def store_options(url: str) -> dict[str, str]:
                           f"expected {', '.join(OPTIONS)}")
     if query.get("addressing") not in (None, "virtual", "path"):
         raise ConfigError("OBJECT_STORE_URL", "addressing is virtual or path")
+    if query.get("endpoint") is not None:  # read as the client library will read it
+        from ..urlcheck import http_endpoint
+
+        http_endpoint(query["endpoint"], "OBJECT_STORE_URL")
     return query
