@@ -157,24 +157,39 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # --- queue dump -------------------------------------------------------------------------------
 def cmd_queue_dump(args: argparse.Namespace) -> int:
+    """Every message it can print, one JSON line each; with ``--resolve``, a message whose
+    claim check cannot be followed (or that is not an ocrflow message) is reported on stderr
+    instead, the dump goes on, and the exit status says some were left out."""
     from .registry import open_queue
 
     queue = open_queue(args.url, "QUEUE_URL")
     store: Any = None
+    left_out = 0
     try:
         if args.resolve:
-            from .consumer import resolved
             from .registry import open_object_store
 
             store = open_object_store(args.store or _settings().object_store_url, "OBJECT_STORE_URL")
         for message in queue.dump():
             if store is not None:
-                message = resolved(message, store)
+                from .consumer import MessageError, ResultRefError, resolved
+
+                try:
+                    message = resolved(message, store)
+                except (MessageError, ResultRefError) as exc:
+                    left_out += 1
+                    ident = message.get("id") if isinstance(message, dict) else None
+                    name = shown(ident[:200]) if isinstance(ident, str) else "without an id"
+                    sys.stderr.write(f"ocrflow: message {name} not resolved: {shown(str(exc))}\n")
+                    continue
             sys.stdout.write(json_line(message) + "\n")
     finally:
         queue.close()
         if store is not None:
             store.close()
+    if left_out:
+        sys.stderr.write(f"ocrflow: {left_out} message(s) could not be resolved\n")
+        return EXIT_NOT_ALL_PUBLISHED
     return EXIT_OK
 
 
