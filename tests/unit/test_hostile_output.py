@@ -93,3 +93,24 @@ def test_errors_on_the_terminal_escape_the_names_they_quote(tmp_path: Path) -> N
     assert run.returncode == 2
     [line] = run.stderr.splitlines()
     assert "\x1b" not in line and "no\\x1b[2Jsuch\\nfolder" in line
+
+
+def test_queue_dump_lines_stay_lines_and_decode_to_the_same_names(tmp_path: Path) -> None:
+    from ocrflow.messages import ResultMessage, outgoing
+    from ocrflow.models import ObjectRef
+    from ocrflow.registry import open_queue
+
+    names = ["a\u2028b.png", "c\x85d\u202e.png", "e\x1b[2Jf\x9b.png", "年\u2029.png"]
+    url = f"sqlite:///{tmp_path / 'q.db'}?queue=results"
+    queue = open_queue(url)
+    for name in names:
+        queue.publish(outgoing(ResultMessage(
+            function="recognize", ref=ObjectRef("uploads", name, None, "e", 1),
+            api="general-text", region="cn-north-4", result={}).event()))
+    queue.close()
+    run = ocrflow("queue", "dump", url, cwd=tmp_path, env={})
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()  # every Unicode line end
+    assert len(lines) == len(names)
+    assert all(line.isprintable() for line in lines)
+    assert [json.loads(line)["subject"] for line in lines] == names
