@@ -19,6 +19,7 @@ from ocrflow.config import ENV, SECRET_FIELDS, load_settings
 from ocrflow.errors import ConfigError
 from ocrflow.signer import Credentials, sign
 from ocrflow.sqlite_util import parse_sqlite_url
+from tests.support.mutations import spliced
 
 #: One value each variable takes, to be mutated.
 EXAMPLES = {
@@ -52,22 +53,10 @@ PIECES = ["[", "]", "[::1]", "\r\n", "\n", "\r", "\t", " ", "\x00", "\x1b", "\x7
           "{", "}", "{region}", "é", "\uff0f", "\u2100", "\udcff", ",", "=", ";", "..", "\ufeff"]
 
 
-def mutated(example: str) -> st.SearchStrategy[str]:
-    def insert(draws: list[tuple[int, str]]) -> str:
-        out = example
-        for position, piece in draws:
-            at = position % (len(out) + 1)
-            out = out[:at] + piece + out[at:]
-        return out
-
-    return st.lists(st.tuples(st.integers(0, 200), st.sampled_from(PIECES)),
-                    min_size=1, max_size=4).map(insert)
-
-
 def values(name: str) -> st.SearchStrategy[str]:
     anything = st.lists(st.text(st.characters(exclude_characters="\x00"), max_size=6)
                         | st.sampled_from(PIECES), max_size=10).map("".join)
-    return st.one_of(mutated(EXAMPLES[name]), anything)
+    return st.one_of(spliced(EXAMPLES[name], PIECES, reach=200), anything)
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from ocrflow.messages import ResultMessage
 from ocrflow.models import ObjectInfo, ObjectRef
 from ocrflow.ports import ObjectStore
 from tests.conftest import ROOT
+from tests.support.mutations import spliced
 
 RESULT = {"words_block_list": [{"words": "stored"}]}
 DATA = json.dumps(RESULT).encode()
@@ -223,17 +224,9 @@ PIECES = ["[" * 50_000, "{" * 1000, '{"a":' * 3000, "9" * 5000, "1e999", "-Infin
           "\\ud800", "\x00", '"', "}", "]", ",", ":", "null", "\udcff", "1." + "5" * 5000]
 
 
-def spliced(draws: list[tuple[int, str]]) -> str:
-    out = VALID
-    for position, piece in draws:
-        at = position % (len(out) + 1)
-        out = out[:at] + piece + out[at:]
-    return out
-
 
 bodies = st.one_of(
-    st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(PIECES)), min_size=1,
-             max_size=3).map(spliced),
+    spliced(VALID, PIECES, reach=10_000, max_pieces=3),
     st.binary(max_size=200), st.text(max_size=200),
     st.sampled_from([VALID.replace('"attempts":0', '"attempts":' + "9" * 5000),
                      VALID.replace('"result":{', '"result":' + "[" * 100_000 + "{"),
