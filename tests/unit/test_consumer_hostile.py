@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,10 +151,8 @@ def test_the_configured_claim_check_location_is_the_only_place(store_root: Path)
 def test_a_read_that_does_not_answer_is_given_up(store_root: Path) -> None:
     message, key = stored_message()
     store = BlockingStore()
-    started = time.monotonic()
     text = refused(retarget(message, f"s3://uploads/{key}"), store, timeout_s=0.5)
     assert "was not read within 0.5 s" in text
-    assert time.monotonic() - started < 5
     store.release.set()
 
 
@@ -183,7 +180,7 @@ class BlockingStore(ObjectStore):
 
 
 HOSTILE_FILES = r"""
-import json, os, resource, sys, time
+import json, os, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 from ocrflow.consumer import ResultRefError, parse, result_of
 from tests.unit.test_consumer_hostile import retarget, stored_message
@@ -195,12 +192,11 @@ if case == "fifo":
     url = "file://" + home
 else:
     url = "file:///dev/zero"
-started = time.monotonic()
 try:
     result_of(retarget(message, url), "file://" + root)
     print("read")
 except ResultRefError as exc:
-    print(json.dumps({"refused": str(exc), "s": time.monotonic() - started}))
+    print(json.dumps({"refused": str(exc)}))
 """
 
 
@@ -212,9 +208,10 @@ def test_a_named_pipe_or_a_device_is_refused_at_once(store_root: Path, case: str
                          cwd=ROOT, capture_output=True, text=True, timeout=60,
                          env={**os.environ, "PYTHONPATH": f"{ROOT / 'shared'}:{ROOT}"})
     assert run.returncode == 0, run.stderr[-2000:]
-    outcome = json.loads(run.stdout)
-    assert outcome["s"] < 5
-    assert "file://" in outcome["refused"]
+    refusal = json.loads(run.stdout)["refused"]
+    # refused for what it is, not given up after the read timeout
+    reason = "is not a regular file" if case == "fifo" else "not where ocrflow writes"
+    assert reason in refusal and "file://" in refusal, refusal
 
 
 # --- every parsing failure is a MessageError ----------------------------------------------------
