@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Generated inputs are a fixed, bounded set per run (derandomized): ``make test`` takes the
+# same time every run and a failure found once is found again. HYPOTHESIS_PROFILE=explore
+# draws fresh examples (and more of them) when hunting by hand.
+settings.register_profile("ocrflow", deadline=None, database=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", deadline=None, max_examples=2000,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ocrflow"))
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "shared") not in sys.path:  # the package is installed by `make test`; this

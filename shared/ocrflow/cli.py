@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import ConfigError, OcrflowError
+from .terminal import json_line, json_text, shown
 
 EXIT_OK, EXIT_NOT_ALL_PUBLISHED, EXIT_USAGE = 0, 1, 2
 
@@ -23,7 +24,7 @@ def _settings(**overrides: Any) -> Any:
 
 
 def _print_json(obj: Any, out: TextIO) -> None:
-    out.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+    out.write(json_text(json.dumps(obj, ensure_ascii=False, indent=2)) + "\n")
 
 
 # --- invoke ---------------------------------------------------------------------------------
@@ -83,6 +84,7 @@ class _Progress:
 
 
 def _fmt_table(rows: list[list[str]], headers: list[str]) -> str:
+    rows = [[shown(cell) for cell in row] for row in rows]  # names come from uploads
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
     out = [line, "  ".join("-" * w for w in widths)]
@@ -147,9 +149,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         for region, c in sorted(regions.items()):
             out.write(f"OCR calls {api} @ {region}: {c['total']} total, {c['success']} success, "
                       f"{c['failed']} failed, {billed[api][region]} billed\n")
-    out.write(f"Messages: ocrflow queue dump '{settings.queue_url('result')}'\n")
+    out.write(f"Messages: ocrflow queue dump '{shown(settings.queue_url('result'))}'\n")
     if counts["failures"]:
-        out.write(f"Failures: ocrflow queue dump '{settings.queue_url('failure')}'\n")
+        out.write(f"Failures: ocrflow queue dump '{shown(settings.queue_url('failure'))}'\n")
     if args.json:
         _print_json(summarise(outcomes), out)
     return EXIT_OK if counts["unpublished"] == 0 else EXIT_NOT_ALL_PUBLISHED
@@ -157,24 +159,39 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # --- queue dump -------------------------------------------------------------------------------
 def cmd_queue_dump(args: argparse.Namespace) -> int:
+    """Every message it can print, one JSON line each; with ``--resolve``, a message whose
+    claim check cannot be followed (or that is not an ocrflow message) is reported on stderr
+    instead, the dump goes on, and the exit status says some were left out."""
     from .registry import open_queue
 
     queue = open_queue(args.url, "QUEUE_URL")
     store: Any = None
+    left_out = 0
     try:
         if args.resolve:
-            from .consumer import resolved
             from .registry import open_object_store
 
             store = open_object_store(args.store or _settings().object_store_url, "OBJECT_STORE_URL")
         for message in queue.dump():
             if store is not None:
-                message = resolved(message, store)
-            sys.stdout.write(json.dumps(message, ensure_ascii=False) + "\n")
+                from .consumer import MessageError, ResultRefError, resolved
+
+                try:
+                    message = resolved(message, store)
+                except (MessageError, ResultRefError) as exc:
+                    left_out += 1
+                    ident = message.get("id") if isinstance(message, dict) else None
+                    name = shown(ident[:200]) if isinstance(ident, str) else "without an id"
+                    sys.stderr.write(f"ocrflow: message {name} not resolved: {shown(str(exc))}\n")
+                    continue
+            sys.stdout.write(json_line(message) + "\n")
     finally:
         queue.close()
         if store is not None:
             store.close()
+    if left_out:
+        sys.stderr.write(f"ocrflow: {left_out} message(s) could not be resolved\n")
+        return EXIT_NOT_ALL_PUBLISHED
     return EXIT_OK
 
 
@@ -287,10 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ConfigError as exc:
-        sys.stderr.write(f"ocrflow: configuration error: {exc}\n")
+        sys.stderr.write(f"ocrflow: configuration error: {shown(str(exc))}\n")
         return EXIT_USAGE
     except OcrflowError as exc:
-        sys.stderr.write(f"ocrflow: {exc}\n")
+        sys.stderr.write(f"ocrflow: {shown(str(exc))}\n")
         return EXIT_NOT_ALL_PUBLISHED
     except KeyboardInterrupt:
         return 130
@@ -299,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
 
         from . import redact
 
-        sys.stderr.write(redact.text(traceback.format_exc()))
+        lines = redact.text(traceback.format_exc()).split("\n")
+        sys.stderr.write("\n".join(shown(line) for line in lines))
         return EXIT_NOT_ALL_PUBLISHED
 
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -165,11 +165,16 @@ class Settings(BaseModel):
         if explicit:
             return explicit
         name = "results" if which == "result" else "failures"
-        return f"sqlite:///{Path(self.state_dir) / 'queues.db'}?queue={name}"
+        return f"{self._state_file('queues.db')}?queue={name}"
 
     @property
     def idempotency_url(self) -> str:
-        return self.idempotency_store_url or f"sqlite:///{Path(self.state_dir) / 'idempotency.db'}"
+        return self.idempotency_store_url or self._state_file("idempotency.db")
+
+    def _state_file(self, name: str) -> str:
+        # percent-encoded: a folder named with '?', '#' or '%2F' is that folder, not a query,
+        # a fragment or another path
+        return f"sqlite:///{quote(str(Path(self.state_dir) / name))}"
 
     @property
     def object_store_scheme(self) -> str:
@@ -217,6 +222,11 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
 
     if problem := limits_problem(raw.get("max_calls_per_second")):  # before pydantic's union messages
         raise ConfigError(source.get("max_calls_per_second", "OCR_MAX_CALLS_PER_SECOND"), problem)
+    for field in SECRET_FIELDS:
+        if isinstance(raw.get(field), str) and (problem := credential_problem(field, raw[field])):
+            raise ConfigError(source.get(field, ENV[field][0]), problem)
+    if isinstance(raw.get("state_dir"), str) and (problem := path_problem(raw["state_dir"])):
+        raise ConfigError(source.get("state_dir", ENV["state_dir"][0]), problem)
     if bool(raw.get("ak")) != bool(raw.get("sk")):
         missing = "HUAWEICLOUD_SDK_SK" if raw.get("ak") else "HUAWEICLOUD_SDK_AK"
         raise ConfigError(missing, "must be set together with its pair (AK and SK)")
@@ -248,6 +258,38 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise ConfigError(variable, f"{message}{where}{shown}") from None
     _check(settings, source)
     return settings
+
+
+def credential_problem(field: str, value: str) -> str | None:
+    """Why ``value`` cannot be an AK, SK or token, or None. The AK and the tokens travel in
+    HTTP headers (``Authorization: … Access=AK, …``, ``X-Security-Token``, ``X-Auth-Token``)
+    and the SK keys the signature: each is visible ASCII, as the provider issues them. A line
+    break would end the header (every call then fails in transport), a non-ASCII character
+    cannot be sent in one. The value itself is never quoted."""
+    for i, char in enumerate(value, 1):
+        if char in "\r\n":
+            return f"character {i} is a line break, which an HTTP header cannot carry"
+        if not char.isascii():
+            return (f"character {i} is not ASCII: credentials and tokens are sent in HTTP "
+                    "headers and signed as ASCII")
+        if not char.isprintable() or char.isspace():
+            return (f"character {i} is a control character or a space, which a credential "
+                    "does not hold")
+    if field == "ak" and "," in value:
+        return "an access key has no ',' (it would end the Access field of the signature header)"
+    return None
+
+
+def path_problem(folder: str) -> str | None:
+    """Why ``folder`` cannot be the state folder (a path, not a URL: '?', '#' and '%' are
+    ordinary characters in it), or None."""
+    if not folder.isprintable():
+        return "the path holds a control character or another non-printable character"
+    try:
+        folder.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the path is not valid UTF-8"
+    return None
 
 
 def _shown(value: Any) -> str:

@@ -6,6 +6,14 @@
   CloudEvent JSON itself — and returns a typed :class:`OcrResult` or :class:`OcrFailure`.
 * :func:`result_of` gives a result's provider answer: inline, or fetched from where a claim
   check stored it (``s3://``, ``obs://``, ``file://``) with its size and sha256 checked.
+
+Whoever can write to the queue can write any message, so the message is not trusted: every
+way a body can fail to be an ocrflow message is a :class:`MessageError` (bounded size, depth
+and number forms, as the function's own event parsing), and a claim-check reference is
+followed only to the object ocrflow writes for that message — ``PREFIX/ID.json`` at the
+claim-check location (``CLAIM_CHECK_URL``, else ``ocrflow-results/`` in the upload's bucket)
+— through the caller's store, no further than the size it declares, within a timeout. A
+refusal is a :class:`ResultRefError` that names the reference and nothing of what was read.
 * :class:`ConsumerGuard` runs a handler once per CloudEvent (delivery is at least once: the
   same event can arrive twice), on any idempotency store ocrflow itself uses.
 """
@@ -14,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,11 +32,21 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from .errors import OcrflowError
+from . import boundedjson
+from .errors import BucketInvalid, KeyInvalid, ObjectNotFound, ObjectStoreError, ObjectTooLarge, OcrflowError
 from .idempotency.policy import IdempotencyStore
-from .messages import FAILURE_TYPE, RESULT_TYPE
+from .messages import FAILURE_TYPE, RESULT_TYPE, claim_check_location
 from .ports import ClaimState, ObjectStore
 from .text import document_text, text_of
+
+#: The longest message body parsed: above every queue's own limit (RabbitMQ's default
+#: 128 MiB aside, which no ocrflow message comes near), and a bound on a consumer's memory.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+#: The largest claim-checked result fetched unless the caller allows more: a 1,000-page
+#: document's answers fit in it many times over.
+MAX_RESULT_BYTES = 256 * 1024 * 1024
+#: A claim check that has not been read by then is given up.
+FETCH_TIMEOUT_S = 60.0
 
 T = TypeVar("T")
 
@@ -54,9 +74,9 @@ class ObjectInfo(_Model):
 
 
 class ResultRef(_Model):
-    url: str
-    bytes: int
-    sha256: str
+    url: str = Field(max_length=4096)
+    bytes: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class ErrorInfo(_Model):
@@ -125,28 +145,33 @@ _MESSAGE: TypeAdapter[OcrResult | OcrFailure] = TypeAdapter(Message)
 
 # --- parsing ------------------------------------------------------------------------------------
 def parse(event: bytes | str | Mapping[str, Any]) -> OcrResult | OcrFailure:
-    """A structured CloudEvent (JSON text or decoded) → its typed model."""
-    if isinstance(event, (bytes, bytearray, memoryview)):
+    """A structured CloudEvent (JSON text or decoded) → its typed model; anything else is a
+    :class:`MessageError`."""
+    if isinstance(event, (bytes, bytearray, memoryview, str)):
+        text = bytes(event) if not isinstance(event, str) else event
         try:
-            event = bytes(event).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise MessageError(f"message body is not UTF-8: {exc.reason}") from None
-    if isinstance(event, str):
-        try:
-            event = json.loads(event)
-        except json.JSONDecodeError as exc:
-            raise MessageError(f"message body is not JSON: {exc.msg}") from None
+            event = boundedjson.loads(text, MAX_MESSAGE_BYTES)
+        except boundedjson.JsonRejected as exc:
+            problem = exc.reason if exc.reason.startswith("not ") else f"not JSON within bounds: {exc.reason}"
+            raise MessageError(f"message body is {problem}") from None
     if not isinstance(event, Mapping):
         raise MessageError("message body is not a JSON object")
-    kind = event.get("type")
-    if kind not in (RESULT_TYPE, FAILURE_TYPE):
-        raise MessageError(f"not an ocrflow message: type {kind!r}")
     try:
-        return _MESSAGE.validate_python(dict(event))
+        kind = event.get("type")
+        fields = dict(event)
+    except Exception as exc:  # noqa: BLE001 - a caller's mapping that cannot be read
+        raise MessageError(f"message cannot be read ({type(exc).__name__})") from None
+    if kind not in (RESULT_TYPE, FAILURE_TYPE):
+        shown = repr(kind) if isinstance(kind, str) and len(kind) <= 80 else type(kind).__name__
+        raise MessageError(f"not an ocrflow message: type {shown}")
+    try:
+        return _MESSAGE.validate_python(fields)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"][1:]) or "event"
-        raise MessageError(f"{kind} message is invalid at {where}: {first['msg']}") from None
+        raise MessageError(f"{kind} message is invalid at {where[:200]}: {first['msg'][:200]}") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. a structure nested past the recursion limit
+        raise MessageError(f"{kind} message cannot be read ({type(exc).__name__})") from None
 
 
 def body_of(message: Any) -> Any:
@@ -174,83 +199,184 @@ def body_of(message: Any) -> Any:
 
 
 def parse_message(message: Any) -> OcrResult | OcrFailure:
-    """Any of the queues' framings → the typed message (see the module docstring)."""
-    return parse(body_of(message))
+    """Any of the queues' framings → the typed message (see the module docstring); whatever
+    the message holds, a failure to read it is a :class:`MessageError`."""
+    try:
+        body = body_of(message)
+    except MessageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a framing object whose accessors raise
+        raise MessageError(f"unrecognised message ({type(exc).__name__})") from None
+    return parse(body)
 
 
-def parse_sqs_event(event: Mapping[str, Any]) -> list[tuple[str, OcrResult | OcrFailure]]:
-    """A Lambda event from an SQS event source mapping → ``(messageId, message)`` pairs."""
-    records = event.get("Records")
+def parse_sqs_event(event: Mapping[str, Any]) -> list[tuple[str, OcrResult | OcrFailure | MessageError]]:
+    """A Lambda event from an SQS event source mapping → one ``(messageId, message)`` pair per
+    record, in order; a record that is not an ocrflow message gives its
+    :class:`MessageError` instead, so the caller reports it as a batch item failure and
+    handles the others."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
     if not isinstance(records, list):
         raise MessageError("not an SQS event: no Records")
-    return [(str(r.get("messageId")), parse_message(r)) for r in records]
+    pairs: list[tuple[str, OcrResult | OcrFailure | MessageError]] = []
+    for record in records:
+        message_id = record.get("messageId") if isinstance(record, Mapping) else None
+        message_id = message_id if isinstance(message_id, str) else ""
+        try:
+            pairs.append((message_id, parse_message(record)))
+        except MessageError as exc:
+            pairs.append((message_id, exc))
+    return pairs
 
 
 # --- claim checks -------------------------------------------------------------------------------
-def fetch_ref(ref: ResultRef, store: ObjectStore | str | None = None) -> bytes:
-    """The bytes a ``result_ref`` names, checked against its size and sha256.
+def fetch_ref(message: OcrResult, store: ObjectStore | str | None = None, *,
+              claim_check_url: str | None = None, max_bytes: int = MAX_RESULT_BYTES,
+              timeout_s: float = FETCH_TIMEOUT_S) -> bytes:
+    """The bytes a result's ``result_ref`` names, checked against its size and sha256.
 
-    ``store``: the object store to read ``s3://`` / ``obs://`` references through — an
-    :class:`~ocrflow.ports.ObjectStore`, or its URL as ``OBJECT_STORE_URL`` takes it (OBS:
-    ``obs://?region=REGION`` or ``obs://?endpoint=…``); by default the reference's own
-    scheme with the usual configuration. ``file://`` references are read from the path
-    they name."""
-    parts = urlsplit(ref.url)
-    if parts.scheme == "file":
-        try:
-            data = Path(unquote(parts.path)).read_bytes()
-        except OSError as exc:
-            raise ResultRefError(f"cannot read {ref.url}: {exc.strerror}") from None
-    elif parts.scheme in ("s3", "obs") and parts.netloc:
-        data = _read_bucket(store, parts.scheme, parts.netloc, unquote(parts.path.lstrip("/")))
-    else:
-        raise ResultRefError(f"unsupported result_ref URL {ref.url!r}: expected s3://, obs:// or file://")
-    if len(data) != ref.bytes or hashlib.sha256(data).hexdigest() != ref.sha256:
-        raise ResultRefError(f"{ref.url} is not the stored result: expected {ref.bytes} bytes with "
-                             f"sha256 {ref.sha256}, got {len(data)} bytes")
-    return data
-
-
-def _read_bucket(store: ObjectStore | str | None, scheme: str, bucket: str, key: str) -> bytes:
-    from .errors import ObjectStoreError
-    from .registry import open_object_store
-
-    opened = store if isinstance(store, ObjectStore) else open_object_store(store or f"{scheme}://")
+    The reference is followed only to the object ocrflow writes for this message:
+    ``PREFIX + id + '.json'`` in the claim-check location (``claim_check_url``, by default
+    ``CLAIM_CHECK_URL``; without one, ``ocrflow-results/`` in the upload's bucket), read
+    through ``store`` — an :class:`~ocrflow.ports.ObjectStore` or its URL as
+    ``OBJECT_STORE_URL`` takes it (OBS: ``obs://?region=REGION`` or ``obs://?endpoint=…``).
+    Without a store, an ``s3://`` / ``obs://`` reference is read through that scheme's store
+    with the usual configuration, and a ``file://`` one through ``OBJECT_STORE_URL``'s folder
+    (no folder store, no read). At most the declared size plus one byte is read (and never a
+    declared size above ``max_bytes``), within ``timeout_s``."""
+    ref = message.data.result_ref
+    if ref is None:
+        raise ResultRefError(f"message {message.id!r} has no result_ref")
+    url = ref.url
+    shown = url if url.isprintable() else url.encode("unicode_escape").decode("ascii")
+    if ref.bytes > max_bytes:
+        raise ResultRefError(f"{shown} declares more bytes than this consumer reads (max_bytes)")
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in ("s3", "obs", "file"):
+        raise ResultRefError(f"unsupported result_ref URL {shown!r}: expected s3://, obs:// or file://")
+    upload = message.data.object.bucket if message.data.object is not None else ""
+    location = claim_check_url if claim_check_url is not None else os.environ.get("CLAIM_CHECK_URL")
+    bucket, prefix = claim_check_location(location, upload)
+    key = f"{prefix}{message.id}.json"
+    if not bucket or "/" in message.id or message.id in (".", ".."):
+        raise ResultRefError(f"{shown} is not where ocrflow writes claim checks")
+    opened = _store_for(scheme, store, shown)
     try:
-        return opened.get(bucket, key)
-    except ObjectStoreError as exc:
-        raise ResultRefError(f"cannot fetch {scheme}://{bucket}/{key}: {exc}") from None
+        if scheme == "file":
+            _check_file_ref(url, shown, opened, bucket, key)
+        elif url != f"{scheme}://{bucket}/{key}":
+            raise ResultRefError(f"{shown} is not where ocrflow writes claim checks "
+                                 f"({scheme}://{bucket}/{prefix}ID.json)")
+        data = _read_within(timeout_s, shown, lambda: opened.get(bucket, key, max_bytes=ref.bytes))
     finally:
         if opened is not store:
             opened.close()
+    if len(data) != ref.bytes or hashlib.sha256(data).hexdigest() != ref.sha256:
+        raise ResultRefError(f"{shown} is not the stored result: its size or sha256 differ from "
+                             "the reference")
+    return data
 
 
-def result_of(message: OcrResult, store: ObjectStore | str | None = None) -> Any:
-    """The provider's result: inline, or fetched and checked when it was claim-checked. For a
-    multi-page document, its pages (``[{"page": 1, "result": {…}, …}, …]``)."""
+def _store_for(scheme: str, store: ObjectStore | str | None, shown: str) -> ObjectStore:
+    from .registry import open_object_store
+    from .stores.file import FileStore
+
+    if store is None:
+        configured = os.environ.get("OBJECT_STORE_URL", "")
+        if scheme == "file" and not configured.startswith("file:"):
+            raise ResultRefError(f"{shown}: a file:// reference is read only through a folder "
+                                 "store: pass store='file:///ROOT' or set OBJECT_STORE_URL")
+        store = configured if scheme == "file" else f"{scheme}://"
+    opened = store if isinstance(store, ObjectStore) else open_object_store(store, "store")
+    if (scheme == "file") != isinstance(opened, FileStore):
+        if opened is not store:
+            opened.close()
+        raise ResultRefError(f"{shown}: a {scheme}:// reference is not read through this store")
+    return opened
+
+
+def _check_file_ref(url: str, shown: str, store: ObjectStore, bucket: str, key: str) -> None:
+    """A ``file://`` reference names no host and is exactly the store's file for ``key``."""
+    parts = urlsplit(url)
+    if parts.netloc:
+        raise ResultRefError(f"{shown}: a file:// reference names no host")
+    if parts.query or parts.fragment:
+        raise ResultRefError(f"{shown}: a file:// reference has no query or fragment")
+    from .stores.file import FileStore
+
+    assert isinstance(store, FileStore)  # _store_for chose it for a file:// reference
+    root = store.root
+    try:
+        expected = (root / bucket).resolve() / key
+    except (OSError, ValueError):
+        raise ResultRefError(f"{shown} is not where ocrflow writes claim checks") from None
+    if Path(unquote(parts.path)) != expected:
+        raise ResultRefError(f"{shown} is not where ocrflow writes claim checks "
+                             f"({expected.parent.as_uri()}/ID.json)")
+
+
+def _read_within(timeout_s: float, shown: str, read: Callable[[], bytes]) -> bytes:
+    """``read()`` on a worker thread, given up after ``timeout_s``. Store errors become
+    refusals that say what went wrong but quote nothing the store said (a size, a path)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["data"] = read()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="ocrflow-claim-check", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise ResultRefError(f"{shown} was not read within {timeout_s:g} s")
+    error = box.get("error")
+    if error is None:
+        return bytes(box["data"])
+    if isinstance(error, ObjectTooLarge):
+        raise ResultRefError(f"{shown} holds more bytes than the reference declares")
+    if isinstance(error, (KeyInvalid, BucketInvalid)):
+        raise ResultRefError(f"{shown} is not an object the store can address")
+    if isinstance(error, ObjectNotFound):
+        raise ResultRefError(f"{shown} does not exist (or is not a regular file)")
+    if isinstance(error, ObjectStoreError):
+        raise ResultRefError(f"cannot fetch {shown}: the store refused or failed the read")
+    raise ResultRefError(f"cannot fetch {shown} ({type(error).__name__})")
+
+
+def result_of(message: OcrResult, store: ObjectStore | str | None = None, *,
+              claim_check_url: str | None = None, max_bytes: int = MAX_RESULT_BYTES,
+              timeout_s: float = FETCH_TIMEOUT_S) -> Any:
+    """The provider's result: inline, or fetched and checked when it was claim-checked (see
+    :func:`fetch_ref` for ``store`` and the rules a reference must meet). For a multi-page
+    document, its pages (``[{"page": 1, "result": {…}, …}, …]``)."""
     ref = message.data.result_ref
     if ref is None:
         if message.data.pages is not None:
             return [page.model_dump() for page in message.data.pages]
         return message.data.result
+    data = fetch_ref(message, store, claim_check_url=claim_check_url, max_bytes=max_bytes,
+                     timeout_s=timeout_s)
     try:
-        return json.loads(fetch_ref(ref, store))
-    except json.JSONDecodeError as exc:
-        raise ResultRefError(f"{ref.url} is not JSON: {exc.msg}") from None
+        return boundedjson.loads(data, max(len(data), 1))
+    except boundedjson.JsonRejected as exc:
+        raise ResultRefError(f"{ref.url!r} is not JSON within bounds ({exc.reason[:80]})") from None
 
 
-def text(message: OcrResult, store: ObjectStore | str | None = None) -> str | None:
+def text(message: OcrResult, store: ObjectStore | str | None = None, **fetch: Any) -> str | None:
     """The recognised text: ``data.text``, or, when a claim check left it out of a message
     too large for its queue, computed from the stored result (None for non-text APIs)."""
     if message.data.text is not None or message.data.result_ref is None:
         return message.data.text
-    stored = result_of(message, store)
+    stored = result_of(message, store, **fetch)
     if message.data.pages_total is not None and isinstance(stored, list):
         return document_text(message.data.api, [p.get("result") for p in stored if isinstance(p, dict)])[1]
     return text_of(message.data.api, stored)
 
 
-def resolved(event: Mapping[str, Any], store: ObjectStore | str | None = None) -> dict[str, Any]:
+def resolved(event: Mapping[str, Any], store: ObjectStore | str | None = None,
+             **fetch: Any) -> dict[str, Any]:
     """The CloudEvent with a claim-checked ``data.result`` (a document's ``data.pages``) put
     back inline (``result_ref`` kept beside it, so the reader sees where it came from)."""
     message = parse(event)
@@ -258,7 +384,7 @@ def resolved(event: Mapping[str, Any], store: ObjectStore | str | None = None) -
     if isinstance(message, OcrResult) and message.data.result_ref is not None:
         # a document's stored object is its pages
         field = "pages" if message.data.pages_total is not None else "result"
-        out["data"] = {**event["data"], field: result_of(message, store)}
+        out["data"] = {**event["data"], field: result_of(message, store, **fetch)}
     return out
 
 

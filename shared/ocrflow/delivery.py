@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from . import messages
 from .errors import (
@@ -221,13 +220,8 @@ class Delivery:
         return checked
 
     def _claim_check_location(self, message: ResultMessage | FailureMessage) -> tuple[str, str]:
-        url = self.rt.settings.claim_check_url
-        if url:
-            parts = urlsplit(url)
-            prefix = parts.path.lstrip("/")
-            return parts.netloc, (prefix if not prefix or prefix.endswith("/") else prefix + "/")
         assert message.ref is not None
-        return message.ref.bucket, "ocrflow-results/"
+        return messages.claim_check_location(self.rt.settings.claim_check_url, message.ref.bucket)
 
     def _publish(self, stored: _Stored, saved: Claim, message: Message | None,
                  event: dict[str, Any] | None = None, line: str | None = None) -> Outcome:

@@ -30,7 +30,8 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
     ),
     "OCRFLOW.KEY_INVALID": CodeInfo(
         "The object key is empty, longer than 1024 bytes, has control characters or '..' "
-        "segments.",
+        "segments; on the folder store (file://), also a key that is not the canonical path "
+        "of a file ('.' or empty segments, a trailing '/').",
         "Rename the object; such keys are refused before anything is read.",
     ),
     "OCRFLOW.BUCKET_INVALID": CodeInfo(
@@ -205,7 +206,9 @@ class ConfigError(OcrflowError):
 
     def __init__(self, variable: str, problem: str) -> None:
         problem = redact.text(problem)
-        super().__init__(f"{variable}: {problem}")
+        # only the problem is redacted: the variable's own name (OCR_IAM_TOKEN: …) would
+        # read as a header and mask the first word after it
+        Exception.__init__(self, f"{variable}: {problem}")
         self.variable = variable
         self.problem = problem
 
@@ -228,6 +231,12 @@ class ObjectChanged(ObjectStoreError):
 
 class BucketInvalid(ObjectStoreError):
     code = "OCRFLOW.BUCKET_INVALID"
+
+
+class KeyInvalid(ObjectStoreError):
+    """A key the store refuses to read or write (the folder store: not a file's path)."""
+
+    code = "OCRFLOW.KEY_INVALID"
 
 
 class ObjectTooLarge(ObjectStoreError):

@@ -458,7 +458,13 @@ def _describe(exc: Exception) -> str:
 
 
 def delivery_ids(event: Any) -> list[str]:
-    """The SQS message ids of a batch event (for reporting partial batch failures)."""
+    """The SQS message ids of a batch event (for reporting partial batch failures), also of
+    one given as JSON text (``ocrflow invoke`` reads the event from a file)."""
+    if isinstance(event, (str, bytes, bytearray)):
+        try:
+            event = boundedjson.loads(event, MAX_EVENT_CHARS)
+        except boundedjson.JsonRejected:
+            return []
     if isinstance(event, dict) and isinstance(event.get("Records"), list):
         return [r["messageId"] for r in event["Records"]
                 if isinstance(r, dict) and r.get("eventSource") == "aws:sqs"

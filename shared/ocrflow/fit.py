@@ -60,6 +60,10 @@ def fit(data: bytes, api: ApiLimits, catalogue: Catalogue, refusal: FailureError
 def _open(data: bytes, refusal: FailureError) -> Any:
     from PIL import Image, UnidentifiedImageError
 
+    from .log import route_image_library_messages
+
+    route_image_library_messages()
+
     if is_heif(data):
         try:
             import pillow_heif

@@ -11,10 +11,13 @@ that could hold them are replaced by ``"***"`` (see :data:`REDACTED_KEYS`), and 
 exception and stack trace included, goes through :func:`ocrflow.redact.text`.
 
 Client libraries log through the standard ``logging`` module (pika, botocore, urllib3,
-redis, and librdkafka through confluent-kafka's ``logger`` setting). Their records at
+redis, pypdf, and librdkafka through confluent-kafka's ``logger`` setting). Their records at
 WARNING and above become lines of the same format, with ``logger`` naming the library and
 passwords, signatures and keys scrubbed from the text (:func:`ocrflow.redact.text`); below WARNING they
-are dropped. So every line on stderr is one of ours.
+are dropped. Python warnings (Pillow's ``DecompressionBombWarning``, a library's
+``UserWarning``) become such lines too (``logger`` ``py.warnings``), and so do the messages
+libtiff writes to the process's stderr on its own once :func:`route_image_library_messages`
+ran (the image code calls it when it loads Pillow). So every line on stderr is one of ours.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import traceback
+import warnings
 from collections.abc import MutableMapping
 from datetime import datetime, timezone
 from typing import IO, Any, TextIO, cast
@@ -31,6 +36,7 @@ import structlog
 from structlog.contextvars import bind_contextvars, clear_contextvars, merge_contextvars
 
 from . import redact
+from .terminal import json_text
 
 REDACTED_KEYS = frozenset({
     "authorization", "x-auth-token", "x-security-token", "sk", "secret", "secret_key",
@@ -92,13 +98,15 @@ def _exception(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMappi
 class _RedactedJson:
     """The JSON renderer, then one :func:`ocrflow.redact.text` over the whole line: cheaper
     than one pass per value (a few microseconds a line instead of about twenty), and
-    nothing added by a processor or an exception escapes it."""
+    nothing added by a processor or an exception escapes it. Characters that readers take
+    for line ends (U+2028, U+2029, U+0085) and the other non-printable ones are written as
+    ``\\u`` escapes, so a line stays one line whatever a key or a library's text holds."""
 
     def __init__(self) -> None:
         self._render = structlog.processors.JSONRenderer(ensure_ascii=False, default=str)
 
     def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> str:
-        return redact.text(str(self._render(logger, method, event)))
+        return json_text(redact.text(str(self._render(logger, method, event))))
 
 
 def _order(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -113,7 +121,7 @@ def _order(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
 #: :class:`_LibraryRecords` only (not to handlers of the root logger, which would print them
 #: a second time, unformatted).
 LIBRARY_LOGGERS = ("pika", "botocore", "boto3", "s3transfer", "urllib3", "redis",
-                   "confluent_kafka", "ocrflow")
+                   "confluent_kafka", "ocrflow", "PIL", "pypdf", "pypdfium2")
 class _LibraryRecords(logging.Handler):
     """Writes a library's ``logging`` record as one of our JSON lines."""
 
@@ -144,6 +152,93 @@ def _route_library_logs() -> None:
     root = logging.getLogger()
     if not root.handlers:  # else the platform's own handler already serves other loggers
         root.addHandler(_library_handler)
+
+
+def _library_line(level: int, logger: str, location: str, message: str) -> None:
+    """One line for something a library said, redacted before the cut (as its records)."""
+    structlog.get_logger().log(level, redact.text(message)[:2000], logger=logger,
+                               location=location)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """``warnings.showwarning``: a warning as one of our lines instead of two raw ones."""
+    if file is not None:  # shown to a file someone chose: theirs, as it was
+        _original_show_warning(message, category, filename, lineno, file, line)
+        return
+    try:
+        _library_line(logging.WARNING, "py.warnings", f"{os.path.basename(filename)}:{lineno}",
+                      f"{category.__name__}: {message}")
+    except Exception:  # noqa: BLE001, S110 - a warning must never break the code that warned
+        pass
+
+
+_original_show_warning = warnings.showwarning
+_native_lock = threading.Lock()
+#: The C callbacks handed to native libraries, kept alive for the process (a callback that
+#: is collected while the library still holds it would crash the process).
+_native_callbacks: list[Any] = []
+_native_routed = False
+
+
+def route_image_library_messages() -> None:
+    """Makes libtiff's errors (``ZIPDecode: Decoding error at scanline 0, …``, written by
+    libtiff straight to the process's stderr while Pillow decodes a broken TIFF) lines of
+    ours, at WARNING with ``logger`` ``libtiff``. Call it after importing Pillow; once per
+    process, cheap after the first call. (Pillow already silences libtiff's warnings itself;
+    its errors it leaves to libtiff's default handler.)
+
+    The handler is libtiff's own hook (``TIFFSetErrorHandler``), found through Pillow's
+    ``_imaging`` module, so it sees exactly libtiff's messages, from any decoding thread,
+    and nothing else. Redirecting file descriptor 2 around decoding would instead capture
+    whatever other threads write meanwhile, our own lines included. Where the hook cannot be
+    found (a Pillow built without libtiff), nothing changes."""
+    global _native_routed
+    if _native_routed:
+        return
+    with _native_lock:
+        if _native_routed:
+            return
+        _native_routed = True
+        try:
+            _route_libtiff()
+        except (ImportError, OSError, AttributeError):  # no libtiff in this Pillow
+            pass
+
+
+def _route_libtiff() -> None:
+    import ctypes
+
+    from PIL import _imaging
+
+    # symbols of _imaging's own dependencies (the libtiff it was linked with) resolve here
+    set_handler = ctypes.CDLL(_imaging.__file__).TIFFSetErrorHandler
+    try:
+        vsnprintf: Any = ctypes.CDLL(None).vsnprintf
+        vsnprintf.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_void_p]
+    except (OSError, AttributeError, TypeError):
+        vsnprintf = None  # the format string alone, unformatted
+    # va_list reaches a handler as one pointer-sized argument on the ABIs Pillow ships for
+    # (an array that decays to a pointer, a structure passed by reference, or a char *)
+    handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
+
+    def on_error(module: bytes | None, fmt: bytes | None, args: int | None) -> None:
+        try:
+            text = (fmt or b"").decode("utf-8", "replace")
+            if vsnprintf is not None and fmt:
+                buffer = ctypes.create_string_buffer(1024)
+                vsnprintf(buffer, len(buffer), fmt, args)
+                text = buffer.value.decode("utf-8", "replace")
+            where = (module or b"libtiff").decode("utf-8", "replace")
+            _library_line(logging.WARNING, "libtiff", where[:100], f"{where}: {text}")
+        except Exception:  # noqa: BLE001, S110 - never raise into C (logging is what failed)
+            pass
+
+    callback = handler_type(on_error)
+    set_handler.argtypes = [handler_type]
+    set_handler.restype = ctypes.c_void_p
+    set_handler(callback)
+    _native_callbacks.append(callback)
 
 
 def configure(service: str, level: str = "INFO", stream: IO[str] | None = None) -> None:
@@ -181,6 +276,7 @@ def configure(service: str, level: str = "INFO", stream: IO[str] | None = None) 
     )
     bind_contextvars(service=service)
     _route_library_logs()
+    warnings.showwarning = _show_warning
 
 
 def bind_invocation(context: Any, service: str) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from .errors import Failure
 from .models import ObjectRef, OutgoingMessage
@@ -24,6 +25,21 @@ from .tracing import TraceContext, new_trace
 RESULT_TYPE = "ocr.result.v1"
 FAILURE_TYPE = "ocr.failure.v1"
 SCHEMA_FILES = {RESULT_TYPE: "ocr.result.v1.json", FAILURE_TYPE: "ocr.failure.v1.json"}
+
+
+#: Where a claim check is stored without CLAIM_CHECK_URL: this prefix in the upload's bucket.
+CLAIM_CHECK_PREFIX = "ocrflow-results/"
+
+
+def claim_check_location(claim_check_url: str | None, upload_bucket: str) -> tuple[str, str]:
+    """(bucket, key prefix) where a claim-checked result is written — by the producer, and the
+    only place a consumer follows a reference to. The object is ``PREFIX + message id +
+    '.json'``."""
+    if claim_check_url:
+        parts = urlsplit(claim_check_url)
+        prefix = parts.path.lstrip("/")
+        return parts.netloc, (prefix if not prefix or prefix.endswith("/") else prefix + "/")
+    return upload_bucket, CLAIM_CHECK_PREFIX
 
 
 def _now() -> str:

@@ -41,6 +41,21 @@ def file_bucket_problem(bucket: str) -> str | None:
     return None
 
 
+def file_key_problem(key: str) -> str | None:
+    """Why ``key`` is not the canonical path of a file under a folder store's bucket, or
+    None. A folder store would read ``a.png/.``, ``./a.png``, ``a//b.png`` and ``a.png/``
+    as the file of another key (and each would be paid for again under its own); on S3 and
+    OBS they name different objects and are passed as they are."""
+    if key.endswith("/"):
+        return "the key ends with '/', which names a folder on a folder store"
+    segments = key.split("/")
+    if "" in segments:
+        return "the key has an empty segment ('//' or a leading '/')"
+    if "." in segments or ".." in segments:
+        return "the key has a '.' or '..' segment"
+    return None
+
+
 def dns_bucket_problem(bucket: str) -> str | None:
     """Why ``bucket`` is not a DNS-compatible (OBS, current S3) bucket name, or None."""
     if not _DNS.fullmatch(bucket):

@@ -54,7 +54,9 @@ def record_key(ref: ObjectRef, api: str, region: str) -> str:
     return "rec:" + hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
 
-def check_key(key: str) -> None:
+def check_key(key: str, store_scheme: str = "s3") -> None:
+    """Refuses (``OCRFLOW.KEY_INVALID``) a key no store reads safely, and on the folder store
+    (``store_scheme`` ``file``) a key that is not the canonical path of a file."""
     if not key:
         raise FailureError.of("OCRFLOW.KEY_INVALID", "the object key is empty")
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
@@ -64,6 +66,8 @@ def check_key(key: str) -> None:
         raise FailureError.of("OCRFLOW.KEY_INVALID", "the key contains control characters")
     if ".." in key.split("/"):
         raise FailureError.of("OCRFLOW.KEY_INVALID", "the key has a '..' segment")
+    if store_scheme == "file" and (problem := names.file_key_problem(key)):
+        raise FailureError.of("OCRFLOW.KEY_INVALID", problem)
 
 
 @dataclass(frozen=True)
@@ -105,8 +109,8 @@ class Recogniser:
         ref = record
         job = Job(ref, "", ref.delivery_id)
         try:
-            check_key(ref.key)
             names.check_bucket(ref.bucket, self.rt.settings.object_store_scheme)
+            check_key(ref.key, self.rt.settings.object_store_scheme)
             route = self.route if self.route is not None else self.rt.settings.routing
             info = self._head(ref, credentials) if route.needs_metadata else None
             choice = route.choose(ref.key, info.metadata if info else None)

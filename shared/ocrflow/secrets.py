@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from .aws import client, error_code
-from .config import Settings
+from .config import Settings, credential_problem
 from .errors import ConfigError
 
 VARIABLE = "HUAWEICLOUD_SDK_SECRET_ARN"
@@ -29,6 +29,9 @@ def with_secret_credentials(settings: Settings) -> Settings:
         sk = doc.get("sk") or doc.get("HUAWEICLOUD_SDK_SK")
     except (ValueError, AttributeError):
         raise ConfigError(VARIABLE, 'the secret is not JSON like {"ak": "...", "sk": "..."}') from None
-    if not ak or not sk:
+    if not ak or not sk or not isinstance(ak, str) or not isinstance(sk, str):
         raise ConfigError(VARIABLE, 'the secret needs "ak" and "sk"')
+    for field, value in (("ak", ak), ("sk", sk)):
+        if problem := credential_problem(field, value):
+            raise ConfigError(VARIABLE, f"the secret's {field}: {problem}")
     return settings.model_copy(update={"ak": ak, "sk": sk})

@@ -22,10 +22,28 @@ from .names import bucket_problem
 _SQS_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
 _DYNAMODB_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _STREAM = re.compile(r"[^\s]{1,512}")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 def _fail(variable: str, url: str, problem: str) -> ConfigError:
     return ConfigError(variable, f"{problem}: {redact.url(url)!r}")
+
+
+def readable(url: str, variable: str) -> None:
+    """``url`` reads as a URL at all: only printable characters (a line break or a control
+    character is dropped by one parser and kept by another) and an authority the standard
+    parser can split ('[' and ']' only around an IPv6 host, no character that NFKC turns
+    into a delimiter). Every check below starts here, so no parser's ValueError reaches the
+    caller as a traceback."""
+    if not url.isprintable():
+        raise _fail(variable, url, "a control character, a line break or another "
+                                   "non-printable character in the URL")
+    try:
+        urlsplit(url)
+    except ValueError:
+        raise _fail(variable, url, "not a URL: '[' or ']' outside an IPv6 host, or a character "
+                                   "that reads as a delimiter once normalised (percent-encode "
+                                   "'[', ']', '/', '#', '?', '@' and '%' in a password)") from None
 
 
 def _query(url: str, variable: str) -> dict[str, str]:
@@ -57,6 +75,7 @@ def http_endpoint(url: str, variable: str, allow_credentials: bool = False) -> N
 
     if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F or c == "\\" for c in url):
         raise _fail(variable, url, "spaces, control characters or '\\' in the URL")
+    readable(url, variable)
     _port_and_host(url, variable)
     try:
         parsed = parse_url(url)
@@ -186,10 +205,12 @@ _IDEMPOTENCY_CHECKS: dict[str, Callable[[str, str], None]] = {
 
 # --- entry points -----------------------------------------------------------------------------
 def _scheme(url: str, variable: str, known: Callable[[], list[str]]) -> str:
-    scheme = urlsplit(url).scheme.lower()
+    match = _SCHEME.match(url)
+    scheme = match.group(1).lower() if match else ""
     if scheme not in known():
         raise UnknownSchemeError(variable, f"unsupported scheme in {redact.url(url)!r}; expected "
                                            f"one of {', '.join(f'{s}://' for s in known())}")
+    readable(url, variable)
     return scheme
 
 
@@ -238,3 +259,7 @@ def _run(check: Callable[[str, str], None], url: str, variable: str, scheme: str
     except ImportError as exc:
         raise UnknownSchemeError(variable, f"the {scheme}:// backend needs a package that is not "
                                            f"installed ({exc.name})") from None
+    except (ValueError, TypeError, KeyError, UnicodeError):
+        # a library's parser refusing what the checks above let through; its message may
+        # quote a piece of the password, so it is not repeated
+        raise _fail(variable, url, f"the {scheme}:// backend cannot read this URL") from None

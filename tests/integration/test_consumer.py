@@ -20,7 +20,6 @@ from ocrflow.consumer import (
     ConsumerGuard,
     OcrFailure,
     OcrResult,
-    ResultRef,
     ResultRefError,
     fetch_ref,
     parse_message,
@@ -130,6 +129,7 @@ def test_lambda_consumer_of_an_sqs_event_reports_only_failed_handlers(tmp_path: 
                             api="general-text", region="cn-north-4",
                             result={"words_block_list": [{"words": f"line {i}"}]}).body().decode()
               for i in range(3)]
+    bodies.append('{"specversion": "1.0", "type": "ocr.result.v1", "data": ' + "[" * 100_000)
     event = {"Records": [{"messageId": f"m{i}", "eventSource": "aws:sqs", "body": body,
                           "attributes": {}, "messageAttributes": {}} for i, body in enumerate(bodies)]}
     seen = Seen()
@@ -143,9 +143,11 @@ def test_lambda_consumer_of_an_sqs_event_reports_only_failed_handlers(tmp_path: 
 
     failed_once: set[str] = set()
     ns["index"] = index
-    assert ns["lambda_handler"](event, None) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    # a message that is not ocrflow's (here nested 100,000 deep) is reported on its own
+    assert ns["lambda_handler"](event, None) == {"batchItemFailures": [{"itemIdentifier": "m1"},
+                                                                       {"itemIdentifier": "m3"}]}
     # the whole batch is delivered again: only the failed one runs
-    assert ns["lambda_handler"](event, None) == {"batchItemFailures": []}
+    assert ns["lambda_handler"](event, None) == {"batchItemFailures": [{"itemIdentifier": "m3"}]}
     assert sorted(seen.results) == ["k0.png", "k1.png", "k2.png"]
 
 
@@ -194,7 +196,8 @@ def test_redis_streams_consumer_in_a_group(tmp_path: Path, redis_url: str, repla
 
 
 def test_kafka_consumer_with_a_claim_check_in_a_file_store(tmp_path: Path, kafka_broker: TansuBroker,
-                                                          replay: ReplayServer) -> None:
+                                                          replay: ReplayServer,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     topic = topic_for(kafka_broker)
     url = kafka_broker.url(topic, max_message_bytes=100000)
     h = file_harness(tmp_path, replay, url, url)
@@ -215,21 +218,34 @@ def test_kafka_consumer_with_a_claim_check_in_a_file_store(tmp_path: Path, kafka
         assert headers["ce_traceparent"] == headers["traceparent"] == \
             event.get_extension("traceparent").encode()
     seen = Seen()
+    # the consumer runs with the producer's OBJECT_STORE_URL: file:// claim checks are read
+    # through that folder store only
+    monkeypatch.setenv("OBJECT_STORE_URL", h.settings.object_store_url)
     consumer_namespace(tmp_path, "kafka", seen)["drain"](kafka_broker.bootstrap, topic, idle_s=8.0)
     check_seen(seen, claim_checked=True, messages=[json.dumps(r) for r in records])
 
 
 def test_a_claim_check_whose_bytes_changed_is_refused(tmp_path: Path) -> None:
-    stored = tmp_path / "r.json"
+    from ocrflow.consumer import parse
+    from ocrflow.messages import ResultMessage
+    from ocrflow.models import ObjectRef
+
+    message = ResultMessage(function="recognize", ref=ObjectRef("b", "k.png", None, "e", 1),
+                            api="general-text", region="cn-north-4", result={})
+    stored = tmp_path / "b" / "ocrflow-results" / f"{message.id}.json"
+    stored.parent.mkdir(parents=True)
     stored.write_bytes(b'{"words_block_list": []}')
-    ref = ResultRef(url=stored.as_uri(), bytes=stored.stat().st_size,
-                    sha256=hashlib.sha256(stored.read_bytes()).hexdigest())
-    assert fetch_ref(ref) == stored.read_bytes()
-    stored.write_bytes(b'{"words_block_list": [1]}')
+    parsed = parse(message.stored_at({"url": stored.as_uri(), "bytes": stored.stat().st_size,
+                                      "sha256": hashlib.sha256(stored.read_bytes()).hexdigest()}).body())
+    assert isinstance(parsed, OcrResult)
+    assert fetch_ref(parsed, tmp_path.as_uri()) == stored.read_bytes()
+    stored.write_bytes(b'{"words_block_list": {}}')  # as long, not the same
     with pytest.raises(ResultRefError, match="not the stored result"):
-        fetch_ref(ref)
+        fetch_ref(parsed, tmp_path.as_uri())
+    other = parse(message.stored_at({"url": "https://example.com/x", "bytes": 1,
+                                     "sha256": "0" * 64}).body())
     with pytest.raises(ResultRefError, match="unsupported"):
-        fetch_ref(ResultRef(url="https://example.com/x", bytes=1, sha256="0" * 64))
+        fetch_ref(other)  # type: ignore[arg-type]
 
 
 def test_a_claim_check_in_obs_is_fetched_through_the_obs_store(moto_endpoint: str) -> None:
@@ -243,11 +259,11 @@ def test_a_claim_check_in_obs_is_fetched_through_the_obs_store(moto_endpoint: st
     s3.create_bucket(Bucket=bucket)
     result = {"words_block_list": [{"words": "stored in OBS"}]}
     data = json.dumps(result).encode()
-    s3.put_object(Bucket=bucket, Key="ocrflow-results/r.json", Body=data)
     message = ResultMessage(function="recognize", ref=ObjectRef(bucket, "k.png", None, "e", 1),
-                            api="general-text", region="cn-north-4", result=result).stored_at(
-        {"url": f"obs://{bucket}/ocrflow-results/r.json", "bytes": len(data),
-         "sha256": hashlib.sha256(data).hexdigest()})
+                            api="general-text", region="cn-north-4", result=result)
+    s3.put_object(Bucket=bucket, Key=f"ocrflow-results/{message.id}.json", Body=data)
+    message = message.stored_at({"url": f"obs://{bucket}/ocrflow-results/{message.id}.json",
+                                 "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
     parsed = parse(message.body())
     assert isinstance(parsed, OcrResult)
     store = f"obs://?endpoint={moto_endpoint}"

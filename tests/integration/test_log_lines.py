@@ -61,3 +61,57 @@ def test_kafka_and_rabbitmq_down_every_stderr_line_is_powertools_json(
     unpublished = [line for line in lines
                    if line["message"].startswith("record not published")]
     assert len(unpublished) == 2
+
+
+def broken_deflate_tiff() -> bytes:
+    """A TIFF wider than any API takes (so ocrflow decodes it to fit it) whose deflate stream
+    is corrupt: libtiff reports 'ZIPDecode: Decoding error …' on its own."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("L", (31_000, 16), 255).save(out, "TIFF", compression="tiff_adobe_deflate")
+    data = bytearray(out.getvalue())
+    for i in range(10, 60):  # inside the first strip, after the 8-byte header
+        data[i] ^= 0x5A
+    return bytes(data)
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG of ``width``×``height`` with no pixel data: Pillow warns when it opens it
+    (DecompressionBombWarning past 89 million pixels), then cannot decode it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"\x78\x9c") + chunk(b"IEND", b"")
+
+
+def test_decoder_messages_and_library_warnings_are_powertools_json(
+        tmp_path: Path, replay: ReplayServer) -> None:
+    """libtiff writes its errors to the process's stderr itself and Pillow warns through the
+    warnings module: both come out as our JSON lines."""
+    folder = tmp_path / "buckets" / "ocrflow-uploads"
+    folder.mkdir(parents=True)
+    (folder / "wide.tif").write_bytes(broken_deflate_tiff())
+    (folder / "bomb.png").write_bytes(png_header(31_000, 3_000))
+    event = s3_event("wide.tif", "bomb.png")
+    for record in event["Records"]:
+        record["s3"]["object"].pop("size")
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    env = {"OBJECT_STORE_URL": (tmp_path / "buckets").as_uri(), "OCR_ENDPOINT": replay.url,
+           "OCR_PROJECT_ID": "proj", "HUAWEICLOUD_SDK_AK": "AK", "HUAWEICLOUD_SDK_SK": "SK"}
+    run = ocrflow("invoke", "event.json", cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["counts"]["failures"] == 2
+    lines = _parse(run.stderr)
+    libtiff = [line for line in lines if line.get("logger") == "libtiff"]
+    assert libtiff and all(line["level"] == "WARNING" for line in libtiff), run.stderr
+    assert any(line["message"].startswith("ZIPDecode: ") for line in libtiff), run.stderr
+    warned = [line for line in lines if line.get("logger") == "py.warnings"]
+    assert any("DecompressionBombWarning" in line["message"] for line in warned), run.stderr
+    assert replay.received == []

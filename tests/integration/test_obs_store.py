@@ -75,3 +75,18 @@ def test_endpoint_is_the_obs_endpoint_of_the_events_region(
     [sent] = proxy.requests
     assert sent.host == f"{b}.obs.ap-southeast-3.myhuaweicloud.com" and sent.path == "/scan.png"
     assert "/ap-southeast-3/s3/aws4_request," in sent.headers["authorization"]
+
+
+def test_keys_with_dot_and_empty_segments_are_sent_as_they_are(
+        s3: Any, forwarder: RecordingForwarder) -> None:  # noqa: F811
+    """On OBS './a.png', 'a.png/.' and 'a//b.png' are objects of their own: the request goes
+    out with the path that was signed, not the one an HTTP client would normalise to."""
+    b = bucket(s3)
+    keys = {"a.png": b"plain", "./a.png": b"dot", "d/../a.png": b"dot-dot", "a//b.png": b"double"}
+    for key, body in keys.items():
+        s3.put_object(Bucket=b, Key=key, Body=body)
+    store = open_store(f"obs://?endpoint={forwarder.url}&addressing=path",
+                       env={"AWS_ACCESS_KEY_ID": "STATICAK", "AWS_SECRET_ACCESS_KEY": "STATICSK"})
+    for key, body in keys.items():
+        assert store.get(b, key) == body, key
+    assert [r.path for r in forwarder.requests] == [f"/{b}/{key}" for key in keys]

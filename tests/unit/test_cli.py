@@ -106,3 +106,36 @@ def test_invoke_answers_an_s3_batch_operations_job_and_exits_non_zero_for_a_task
     run = ocrflow("invoke", "job.json", cwd=tmp_path, env=down)
     assert run.returncode == 1
     assert json.loads(run.stdout)["results"][0]["resultCode"] == "TemporaryFailure"
+
+
+def sqs_batch(tmp_path: Path, keys: list[str]) -> dict[str, Any]:
+    event = json.loads((ROOT / "tests/events/sqs_batch_s3.json").read_text())
+    records = []
+    for i, key in enumerate(keys):
+        record = dict(event["Records"][0], messageId=f"m-{i}")
+        body = json.loads(record["body"])
+        body["Records"][0]["s3"]["object"] = {"key": key}
+        record["body"] = json.dumps(body)
+        records.append(record)
+    return {"Records": records}
+
+
+def test_invoke_prints_the_batch_answer_the_handler_returned(tmp_path: Path,
+                                                             replay: ReplayServer) -> None:
+    """An SQS batch is answered with batchItemFailures, as on Lambda: the command prints that
+    answer as it is, and exits 1 when it lists a message (a record not published)."""
+    bucket = tmp_path / "buckets" / "ocrflow-uploads"
+    bucket.mkdir(parents=True)
+    (bucket / "a.png").write_bytes(png_bytes())
+    (tmp_path / "event.json").write_text(json.dumps(sqs_batch(tmp_path, ["a.png", "gone.png"])))
+    env = base_env(tmp_path, replay)
+    run = ocrflow("invoke", "event.json", cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"batchItemFailures": []}  # a failure is published too
+    (tmp_path / "event.json").write_text(json.dumps(sqs_batch(tmp_path, ["a.png", "b.png"])))
+    (bucket / "b.png").write_bytes(png_bytes(90, 40))
+    down = {**env, "RESULT_QUEUE_URL": "sqlite:////proc/forbidden/q.db?queue=r"}
+    run = ocrflow("invoke", "event.json", cwd=tmp_path, env=down)
+    assert run.returncode == 1, run.stderr
+    # a.png's result is already published (a duplicate); b.png's cannot be
+    assert json.loads(run.stdout) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}

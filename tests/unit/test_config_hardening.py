@@ -86,6 +86,14 @@ CASES = [
                                 "url_template": "https://{bucket}.obs.cn-north-4.myhuaweicloud.com/{key}"}]),
      "OCR_URL_ALLOWED_HOSTS"),
     ("POWERTOOLS_SERVICE_NAME", "svc\nname", "pattern"),
+    # an unbalanced '[' reads as an IPv6 host to the standard parser
+    ("OCR_ENDPOINT", "https://[ocr.{region}.myhuaweicloud.com", "not a URL"),
+    ("RESULT_QUEUE_URL", "amqp://guest:guest@[127.0.0.1:5672/%2F?queue=q", "not a URL"),
+    ("IDEMPOTENCY_STORE_URL", "redis://[127.0.0.1:6379/0", "not a URL"),
+    ("OBJECT_STORE_URL", "s3://[bucket", "not a URL"),
+    ("CLAIM_CHECK_URL", "s3://[results/large/", "not a URL"),
+    ("FAILURE_QUEUE_URL", "amqp://guest:guest@127.0.0.1:5672/%2F?queue=a\u2028b", "non-printable"),
+    ("OBJECT_STORE_URL", "s3://?endpoint=https://[obs.example", "not a URL"),
 ]
 
 
@@ -158,3 +166,44 @@ def test_a_redis_stream_url_with_a_bad_maxlen_is_refused_by_the_loader() -> None
     with pytest.raises(ConfigError) as err:
         load_settings({"RESULT_QUEUE_URL": "redis://127.0.0.1:6379/0?stream=s&maxlen=-5"})
     assert err.value.variable == "RESULT_QUEUE_URL"
+
+
+@pytest.mark.parametrize("variable, value, words", [
+    ("HUAWEICLOUD_SDK_AK", "AKPART1\r\nX-Injected: 1", "line break"),
+    ("OCR_IAM_TOKEN", "MIItokenpart\nInjected: 1", "line break"),
+    ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "tokenpart\rInjected", "line break"),
+    ("HUAWEICLOUD_SDK_SK", "SKPART\u00e9SECRET", "not ASCII"),
+    ("HUAWEICLOUD_SDK_SK", "SKPART\udcffSECRET", "not ASCII"),  # an undecodable byte
+    ("HUAWEICLOUD_SDK_AK", "AKPART\x1bSECRET", "control character"),
+])
+def test_a_credential_a_header_or_the_signer_cannot_carry_stops_the_start(
+        env: Path, replay: ReplayServer, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], variable: str, value: str, words: str) -> None:
+    """Before, every record then failed (OCRFLOW.TRANSPORT for a line break, INTERNAL_ERROR
+    for a non-ASCII SK), each after the start had been declared good."""
+    monkeypatch.setenv(variable, value)
+    status = cli.main(["invoke", "event.json"])
+    out, err = capsys.readouterr()
+    assert status == 2, err
+    [line] = err.splitlines()
+    assert line.startswith(f"ocrflow: configuration error: {variable}: ") and words in line, line
+    for piece in ("PART", "SECRET", "Injected"):
+        assert piece not in err
+    assert replay.received == []
+
+
+@pytest.mark.parametrize("folder", ["state?x=1", "state#frag", "a%2Fb", "100%", "sp ace"])
+def test_the_state_folder_is_the_folder_named(env: Path, replay: ReplayServer,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str],
+                                              folder: str) -> None:
+    """'?', '#' and '%2F' in OCRFLOW_STATE_DIR were read as a query, a fragment or a '/'
+    of the embedded queue's URL: blamed on RESULT_QUEUE_URL, or written somewhere else."""
+    monkeypatch.setenv("OCRFLOW_STATE_DIR", str(env / folder))
+    status = cli.main(["invoke", "event.json"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert sorted(p.name for p in (env / folder).iterdir() if p.suffix == ".db") == [
+        "idempotency.db", "queues.db"]
+    assert not (env / "a").exists()
+    assert len(replay.received) == 1

@@ -79,32 +79,41 @@ def test_what_is_not_an_ocrflow_message_is_a_message_error(body: Any, problem: s
 
 
 def test_lambda_sqs_event_pairs() -> None:
-    bodies = [result_message().body().decode() for _ in range(2)]
+    bodies = [result_message().body().decode(), "not json", result_message().body().decode()]
     event = {"Records": [{"messageId": f"m{i}", "eventSource": "aws:sqs", "body": b}
                          for i, b in enumerate(bodies)]}
-    assert [(mid, m.id) for mid, m in parse_sqs_event(event)] == [
-        ("m0", json.loads(bodies[0])["id"]), ("m1", json.loads(bodies[1])["id"])]
+    pairs = parse_sqs_event(event)
+    assert [mid for mid, _ in pairs] == ["m0", "m1", "m2"]
+    assert isinstance(pairs[1][1], MessageError)  # the bad record alone, the batch goes on
+    assert [m.id for _, m in pairs if isinstance(m, OcrResult)] == [
+        json.loads(bodies[0])["id"], json.loads(bodies[2])["id"]]
 
 
 def claim_checked(tmp_path: Path) -> tuple[dict[str, Any], Path]:
-    stored = tmp_path / "store" / "uploads" / "ocrflow-results" / "r.json"
-    stored.parent.mkdir(parents=True)
+    """A result stored where ocrflow stores it (the folder store under ``tmp_path/store``)."""
+    message = result_message()
+    stored = tmp_path / "store" / "uploads" / "ocrflow-results" / f"{message.id}.json"
+    stored.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(RESULT).encode()
     stored.write_bytes(data)
-    message = result_message().stored_at({"url": stored.as_uri(), "bytes": len(data),
-                                          "sha256": hashlib.sha256(data).hexdigest()})
+    message = message.stored_at({"url": stored.as_uri(), "bytes": len(data),
+                                 "sha256": hashlib.sha256(data).hexdigest()})
     event = json.loads(message.body())
     del event["data"]["text"]  # as a claim check leaves it when the message is still too large
     return event, stored
 
 
-def test_result_and_text_of_a_claim_checked_message(tmp_path: Path) -> None:
+def test_result_and_text_of_a_claim_checked_message(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     event, _ = claim_checked(tmp_path)
     message = parse(event)
+    store = (tmp_path / "store").as_uri()
     assert isinstance(message, OcrResult) and message.data.result is None
+    assert result_of(message, store) == RESULT
+    assert text(message, store) == "first\nsecond"
+    assert resolved(event, store)["data"]["result"] == RESULT
+    monkeypatch.setenv("OBJECT_STORE_URL", store)  # the consumer's own configuration
     assert result_of(message) == RESULT
-    assert text(message) == "first\nsecond"
-    assert resolved(event)["data"]["result"] == RESULT
 
 
 def test_queue_dump_resolve_puts_claim_checked_results_back(tmp_path: Path) -> None:
@@ -125,6 +134,8 @@ def test_queue_dump_resolve_puts_claim_checked_results_back(tmp_path: Path) -> N
     stored.write_bytes(b"{}")  # the stored bytes are not the ones the message names
     refused = ocrflow("queue", "dump", "--resolve", url, cwd=tmp_path, env=env)
     assert refused.returncode == 1 and "not the stored result" in refused.stderr
+    # the message after the refused one is still printed
+    assert [json.loads(line)["data"]["result"] for line in refused.stdout.splitlines()] == [RESULT]
 
 
 def test_the_guard_runs_a_handler_once_per_event_and_again_after_a_failure(tmp_path: Path) -> None:

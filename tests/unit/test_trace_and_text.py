@@ -161,5 +161,6 @@ def test_a_claim_checked_documents_text_is_recomputed_by_the_consumer(
     assert "result_ref" in message["data"] and "text" not in message["data"]
     parsed = parse_message(json.dumps(message))
     assert isinstance(parsed, OcrResult)
-    assert text(parsed) == "\n".join([line] * 20)
-    assert [p["text"] for p in resolved(message)["data"]["pages"]] == ["\n".join([line] * 10)] * 2
+    store = h.settings.object_store_url
+    assert text(parsed, store) == "\n".join([line] * 20)
+    assert [p["text"] for p in resolved(message, store)["data"]["pages"]] == ["\n".join([line] * 10)] * 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from .. import redact
 from ..errors import ConfigError
 
 OPTIONS = ("endpoint", "region", "addressing")
@@ -18,4 +19,12 @@ def store_options(url: str) -> dict[str, str]:
                           f"expected {', '.join(OPTIONS)}")
     if query.get("addressing") not in (None, "virtual", "path"):
         raise ConfigError("OBJECT_STORE_URL", "addressing is virtual or path")
+    endpoint = query.get("endpoint")
+    if endpoint is not None:  # read as the client library will read it
+        from ..urlcheck import http_endpoint
+
+        if not endpoint.lower().startswith(("http://", "https://")):
+            raise ConfigError("OBJECT_STORE_URL",
+                              f"endpoint must be an http(s) URL, got {redact.url(endpoint)[:80]!r}")
+        http_endpoint(endpoint, "OBJECT_STORE_URL")
     return query

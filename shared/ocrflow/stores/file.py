@@ -4,9 +4,11 @@ For local runs and tests. ETags are the MD5 of the content, as S3 gives for sing
 uploads. Versions are not kept: a ``version_id`` is ignored.
 
 Names come from events, so neither a bucket nor a key may leave the root: a bucket is one
-folder name (:func:`ocrflow.names.file_bucket_problem`), a key resolves (symbolic links
-followed) inside its bucket. Only regular files are objects: a named pipe or a device is
-refused from its type, opened without blocking, and never read.
+folder name (:func:`ocrflow.names.file_bucket_problem`), a key is the canonical path of a file
+(:func:`ocrflow.names.file_key_problem`: no ``.``, ``..`` or empty segment, no trailing
+``/``) and resolves (symbolic links followed) inside its bucket. Only regular files are
+objects: a named pipe or a device is refused from its type, opened without blocking, and never
+read.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from urllib.parse import unquote, urlsplit
 from ..errors import (
     BucketInvalid,
     ConfigError,
+    KeyInvalid,
     ObjectChanged,
     ObjectNotFound,
     ObjectStoreError,
     ObjectTooLarge,
 )
 from ..models import ObjectInfo
-from ..names import file_bucket_problem
+from ..names import file_bucket_problem, file_key_problem
 from ..ports import ObjectStore
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -61,6 +64,9 @@ class FileStore(ObjectStore):
         problem = file_bucket_problem(bucket)
         if problem is not None:
             raise BucketInvalid(problem)
+        problem = file_key_problem(key)
+        if problem is not None:  # one file, one key
+            raise KeyInvalid(problem)
         try:
             base = (self.root / bucket).resolve()
             path = (base / key).resolve()

@@ -215,10 +215,15 @@ class ObsStore(ObjectStore):
         for attempt in range(ATTEMPTS):
             signed = sign_v4(method, path, params, {"host": urlsplit(origin).netloc, **(headers or {})},
                              credentials, region, datetime.now(timezone.utc))
+            prepared = transport.session.prepare_request(
+                requests.Request(method, url, headers=signed, data=body or None))
+            # the path as signed: requests would drop './' and resolve '../', reading
+            # 'a.png' for the key './a.png' (there another object)
+            prepared.url = url
             try:
-                response = transport.session.request(
-                    method, url, headers=signed, data=body or None, timeout=(3.05, 20),
-                    proxies=transport.proxies_for(origin), allow_redirects=False, stream=stream)
+                response = transport.session.send(
+                    prepared, timeout=(3.05, 20), proxies=transport.proxies_for(origin),
+                    allow_redirects=False, stream=stream)
             except requests.RequestException as exc:
                 last = exc
             else:
