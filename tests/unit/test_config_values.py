@@ -43,6 +43,8 @@ EXAMPLES = {
     "OCR_READ_TIMEOUT_S": "20", "OCR_MAX_ATTEMPTS": "4", "OCR_DEADLINE_S": "60",
     "OCR_URL_ALLOWED_HOSTS": '[".obs.cn-north-4.myhuaweicloud.com"]',
     "OCRFLOW_STATE_DIR": "state", "OCR_CATALOGUE_CHECK": "strict",
+    "OCR_METRICS": "ces", "CES_ENDPOINT": "https://ces.{region}.myhuaweicloud.com",
+    "OCR_METRICS_NAMESPACE": "OCRFLOW.OCR",
 }
 VARIABLES = sorted(name for names in ENV.values() for name in names)
 FIELD_OF = {name: field for field, names in ENV.items() for name in names}
@@ -85,6 +87,9 @@ def usable(settings: Any, name: str) -> None:
     if field == "endpoint":
         requests.Request("POST", settings.endpoint_for("cn-north-4") + "/v2/p/ocr/general-text",
                          data=b"{}").prepare()
+    if field == "ces_endpoint":
+        requests.Request("POST", settings.ces_endpoint.replace("{region}", "cn-north-4")
+                         + "/V1.0/p/metric-data", data=b"[]").prepare()
     if field in ("ak", "sk", "security_token") and settings.ak:
         headers = sign("POST", "https://ocr.cn-north-4.myhuaweicloud.com/v2/p/ocr/general-text",
                        {"Content-Type": "application/json"}, b"{}",
