@@ -21,11 +21,11 @@ $(PY):
 
 # one stamp per set of extras; reinstalled when pyproject.toml changes
 $(VENV)/.run-installed: pyproject.toml | $(PY)
-	$(PIP) install -q -e ".[emulator,documents]"
+	$(PIP) install -q -e ".[emulator,documents,render]"
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(PY)
-	$(PIP) install -q -e ".[test,dev,aws,amqp,redis,kafka,emulator,documents]"
+	$(PIP) install -q -e ".[test,dev,aws,amqp,redis,kafka,emulator,documents,render]"
 	touch $@
 
 run: $(VENV)/.run-installed
