@@ -167,6 +167,7 @@ def _photo(original: bytes, sent: dict[str, Any] | None) -> tuple[Any, bytes | N
         except ImportError as exc:
             raise RenderError(_extra(exc)) from None
         pillow_heif.register_heif_opener()
+    image: Any
     try:
         image = Image.open(io.BytesIO(original))
         image.load()
@@ -281,7 +282,8 @@ def _scaled(box: tuple[float, float, float, float], factor: float, width: int,
     return x0, y0, x1, y1
 
 
-def page_sizes(original: bytes, pages: list[PageResult], dpi: float = DEFAULT_DPI) -> list[tuple[int, int, float]]:
+def page_sizes(original: bytes, pages: list[PageResult],
+               dpi: float = DEFAULT_DPI) -> list[tuple[int, int, float]]:
     """Each page's (width, height) in the page image's pixels and the factor from result
     coordinates to them, without rendering anything."""
     if filecheck.sniff_format(original) == "pdf":
