@@ -43,6 +43,7 @@ $(ASYNCAPI_CHECK): scripts/asyncapi/package.json scripts/asyncapi/package-lock.j
 
 test: $(VENV)/.test-installed services $(ASYNCAPI_CHECK)
 	@bash scripts/ensure_font.sh
+	@bash scripts/ensure_chromium.sh
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.test-installed $(ASYNCAPI_CHECK)

@@ -23,7 +23,7 @@ from .text import text_of
 from .words import Block, blocks_of
 
 #: Widest page image in the report, in pixels (the page itself is shown at most this wide).
-MAX_WIDTH = 900
+MAX_WIDTH = 640
 #: Confidence bands and their colours: the provider's number, 0–1.
 BANDS = ((0.9, "#1a9641", "≥ 0.90"), (0.7, "#f39c12", "0.70–0.90"), (0.0, "#d7191c", "< 0.70"))
 NO_CONFIDENCE = "#2c7bb6"
@@ -38,7 +38,7 @@ h1{font-size:20px;margin:0 0 4px}
 .facts{color:#555;margin-bottom:10px}
 .facts b{color:#222}
 .failure .facts .outcome{color:#b00}
-.page{display:flex;gap:18px;align-items:flex-start;margin:10px 0}
+.page{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start;margin:10px 0}
 .view{position:relative;flex:none;border:1px solid #ccc;line-height:0}
 .view img{display:block}
 .view svg{position:absolute;left:0;top:0}

@@ -8,12 +8,12 @@ from __future__ import annotations
 import io
 import json
 import random
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from defusedxml.ElementTree import fromstring  # an XML parser (fpdf2 brings defusedxml)
 from PIL import Image, ImageDraw
 
 from ocrflow import consumer
@@ -138,7 +138,7 @@ def test_hocr_parses_and_its_boxes_lie_within_its_pages(run: Any) -> None:
     h, messages = run
     ns = {"h": "http://www.w3.org/1999/xhtml"}
     for key, pages in (("scans/order.png", [IMAGE_LINES]), ("reports/annual.pdf", PDF_PAGES)):
-        root = ET.fromstring(consumer.render(messages[key], "hocr", store(h)))
+        root = fromstring(consumer.render(messages[key], "hocr", store(h)))
         divs = root.findall(".//h:div[@class='ocr_page']", ns)
         assert len(divs) == len(pages)
         for div, lines in zip(divs, pages):
