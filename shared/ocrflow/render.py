@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from . import filecheck
 from .errors import ObjectChanged, ObjectNotFound, ObjectStoreError, OcrflowError
 from .text import text_of
-from .words import Block, blocks_of, extent, split_words
+from .words import Block, blocks_of, split_words
 
 if TYPE_CHECKING:
     from .consumer import OcrFailure, OcrResult
@@ -133,7 +133,8 @@ def page_images(original: bytes, pages: list[PageResult], dpi: float = DEFAULT_D
         yield PageImage(page.number, image, 1.0, dpi, encoded)
 
 
-def _pdf_pages(original: bytes, pages: list[PageResult], dpi: float) -> Iterator[PageImage]:
+def _pdf_document(original: bytes, pages: list[PageResult]) -> Iterator[tuple[PageResult, Any]]:
+    """Each of ``pages`` with its PDFium page, the document open meanwhile."""
     try:
         import pypdfium2 as pdfium
     except ImportError as exc:
@@ -146,10 +147,15 @@ def _pdf_pages(original: bytes, pages: list[PageResult], dpi: float) -> Iterator
         for page in pages:
             if not 1 <= page.number <= len(document):
                 raise RenderError(f"the original PDF has no page {page.number}")
-            image = document[page.number - 1].render(scale=dpi / 72).to_pil()
-            yield PageImage(page.number, image, dpi / SERVICE_PDF_DPI, dpi)
+            yield page, document[page.number - 1]
     finally:
         document.close()
+
+
+def _pdf_pages(original: bytes, pages: list[PageResult], dpi: float) -> Iterator[PageImage]:
+    for page, pdf_page in _pdf_document(original, pages):
+        image = pdf_page.render(scale=dpi / 72).to_pil()
+        yield PageImage(page.number, image, dpi / SERVICE_PDF_DPI, dpi)
 
 
 def _photo(original: bytes, sent: dict[str, Any] | None) -> tuple[Any, bytes | None]:
@@ -227,15 +233,17 @@ def _grid(cells: list[Block]) -> list[str]:
     return _table(grid) + [_cell(c.text) for c in cells if c not in placed]
 
 
-def _flatten_fields(value: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+def fields_of(value: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """A card or invoice answer as (dotted field name, value) rows; boxes and confidences
+    left out: they say where and how sure, the values are the content."""
     if isinstance(value, dict):
         for key, item in value.items():
             if "location" in key or key.endswith("confidence"):
-                continue  # where and how sure, not what: the fields' values are the content
-            yield from _flatten_fields(item, f"{prefix}.{key}" if prefix else str(key))
+                continue
+            yield from fields_of(item, f"{prefix}.{key}" if prefix else str(key))
     elif isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
         for i, item in enumerate(value):
-            yield from _flatten_fields(item, f"{prefix}[{i}]")
+            yield from fields_of(item, f"{prefix}[{i}]")
     elif value is not None and value != "" and value != []:
         shown = ", ".join(map(str, value)) if isinstance(value, list) else value
         yield prefix or "value", _cell(shown)
@@ -258,7 +266,7 @@ def _page_markdown(api: str | None, result: Any) -> list[str]:
     lines = text_of(api, result)
     if lines is not None:
         return [_cell(line) + "  " for line in lines.split("\n") if line]
-    fields = list(_flatten_fields(result))
+    fields = list(fields_of(result))
     return _table([["field", "value"], *[[k, v] for k, v in fields]]) if fields else []
 
 
@@ -287,24 +295,11 @@ def page_sizes(original: bytes, pages: list[PageResult],
     """Each page's (width, height) in the page image's pixels and the factor from result
     coordinates to them, without rendering anything."""
     if filecheck.sniff_format(original) == "pdf":
-        try:
-            import pypdfium2 as pdfium
-        except ImportError as exc:
-            raise RenderError(_extra(exc)) from None
-        try:
-            document = pdfium.PdfDocument(original)
-        except pdfium.PdfiumError as exc:
-            raise RenderError(f"the original PDF cannot be opened: {exc}") from None
-        try:
-            out = []
-            for page in pages:
-                if not 1 <= page.number <= len(document):
-                    raise RenderError(f"the original PDF has no page {page.number}")
-                w, h = document[page.number - 1].get_size()
-                out.append((round(w * dpi / 72), round(h * dpi / 72), dpi / SERVICE_PDF_DPI))
-            return out
-        finally:
-            document.close()
+        out = []
+        for _, pdf_page in _pdf_document(original, pages):
+            w, h = pdf_page.get_size()
+            out.append((round(w * dpi / 72), round(h * dpi / 72), dpi / SERVICE_PDF_DPI))
+        return out
     image, _ = _photo(original, pages[0].input if pages else None)
     return [(image.width, image.height, 1.0)][: len(pages)]
 
@@ -463,6 +458,3 @@ def output_path(out_dir: Path, key: str, fmt: str) -> Path:
         raise RenderError(f"key {key!r} leads outside the output folder")
     return path
 
-
-def extent_of(api: str | None, result: Any) -> tuple[float, float]:
-    return extent(blocks_of(api, result))

@@ -14,7 +14,7 @@ from typing import Any
 from .render import (
     PageResult,
     RenderError,
-    _flatten_fields,
+    fields_of,
     page_images,
     pages_of,
     read_original,
@@ -92,7 +92,7 @@ def _side(api: str | None, result: Any, number: int, pages: int) -> str:
     if text is not None:
         shown = html.escape(text) if text else '<span class="note">no text recognised</span>'
         return f'{head}<pre class="text">{shown}</pre>'
-    fields = list(_flatten_fields(result))
+    fields = list(fields_of(result))
     if not fields:
         return f'{head}<p class="note">no text or fields in the answer</p>'
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in fields)

@@ -98,8 +98,3 @@ def split_words(block: Block) -> list[Block]:
         at += 1
     return out
 
-
-def extent(blocks: list[Block]) -> tuple[float, float]:
-    """The right and bottom edges of the blocks' boxes (0 when none has one)."""
-    boxes = [b.box for b in blocks if b.box is not None]
-    return (max((b[2] for b in boxes), default=0.0), max((b[3] for b in boxes), default=0.0))
