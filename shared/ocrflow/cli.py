@@ -269,9 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="object store of the claim-checked results (default: OBJECT_STORE_URL)")
     d.set_defaults(func=cmd_queue_dump)
 
-    from .outputs_cli import add_render_parser
-
-    add_render_parser(sub, cmd_render)
+    try:
+        from .outputs_cli import add_render_parser
+    except ImportError:  # the function bundle leaves the document outputs out (a tool)
+        pass
+    else:
+        add_render_parser(sub, cmd_render)
 
     p = sub.add_parser("backfill", help="send one upload notification per object already in a bucket")
     p.add_argument("source", metavar="s3://BUCKET/PREFIX")

@@ -136,3 +136,20 @@ def test_blocks_carry_box_and_confidence_and_words_share_the_line() -> None:
     seal = {"seal_list": [{"words_block_list": [{"words": "章", "words_confidence": 0.8}]}]}
     assert blocks_of("seal", seal)[0].confidence == 0.8
     assert blocks_of("id-card", {"name": "x"}) == []
+
+
+def test_a_claim_checked_result_is_fetched_and_checked_before_it_renders(tmp_path: Path) -> None:
+    import hashlib
+
+    pages = [{"page": 1, "result": {"words_block_list": [{"words": "first page"}]}},
+             {"page": 2, "result": {"words_block_list": [{"words": "second page"}]}}]
+    stored = json.dumps(pages).encode()
+    path = tmp_path / "stored.json"
+    path.write_bytes(stored)
+    ref = {"url": path.as_uri(), "bytes": len(stored), "sha256": hashlib.sha256(stored).hexdigest()}
+    message = result_message("general-text", None, key="long.pdf", result_ref=ref, pages_total=2)
+    md = consumer.render(message, "markdown").decode()
+    assert "## Page 1\n\nfirst page" in md and "## Page 2\n\nsecond page" in md
+    path.write_bytes(stored.replace(b"first", b"FIRST"))  # not the bytes the message names
+    with pytest.raises(consumer.ResultRefError):
+        consumer.render(message, "markdown")
