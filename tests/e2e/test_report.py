@@ -57,6 +57,8 @@ def test_the_run_report_shows_every_file_with_its_text_in_chromium(
         for name, value in run_env(tmp_path, emu.url + "/{region}", OCR_READ_TIMEOUT_S="120",
                                    OCR_DEADLINE_S="300").items():
             monkeypatch.setenv(name, value)
+        # `ocrflow run` quiets the log through the environment: set here, so it is undone after
+        monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
         assert main(["run", str(folder), "--report", str(report)]) == 0
     printed = capsys.readouterr().out
     assert f"Report: {report}" in printed
