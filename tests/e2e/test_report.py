@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from ocrflow import log
 from ocrflow.cli import main
 from ocrflow.emulator.server import start_emulator
 from tests.support.documents import squash
@@ -59,7 +61,12 @@ def test_the_run_report_shows_every_file_with_its_text_in_chromium(
             monkeypatch.setenv(name, value)
         # `ocrflow run` quiets the log through the environment: set here, so it is undone after
         monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
-        assert main(["run", str(folder), "--report", str(report)]) == 0
+        try:
+            assert main(["run", str(folder), "--report", str(report)]) == 0
+        finally:
+            # `ocrflow run` sends the log to the stderr of the moment, here capsys's stream,
+            # which closes after this test: later tests would log into a closed file
+            log.configure("ocrflow", "INFO", sys.__stderr__)
     printed = capsys.readouterr().out
     assert f"Report: {report}" in printed
 
