@@ -23,11 +23,11 @@ $(PY):
 
 # one stamp per set of extras; reinstalled when pyproject.toml changes
 $(VENV)/.run-installed: pyproject.toml | $(PY)
-	$(PIP) install -q -e ".[emulator,documents]"
+	$(PIP) install -q -e ".[emulator,documents,render]"
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(PY)
-	$(PIP) install -q -e ".[test,dev,aws,amqp,redis,kafka,emulator,documents]"
+	$(PIP) install -q -e ".[test,dev,aws,amqp,redis,kafka,emulator,documents,render]"
 	touch $@
 
 run: $(VENV)/.run-installed
@@ -45,6 +45,7 @@ $(ASYNCAPI_CHECK): scripts/asyncapi/package.json scripts/asyncapi/package-lock.j
 
 test: $(VENV)/.test-installed services $(ASYNCAPI_CHECK)
 	@bash scripts/ensure_font.sh
+	@bash scripts/ensure_chromium.sh
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.test-installed $(ASYNCAPI_CHECK)

@@ -26,5 +26,6 @@ done
 echo "Local OCR emulator at $URL (recognition runs on this machine's CPU)"
 export OCR_ENDPOINT="$URL/{region}"
 echo
-"$BIN/ocrflow" run samples
+"$BIN/ocrflow" run samples --report "$STATE/report.html"
 echo "(each message is a CloudEvent; $BIN/ocrflow queue dump prints them as JSON lines)"
+echo "(the report shows each page with its recognised boxes and text: open it in a browser)"

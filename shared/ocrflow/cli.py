@@ -154,6 +154,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         out.write(f"Failures: ocrflow queue dump '{shown(settings.queue_url('failure'))}'\n")
     if args.json:
         _print_json(summarise(outcomes), out)
+    if args.report:
+        from .outputs_cli import write_run_report
+
+        out.write(f"Report: {write_run_report(args.report, outcomes, settings, root)}\n")
     return EXIT_OK if counts["unpublished"] == 0 else EXIT_NOT_ALL_PUBLISHED
 
 
@@ -193,6 +197,12 @@ def cmd_queue_dump(args: argparse.Namespace) -> int:
         sys.stderr.write(f"ocrflow: {left_out} message(s) could not be resolved\n")
         return EXIT_NOT_ALL_PUBLISHED
     return EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from .outputs_cli import cmd_render as render
+
+    return render(args, _settings())
 
 
 def cmd_redrive(args: argparse.Namespace) -> int:
@@ -264,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="process every file under DIR as an upload (bucket = DIR's name)")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--json", action="store_true", help="also print the full summary as JSON")
+    p.add_argument("--report", default=None, metavar="FILE.html",
+                   help="also write one self-contained HTML page: each page with its boxes and text")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("queue", help="inspect a queue")
@@ -275,6 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--store", default=None, metavar="URL",
                    help="object store of the claim-checked results (default: OBJECT_STORE_URL)")
     d.set_defaults(func=cmd_queue_dump)
+
+    try:
+        from .outputs_cli import add_render_parser
+    except ImportError:  # the function bundle leaves the document outputs out (a tool)
+        pass
+    else:
+        add_render_parser(sub, cmd_render)
 
     p = sub.add_parser("backfill", help="send one upload notification per object already in a bucket")
     p.add_argument("source", metavar="s3://BUCKET/PREFIX")

@@ -434,3 +434,28 @@ class ConsumerGuard:
 
     def close(self) -> None:
         self.store.close()
+
+
+# --- documents made from a message ----------------------------------------------------------------
+def render(message: Any, fmt: str, store: ObjectStore | str | None = None, *, dpi: float = 144) -> bytes:
+    """One message as a file people keep: ``fmt`` is ``pdf`` (searchable: the page images
+    with the text as an invisible layer), ``markdown``, ``hocr`` or ``text``. ``message``
+    is a parsed message or one as a queue delivers it; ``store`` (an
+    :class:`~ocrflow.ports.ObjectStore` or its URL) holds the original upload and any
+    claim-checked result. Raises :class:`ocrflow.render.RenderError` for a failure message
+    or an original that is gone. ``pdf`` and ``hocr`` need ``pip install 'ocrflow[render]'``."""
+    from .render import needs_original, render_message, require
+
+    require(fmt)
+    if not isinstance(message, (OcrResult, OcrFailure)):
+        message = parse_message(message)
+    opened = store
+    if isinstance(store, str) or (store is None and needs_original(fmt)):
+        from .registry import open_object_store
+
+        opened = open_object_store(store or "s3://", "OBJECT_STORE_URL")
+    try:
+        return render_message(message, fmt, opened if isinstance(opened, ObjectStore) else None, dpi)
+    finally:
+        if opened is not store and isinstance(opened, ObjectStore):
+            opened.close()
