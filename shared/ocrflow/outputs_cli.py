@@ -8,13 +8,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import ConfigError, OcrflowError
+from .terminal import shown
 
 EXIT_OK, EXIT_REPORTED = 0, 1
-
-
-def _printable(text: str) -> str:
-    # names come from uploads: control characters would drive the terminal
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def cmd_render(args: argparse.Namespace, settings: Any) -> int:
@@ -47,20 +43,20 @@ def cmd_render(args: argparse.Namespace, settings: Any) -> int:
                 data = render_message(message, args.format, store, args.dpi)
             except (RenderError, MessageError) as exc:
                 reported += 1
-                err.write(f"{_printable(key)}: {_printable(str(exc))}\n")
+                err.write(f"{shown(key)}: {shown(str(exc))}\n")
                 continue
             except OcrflowError as exc:  # a claim check that cannot be fetched, for one
                 reported += 1
-                err.write(f"{_printable(key)}: {_printable(str(exc))}\n")
+                err.write(f"{shown(key)}: {shown(str(exc))}\n")
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
             written += 1
-            sys.stdout.write(f"{_printable(str(path))}\n")
+            sys.stdout.write(f"{shown(str(path))}\n")
     finally:
         queue.close()
         store.close()
-    err.write(f"{written} files written under {_printable(str(out_dir))}, {reported} messages reported\n")
+    err.write(f"{written} files written under {shown(str(out_dir))}, {reported} messages reported\n")
     return EXIT_OK if reported == 0 else EXIT_REPORTED
 
 

@@ -144,12 +144,15 @@ def test_a_claim_checked_result_is_fetched_and_checked_before_it_renders(tmp_pat
     pages = [{"page": 1, "result": {"words_block_list": [{"words": "first page"}]}},
              {"page": 2, "result": {"words_block_list": [{"words": "second page"}]}}]
     stored = json.dumps(pages).encode()
-    path = tmp_path / "stored.json"
+    # where the producer writes it: the upload's bucket, ocrflow-results/<message id>.json
+    path = tmp_path / "b" / "ocrflow-results" / "m-1.json"
+    path.parent.mkdir(parents=True)
     path.write_bytes(stored)
     ref = {"url": path.as_uri(), "bytes": len(stored), "sha256": hashlib.sha256(stored).hexdigest()}
     message = result_message("general-text", None, key="long.pdf", result_ref=ref, pages_total=2)
-    md = consumer.render(message, "markdown").decode()
+    store = tmp_path.as_uri()
+    md = consumer.render(message, "markdown", store).decode()
     assert "## Page 1\n\nfirst page" in md and "## Page 2\n\nsecond page" in md
     path.write_bytes(stored.replace(b"first", b"FIRST"))  # not the bytes the message names
     with pytest.raises(consumer.ResultRefError):
-        consumer.render(message, "markdown")
+        consumer.render(message, "markdown", store)
