@@ -20,8 +20,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import boundedjson, catalogue, redact, urlcheck, urlmode
+from .confidence import review_problem
 from .errors import ConfigError
 from .routing import RegionProblem, Route, RouteRule, option_problems, region_problems, rule_problems
+from .usage import price_problem
 
 # field name -> environment variables, first one set wins
 ENV: dict[str, tuple[str, ...]] = {
@@ -57,8 +59,11 @@ ENV: dict[str, tuple[str, ...]] = {
     "url_allowed_hosts": ("OCR_URL_ALLOWED_HOSTS",),
     "state_dir": ("OCRFLOW_STATE_DIR",),
     "catalogue_check": ("OCR_CATALOGUE_CHECK",),
+    "review_below": ("OCR_REVIEW_BELOW",),
+    "price_per_unit": ("OCR_PRICE_PER_UNIT",),
 }
-JSON_FIELDS = {"api_regions", "project_ids", "routes", "url_allowed_hosts", "max_calls_per_second"}
+JSON_FIELDS = {"api_regions", "project_ids", "routes", "url_allowed_hosts", "max_calls_per_second",
+               "review_below", "price_per_unit"}
 #: Fields whose whole value is a secret, and fields that are URLs which may carry one.
 SECRET_FIELDS = ("ak", "sk", "security_token", "iam_token")
 URL_FIELDS = ("endpoint", "result_queue_url", "failure_queue_url", "object_store_url",
@@ -128,6 +133,11 @@ class Settings(BaseModel):
     #: "strict": a routed API whose region's endpoint table does not list it stops the
     #: start; "warn": a warning at start, and the call is made anyway
     catalogue_check: catalogue.CatalogueCheck = "strict"
+    #: a result whose least confidence is below this carries ``ocrreview``: one number for
+    #: every API, or {"api": n}
+    review_below: float | dict[str, float] | None = None
+    #: the user's own price per billed unit, {"api": price}, for the cost estimate of a run
+    price_per_unit: dict[str, float] | None = None
 
     # --- derived -----------------------------------------------------------------------
     def region_for(self, api: str) -> str:
@@ -195,8 +205,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     raw.update(overrides)
     from .ratelimit import limits_problem
 
-    if problem := limits_problem(raw.get("max_calls_per_second")):  # before pydantic's union messages
-        raise ConfigError(source.get("max_calls_per_second", "OCR_MAX_CALLS_PER_SECOND"), problem)
+    for field, check in (("max_calls_per_second", limits_problem), ("review_below", review_problem),
+                         ("price_per_unit", price_problem)):  # before pydantic's union messages
+        if problem := check(raw.get(field)):
+            raise ConfigError(source.get(field, ENV[field][0]), problem)
     if bool(raw.get("ak")) != bool(raw.get("sk")):
         missing = "HUAWEICLOUD_SDK_SK" if raw.get("ak") else "HUAWEICLOUD_SDK_AK"
         raise ConfigError(missing, "must be set together with its pair (AK and SK)")
@@ -273,8 +285,10 @@ def _check(settings: Settings, source: dict[str, str]) -> None:
             raise ConfigError(var("routes"), f"{problems[0]} (at {i})")
     from .ratelimit import limits_problem
 
-    if problem := limits_problem(settings.max_calls_per_second, set(cat.apis)):
-        raise ConfigError(var("max_calls_per_second"), problem)
+    for field, check in (("max_calls_per_second", limits_problem), ("review_below", review_problem),
+                         ("price_per_unit", price_problem)):
+        if problem := check(getattr(settings, field), set(cat.apis)):
+            raise ConfigError(var(field), problem)
     if settings.catalogue_check == "strict":
         unknown_options = option_problems(settings.routes, cat)
         if unknown_options:
