@@ -114,15 +114,19 @@ def _message(kind: str, binding: str) -> dict[str, Any]:
         "name": f"{name}",
         "title": f"{ce_type} on {binding}",
         "summary": summary,
-        "contentType": CLOUDEVENTS_JSON if binding != "sqs" else "application/json",
+        "contentType": CLOUDEVENTS_JSON if binding not in ("sqs", "sns") else "application/json",
         "payload": {"$ref": f"#/components/schemas/{name}"},
         "correlationId": {"$ref": "#/components/correlationIds/traceparent"},
     }
-    if binding == "sqs":
+    if binding in ("sqs", "sns"):
         message["headers"] = _attributes(kind)
         message["description"] = ("Body: the CloudEvent JSON (structured mode). Message attributes "
                                   "(String) as in `headers`. FIFO queues: group id = sha256 of the "
                                   "object key, deduplication id = the CloudEvent id.")
+        if binding == "sns":
+            message["description"] += (" Subscriptions filter on the attributes (a filter policy "
+                                       "such as {\"ocrreview\": [\"true\"]}); raw message "
+                                       "delivery keeps the CloudEvent as the body.")
     elif binding == "amqp":
         message["headers"] = _attributes(kind)
         message["description"] = ("Body: the CloudEvent JSON (structured mode); `message_id` = the "
@@ -154,10 +158,13 @@ SERVERS: dict[str, dict[str, Any]] = {
             "description": "Amazon SQS (`RESULT_QUEUE_URL=https://sqs.REGION.amazonaws.com/ACCOUNT/NAME` "
                            "or `sqs://NAME`)",
             "variables": {"region": {"default": "us-east-1"}}},
+    "sns": {"host": "sns.{region}.amazonaws.com", "protocol": "sns",
+            "description": "Amazon SNS (`RESULT_QUEUE_URL=arn:aws:sns:REGION:ACCOUNT:NAME`)",
+            "variables": {"region": {"default": "us-east-1"}}},
     "amqp": {"host": "{host}:{port}", "protocol": "amqp", "protocolVersion": "0-9-1",
              "pathname": "/{vhost}",
              "description": "RabbitMQ, Huawei DMS for RabbitMQ "
-                            "(`amqp://user:pass@host:port/vhost?queue=NAME`)",
+                            "(`amqp://user:pass@host:port/vhost?queue=NAME[&exchange=EXCHANGE]`)",
              "variables": {"host": {"default": "localhost"}, "port": {"default": "5672"},
                            "vhost": {"default": "%2F"}}},
     "redis": {"host": "{host}:{port}", "protocol": "redis",
@@ -168,7 +175,8 @@ SERVERS: dict[str, dict[str, Any]] = {
                              "(`kafka://[user:pass@]host:port[,host:port…]/TOPIC`)",
               "variables": {"bootstrap": {"default": "localhost:9092"}}},
 }
-NAME_PARAMETER = {"queue": "the queue name", "amqp": "the queue name (routing key on the default exchange)",
+NAME_PARAMETER = {"queue": "the queue name", "sns": "the topic name",
+                  "amqp": "the queue name (routing key on the default exchange, or on `exchange`)",
                   "redis": "the stream name", "kafka": "the topic"}
 
 

@@ -30,6 +30,7 @@ _QUEUES = {
     "redis": "ocrflow.queues.redis_streams:open_queue",
     "rediss": "ocrflow.queues.redis_streams:open_queue",
     "kafka": "ocrflow.queues.kafka:open_queue",
+    "arn": "ocrflow.queues.sns:open_queue",  # an SNS topic ARN, as !Ref gives it
 }
 # scheme -> "module:function" giving the largest body a queue takes, read from its URL
 # alone; schemes not listed have no practical limit.
@@ -38,6 +39,7 @@ _QUEUE_LIMITS = {
     "http": "ocrflow.queues.sqs:max_message_bytes",
     "sqs": "ocrflow.queues.sqs:max_message_bytes",
     "kafka": "ocrflow.queues.kafka:max_message_bytes",
+    "arn": "ocrflow.queues.sns:max_message_bytes",
 }
 _IDEMPOTENCY = {
     "sqlite": "ocrflow.idempotency.sqlite:open_store",
@@ -54,6 +56,7 @@ _EXTRAS = {
     "amqp": ("pika", "amqp"), "amqps": ("pika", "amqp"),
     "redis": ("redis", "redis"), "rediss": ("redis", "redis"),
     "kafka": ("confluent_kafka", "kafka"),
+    "arn": ("boto3", "aws"),
 }
 
 

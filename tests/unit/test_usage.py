@@ -196,3 +196,29 @@ def test_the_ledger_adds_up_and_drops_pages_once_answered() -> None:
         usage.Usage(0, 1), {2: usage.Usage(0, 1), 3: usage.Usage(0, 2)}, [2])
     assert ledger == usage.Ledger(usage.Usage(0, 4), {3: usage.Usage(0, 2)})
     assert usage.Ledger.decoded(b"not json") == usage.Ledger()
+
+
+def test_the_readme_sums_usage_per_day_and_prefix(h: Harness, replay: ReplayServer) -> None:
+    import re
+
+    from tests.conftest import ROOT
+
+    block = re.search(r"<!-- usage:sum -->\n```python\n(.*?)```",
+                      (ROOT / "README.md").read_text("utf-8"), re.S)
+    assert block, "README has no usage:sum example"
+    namespace: dict[str, Any] = {}
+    exec(compile(block.group(1), "README:usage:sum", "exec"), namespace)  # noqa: S102
+    replay.script(BUSY, Answer(200, OK_RESULT), Answer(200, OK_RESULT), REFUSED)
+    for key in ("invoices/a.png", "invoices/b.png", "scans/c.png"):
+        h.put("ocrflow-uploads", key, png_bytes())
+    h.invoke(s3_event("invoices/a.png", "invoices/b.png", "scans/c.png"))
+    published = h.results() + h.failures()
+    day = published[0]["time"][:10]
+    older = json.loads(json.dumps(published[0]))
+    del older["data"]["usage"]  # published before usage was reported: not counted
+    lines = [json.dumps(m) + "\n" for m in [*published, older]]  # as `ocrflow queue dump` prints
+    units, costs = namespace["usage_by"](lines, {"general-text": 0.0035})
+    assert units == {(day, "invoices", "general-text"): 2, (day, "scans", "general-text"): 0}
+    assert costs == {(day, "invoices", "general-text"): pytest.approx(0.007),
+                     (day, "scans", "general-text"): 0.0}
+    assert sum(units.values()) == metered(h)["billed_units"]
