@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ocrflow import consumer, messages
+from ocrflow import confidence, consumer, messages
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer
 from tests.unit.test_documents import pdf_of
@@ -127,3 +130,85 @@ def test_messages_of_before_parse_without_the_new_fields(make: Any, replay: Repl
     del older["data"]["usage"], older["data"]["confidence"]
     old = consumer.parse(older)
     assert old.data.usage is None and old.data.confidence is None and not old.needs_review
+
+
+@pytest.mark.parametrize("variable, value, words", [
+    ("OCR_REVIEW_BELOW", "1.5", "at most 1"),
+    ("OCR_REVIEW_BELOW", "0", "above 0"),
+    ("OCR_REVIEW_BELOW", "NaN", "NaN is not a JSON number"),
+    ("OCR_REVIEW_BELOW", "true", "a confidence such as 0.8"),
+    ("OCR_REVIEW_BELOW", '{"general-text": "high"}', "for 'general-text'"),
+    ("OCR_REVIEW_BELOW", '{"no-such-api": 0.5}', "unknown API 'no-such-api'"),
+    ("OCR_PRICE_PER_UNIT", "0.0035", "JSON object of prices"),
+    ("OCR_PRICE_PER_UNIT", '{"general-text": -1}', "from 0"),
+    ("OCR_PRICE_PER_UNIT", '{"general-text": 1e300}', "from 0 to 1,000,000"),
+    ("OCR_PRICE_PER_UNIT", '{"vat_invoice": 0.02}', "unknown API 'vat_invoice'"),
+    ("RESULT_QUEUE_URL", "arn:aws:sqs:us-east-1:123456789012:q", "SNS topic ARN"),
+    ("RESULT_QUEUE_URL", "arn:aws:sns:us-east-1:1234:q", "SNS topic ARN"),
+])
+def test_a_bad_review_price_or_topic_setting_names_its_variable(variable: str, value: str,
+                                                                 words: str) -> None:
+    from ocrflow.config import load_settings
+    from ocrflow.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        load_settings({variable: value})
+    assert info.value.variable == variable and words in str(info.value), str(info.value)
+
+
+def test_review_and_price_settings_read_as_given() -> None:
+    from ocrflow.config import load_settings
+
+    settings = load_settings({"OCR_REVIEW_BELOW": '{"vat-invoice": 0.9}',
+                              "OCR_PRICE_PER_UNIT": '{"general-text": 0.0035}'})
+    assert settings.review_below == {"vat-invoice": 0.9}
+    assert settings.price_per_unit == {"general-text": 0.0035}
+    assert load_settings({"OCR_REVIEW_BELOW": "0.8"}).review_below == 0.8
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10) | st.text(max_size=3)
+    | st.floats(allow_nan=True, allow_infinity=True),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["confidence", "words_confidence", "words_block_list", "words_region_list",
+                         "ocr_result", "seal_list", "content", "plate_number", "words", "name"]),
+        inner, max_size=5),
+    max_leaves=40)
+
+
+def _numbers(value: Any) -> list[float]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _numbers(v)]
+    return []
+
+
+@settings(max_examples=300, deadline=None)
+@given(result=_JSON, api=st.sampled_from(sorted(confidence.EXTRACTORS) + ["id-card", "nope"]))
+def test_any_answer_gives_only_numbers_it_holds_never_an_error(result: Any, api: str) -> None:
+    got = confidence.values_of(api, result)
+    held = _numbers(result)
+    assert all(math.isfinite(n) and n in held for n in got)
+    summary = confidence.confidence_of(api, result)
+    if got:
+        assert summary is not None and summary.count == len(got)
+        assert summary.min == min(got) and summary.min <= summary.mean <= max(got) + 1e-12
+    else:
+        assert summary is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(scores=st.lists(st.floats(0, 1), min_size=1, max_size=30),
+       threshold=st.floats(0.01, 1))
+def test_review_is_exactly_the_least_confidence_below_the_threshold(scores: list[float],
+                                                                   threshold: float) -> None:
+    result = {"words_block_list": [{"words": "w", "confidence": s} for s in scores]}
+    sure = confidence.confidence_of("general-text", result)
+    assert confidence.needs_review(sure, threshold) == (min(scores) < threshold)
+    assert confidence.needs_review(sure, confidence.review_threshold({"vat-invoice": threshold},
+                                                                     "general-text")) is False
