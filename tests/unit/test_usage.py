@@ -14,14 +14,14 @@ import pytest
 
 from ocrflow import usage
 from ocrflow.errors import IdempotencyError
-from ocrflow.handler import RecordsNotPublished, credentials_for
+from ocrflow.handler import credentials_for
 from ocrflow.redrive import redrive
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import OK_RESULT, Answer, ReplayServer
 from tests.unit.test_documents import pdf_of
 from tests.unit.test_pipeline import png_bytes, s3_event
+from tests.unit.test_ratelimit_flow import THROTTLED, deliver
 
-THROTTLED = Answer(429, {"error_code": "APIG.0308", "error_msg": "The throttling threshold has been reached"})
 BUSY = Answer(500, {"error_code": "ModelArts.4203", "error_msg": "internal error"})
 REFUSED = Answer(400, {"error_code": "AIS.0103",
                        "error_msg": "The image size does not meet the requirements."})
@@ -33,13 +33,6 @@ def h(tmp_path: Path, replay: ReplayServer) -> Iterator[Harness]:
     harness.rt.metrics.stream = io.StringIO()
     yield harness
     harness.close()
-
-
-def deliver(h: Harness, event: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return h.invoke(event)
-    except RecordsNotPublished as exc:
-        return {"not_published": str(exc)}
 
 
 def usage_of(message: dict[str, Any]) -> dict[str, int]:

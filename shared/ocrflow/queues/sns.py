@@ -11,7 +11,6 @@ through the claim check. A topic keeps no messages: ``dump`` names a subscribed 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +19,7 @@ from ..aws import LazyClient, error_code
 from ..errors import ConfigError, PublishError
 from ..models import OutgoingMessage
 from ..ports import Queue
-from .sqs import MAX_MESSAGE_BYTES
+from .sqs import MAX_MESSAGE_BYTES, attributes_of, fifo_ids
 
 _ARN = re.compile(r"arn:aws[a-z-]*:sns:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,256}(\.fifo)?)")
 
@@ -55,12 +54,9 @@ class SnsTopic(Queue):
         args: dict[str, Any] = {
             "TopicArn": self.arn,
             "Message": message.body.decode("utf-8"),
-            "MessageAttributes": {k: {"DataType": "String", "StringValue": v}
-                                  for k, v in message.attributes.items() if v},
+            "MessageAttributes": attributes_of(message),
+            **(fifo_ids(message) if self.arn.endswith(".fifo") else {}),
         }
-        if self.arn.endswith(".fifo"):
-            args["MessageGroupId"] = hashlib.sha256(message.key.encode("utf-8")).hexdigest()
-            args["MessageDeduplicationId"] = message.id
         try:
             self.client.publish(**args)
         except (ClientError, BotoCoreError) as exc:
