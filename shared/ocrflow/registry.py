@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -60,6 +61,11 @@ _EXTRAS = {
 }
 
 
+def known_forms(schemes: Iterable[str]) -> str:
+    """How each scheme is written in a URL: ``sqs://``, and an SNS topic by its ARN."""
+    return ", ".join(sorted("arn:aws:sns:…" if s == "arn" else f"{s}://" for s in schemes))
+
+
 def check_installed(url: str, variable: str) -> None:
     """Raises ConfigError, naming ``variable`` and the extra to install, when the backend of
     ``url`` needs a package that is not installed. Looks the package up without importing
@@ -76,8 +82,8 @@ def _load(table: dict[str, str], url: str, variable: str) -> object:
     scheme = urlsplit(url).scheme.lower()
     target = table.get(scheme)
     if target is None:
-        known = ", ".join(sorted(f"{s}://" for s in table))
-        raise UnknownSchemeError(variable, f"unsupported scheme in {url!r}; expected one of {known}")
+        raise UnknownSchemeError(variable, f"unsupported scheme in {url!r}; expected one of "
+                                           f"{known_forms(table)}")
     check_installed(url, variable)
     module_name, _, attr = target.partition(":")
     return getattr(importlib.import_module(module_name), attr)
@@ -102,8 +108,8 @@ def check_backends(urls: dict[str, str]) -> None:
         table = tables.get(variable, _QUEUES)
         scheme = urlsplit(url).scheme.lower()
         if scheme not in table:
-            known = ", ".join(sorted(f"{s}://" for s in table))
-            raise UnknownSchemeError(variable, f"unsupported scheme in {url!r}; expected one of {known}")
+            raise UnknownSchemeError(variable, f"unsupported scheme in {url!r}; expected one of "
+                                               f"{known_forms(table)}")
         check_installed(url, variable)
 
 

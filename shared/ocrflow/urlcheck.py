@@ -194,10 +194,12 @@ _IDEMPOTENCY_CHECKS: dict[str, Callable[[str, str], None]] = {
 
 # --- entry points -----------------------------------------------------------------------------
 def _scheme(url: str, variable: str, known: Callable[[], list[str]]) -> str:
+    from .registry import known_forms
+
     scheme = urlsplit(url).scheme.lower()
     if scheme not in known():
         raise UnknownSchemeError(variable, f"unsupported scheme in {redact.url(url)!r}; expected "
-                                           f"one of {', '.join(f'{s}://' for s in known())}")
+                                           f"one of {known_forms(known())}")
     return scheme
 
 
