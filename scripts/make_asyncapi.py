@@ -38,8 +38,14 @@ TRACE_HEADERS = {
 }
 
 
+REVIEW = {"type": "string", "const": "true",
+          "description": "present on a result whose confidence.min is below OCR_REVIEW_BELOW "
+                         "(the event's extension attribute `ocrreview`)"}
+
+
 def _attributes(kind: str) -> dict[str, Any]:
-    """Message attributes (SQS) / application headers (AMQP): for filtering without parsing."""
+    """Message attributes (SQS) / application headers (AMQP) / stream fields (Redis): for
+    filtering without parsing."""
     props: dict[str, Any] = {
         "type": {"type": "string", "const": KINDS[kind][0]},
         "api": {"type": "string", "description": "the OCR API, e.g. general-text"},
@@ -48,6 +54,8 @@ def _attributes(kind: str) -> dict[str, Any]:
     }
     if kind == "failure":
         props["error_code"] = {"type": "string", "description": "data.error.code"}
+    else:
+        props["ocrreview"] = REVIEW
     return {"type": "object", "required": ["type", "traceparent"], "properties": props}
 
 
@@ -65,6 +73,8 @@ def _kafka_headers(kind: str) -> dict[str, Any]:
         "ce_tracestate": TRACE_HEADERS["tracestate"],
         **TRACE_HEADERS,
     }
+    if kind == "result":
+        props["ce_ocrreview"] = REVIEW
     return {"type": "object", "required": ["content-type", "ce_id", "ce_type", "ce_traceparent"],
             "properties": props}
 
@@ -104,15 +114,19 @@ def _message(kind: str, binding: str) -> dict[str, Any]:
         "name": f"{name}",
         "title": f"{ce_type} on {binding}",
         "summary": summary,
-        "contentType": CLOUDEVENTS_JSON if binding != "sqs" else "application/json",
+        "contentType": CLOUDEVENTS_JSON if binding not in ("sqs", "sns") else "application/json",
         "payload": {"$ref": f"#/components/schemas/{name}"},
         "correlationId": {"$ref": "#/components/correlationIds/traceparent"},
     }
-    if binding == "sqs":
+    if binding in ("sqs", "sns"):
         message["headers"] = _attributes(kind)
         message["description"] = ("Body: the CloudEvent JSON (structured mode). Message attributes "
                                   "(String) as in `headers`. FIFO queues: group id = sha256 of the "
                                   "object key, deduplication id = the CloudEvent id.")
+        if binding == "sns":
+            message["description"] += (" Subscriptions filter on the attributes (a filter policy "
+                                       "such as {\"ocrreview\": [\"true\"]}); raw message "
+                                       "delivery keeps the CloudEvent as the body.")
     elif binding == "amqp":
         message["headers"] = _attributes(kind)
         message["description"] = ("Body: the CloudEvent JSON (structured mode); `message_id` = the "
@@ -127,15 +141,15 @@ def _message(kind: str, binding: str) -> dict[str, Any]:
                                                  "description": "the decoded object key"},
                                          "bindingVersion": "0.5.0"}}
     else:
+        fields = _attributes(kind)
         message["headers"] = {"type": "object", "required": ["event", "type", "id"], "properties": {
             "event": {"type": "string", "description": "the CloudEvent JSON (this payload)"},
-            "type": {"type": "string", "const": ce_type},
             "id": {"type": "string", "description": "the CloudEvent id"},
-            **TRACE_HEADERS,
+            **fields["properties"],
         }}
         message["description"] = ("One stream entry per event (XADD): field `event` holds the "
-                                  "CloudEvent JSON, `type`, `id`, `traceparent` and `tracestate` "
-                                  "repeat its attributes.")
+                                  "CloudEvent JSON; `id` and the attributes other backends carry "
+                                  "as message attributes or headers repeat it.")
     return message
 
 
@@ -144,10 +158,13 @@ SERVERS: dict[str, dict[str, Any]] = {
             "description": "Amazon SQS (`RESULT_QUEUE_URL=https://sqs.REGION.amazonaws.com/ACCOUNT/NAME` "
                            "or `sqs://NAME`)",
             "variables": {"region": {"default": "us-east-1"}}},
+    "sns": {"host": "sns.{region}.amazonaws.com", "protocol": "sns",
+            "description": "Amazon SNS (`RESULT_QUEUE_URL=arn:aws:sns:REGION:ACCOUNT:NAME`)",
+            "variables": {"region": {"default": "us-east-1"}}},
     "amqp": {"host": "{host}:{port}", "protocol": "amqp", "protocolVersion": "0-9-1",
              "pathname": "/{vhost}",
              "description": "RabbitMQ, Huawei DMS for RabbitMQ "
-                            "(`amqp://user:pass@host:port/vhost?queue=NAME`)",
+                            "(`amqp://user:pass@host:port/vhost?queue=NAME[&exchange=EXCHANGE]`)",
              "variables": {"host": {"default": "localhost"}, "port": {"default": "5672"},
                            "vhost": {"default": "%2F"}}},
     "redis": {"host": "{host}:{port}", "protocol": "redis",
@@ -158,7 +175,8 @@ SERVERS: dict[str, dict[str, Any]] = {
                              "(`kafka://[user:pass@]host:port[,host:port…]/TOPIC`)",
               "variables": {"bootstrap": {"default": "localhost:9092"}}},
 }
-NAME_PARAMETER = {"queue": "the queue name", "amqp": "the queue name (routing key on the default exchange)",
+NAME_PARAMETER = {"queue": "the queue name", "sns": "the topic name",
+                  "amqp": "the queue name (routing key on the default exchange, or on `exchange`)",
                   "redis": "the stream name", "kafka": "the topic"}
 
 
@@ -212,8 +230,11 @@ def document() -> dict[str, Any]:
             "description": ("Bucket uploads recognised by Huawei Cloud OCR, published as CloudEvents 1.0 "
                             "(structured JSON) on the result and failure queues. Every event carries "
                             "the distributed-tracing extension `traceparent`, continuing the upload's "
-                            "trace. Generated by scripts/make_asyncapi.py from the JSON Schemas in "
-                            "ocrflow/data/schemas; do not edit by hand."),
+                            "trace, and `data.usage`, what the upload cost; a result below "
+                            "`OCR_REVIEW_BELOW` carries the extension `ocrreview` (also as a message "
+                            "attribute or header, for brokers to route on). Generated by "
+                            "scripts/make_asyncapi.py from the JSON Schemas in ocrflow/data/schemas; "
+                            "do not edit by hand."),
             "license": {"name": "Apache-2.0"},
         },
         "defaultContentType": CLOUDEVENTS_JSON,

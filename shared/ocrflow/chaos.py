@@ -4,10 +4,15 @@ the product's guarantees end to end. Used by the test suite and by ``scripts/cha
 Guarantees checked:
 * one message per object — results plus failures equal the uploads, every object has one;
 * a second delivery of every event calls nothing and publishes nothing;
-* billed calls (2xx answers) ≤ results + calls whose answer never arrived (timeouts);
+* billed calls (2xx answers) ≤ answers kept in messages (a result, a document's page) + calls
+  whose answer never arrived (timeouts);
 * ocrflow's call metrics (total / success / failed) equal the emulator's counts, except
   that an answer which arrived after the client gave up is a success for the service and
-  a failure for us (the run reports how many).
+  a failure for us (the run reports how many);
+* ``data.usage`` summed over the published messages equals the metrics (``OcrCallsTotal``,
+  ``OcrBilledUnits``) and the emulator's own count of calls and billed units (less the
+  answers that arrived after the client gave up, which the provider bills and nobody saw);
+  a document's pages add up to its ``data.usage``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class ChaosReport:
     objects_with_message: int
     objects_with_two_messages: int
     unpublished: int
+    #: deliveries that gave their record back unpublished (throttled, pages pending)
+    redelivered: int
     billed: int
     unanswered: int
     redelivery_new_calls: int
@@ -43,6 +50,13 @@ class ChaosReport:
     ours: dict[str, int] = field(default_factory=dict)
     emulator: dict[str, int] = field(default_factory=dict)
     failure_codes: dict[str, int] = field(default_factory=dict)
+    #: provider answers the messages keep: one per result, one per answered page
+    answers: int = 0
+    #: ``data.usage`` summed over every published message
+    usage: dict[str, int] = field(default_factory=dict)
+    #: messages without ``data.usage``, and documents whose pages do not add up to it
+    usage_missing: int = 0
+    pages_not_summing: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -56,18 +70,29 @@ def _png(i: int) -> bytes:
     return buf.getvalue()
 
 
+def _pdf(i: int, pages: int) -> bytes:
+    from PIL import Image
+
+    images = [Image.new("L", (64 + i % 50, 32 + p), 255) for p in range(pages)]
+    buf = io.BytesIO()
+    images[0].save(buf, "PDF", save_all=True, append_images=images[1:])
+    return buf.getvalue()
+
+
 def run_chaos(uploads: int = 200, fault_rate: float = 0.3, seed: int = 7,
               faults: tuple[str, ...] = ("429", "4401", "500", "503", "504", "reset"),
               batch: int = 10, workdir: Path | None = None, read_timeout_s: float = 2.0,
-              slow_ms: int = 3000) -> ChaosReport:
+              slow_ms: int = 3000, documents: int = 0, pages: int = 3) -> ChaosReport:
+    """``documents`` of the uploads are PDFs of ``pages`` pages (one call per page)."""
     from .emulator.server import start_emulator
 
     tmp = Path(workdir or tempfile.mkdtemp(prefix="ocrflow-chaos-"))
     bucket = tmp / "buckets" / "chaos"
     bucket.mkdir(parents=True, exist_ok=True)
-    keys = [f"upload {i:04d}.png" for i in range(uploads)]
+    keys = [f"upload {i:04d}.pdf" if i < documents else f"upload {i:04d}.png"
+            for i in range(uploads)]
     for i, key in enumerate(keys):
-        (bucket / key).write_bytes(_png(i))
+        (bucket / key).write_bytes(_pdf(i, pages) if i < documents else _png(i))
     with start_emulator(fault_rate=fault_rate, faults=list(faults), seed=seed, recognition=False,
                         slow_ms=slow_ms, credentials={"CHAOSAK": "CHAOSSK"}) as emulator:
         settings = load_settings({
@@ -84,16 +109,18 @@ def run_chaos(uploads: int = 200, fault_rate: float = 0.3, seed: int = 7,
         credentials = credentials_for(settings, None)
         events = [_sqs_batch(keys, start, min(start + batch, uploads))
                   for start in range(0, uploads, batch)]
-        unanswered = 0
+        unanswered = redelivered = 0
 
         def deliver(event: dict[str, Any]) -> set[str]:
             """One invocation; returns the SQS message ids to redeliver."""
-            nonlocal unanswered
+            nonlocal unanswered, redelivered
             outcomes = Pipeline(rt).process(events_mod.parse_event(event), credentials,
                                             time.monotonic() + 120.0)
             rt.metrics.flush()
             unanswered += sum(o.billed_unknown for o in outcomes)
-            return {o.delivery_id or "" for o in outcomes if not o.done}
+            again = {o.delivery_id or "" for o in outcomes if not o.done}
+            redelivered += len(again)
+            return again
 
         pending = events
         for _ in range(5):  # the platform redelivers what was not published
@@ -121,16 +148,41 @@ def run_chaos(uploads: int = 200, fault_rate: float = 0.3, seed: int = 7,
     codes: dict[str, int] = {}
     for m in failures:
         codes[m["data"]["error"]["code"]] = codes.get(m["data"]["error"]["code"], 0) + 1
+    spent, missing, not_summing = _usage(results, failures)
     return ChaosReport(
         uploads=uploads, results=len(results), failures=len(failures),
         objects_with_message=len(set(subjects) & set(keys)),
         objects_with_two_messages=len(subjects) - len(set(subjects)),
-        unpublished=unpublished, billed=stats_before["billed"], unanswered=unanswered,
+        unpublished=unpublished, redelivered=redelivered, billed=stats_before["billed"],
+        unanswered=unanswered,
         redelivery_new_calls=stats_after["total"] - stats_before["total"],
         redelivery_new_messages=len(results2) + len(failures2) - len(results) - len(failures),
         ours=ours,
         emulator={k: stats_before[k] for k in ("total", "success", "failed", "billed")},
-        failure_codes=codes)
+        failure_codes=codes, usage=spent, usage_missing=missing, pages_not_summing=not_summing,
+        answers=sum(len(m["data"].get("pages") or []) or ("result" in m["data"]) for m in results)
+        + sum(len(m["data"].get("pages") or []) for m in failures))
+
+
+def _usage(results: list[dict[str, Any]], failures: list[dict[str, Any]]
+           ) -> tuple[dict[str, int], int, int]:
+    """``data.usage`` summed; messages without it; documents whose pages do not add up to it
+    (a result's pages exactly, a failure's at most: the page that failed is in no entry)."""
+    spent = {"billed_units": 0, "calls": 0}
+    missing = not_summing = 0
+    for m in results + failures:
+        usage = m["data"].get("usage")
+        if not isinstance(usage, dict):
+            missing += 1
+            continue
+        for k in spent:
+            spent[k] += usage[k]
+        entries = m["data"].get("pages") or []
+        paged = {k: sum(p["usage"][k] for p in entries) for k in spent}
+        if entries and (paged != {k: usage[k] for k in spent} if m in results
+                        else any(paged[k] > usage[k] for k in spent)):
+            not_summing += 1
+    return spent, missing, not_summing
 
 
 def _sqs_batch(keys: list[str], start: int, stop: int) -> dict[str, Any]:
@@ -141,10 +193,11 @@ def _sqs_batch(keys: list[str], start: int, stop: int) -> dict[str, Any]:
 
 
 def _emf_totals(text: str) -> dict[str, int]:
-    totals = {"total": 0, "success": 0, "failed": 0}
+    totals = {"total": 0, "success": 0, "failed": 0, "billed": 0}
     for line in text.splitlines():
         doc = json.loads(line)
         totals["total"] += doc.get("OcrCallsTotal", 0)
         totals["success"] += doc.get("OcrCallsSuccess", 0)
         totals["failed"] += doc.get("OcrCallsFailed", 0)
+        totals["billed"] += doc.get("OcrBilledUnits", 0)
     return totals

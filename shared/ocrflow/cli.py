@@ -145,10 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.write(f"{counts['records']} files in {elapsed:.1f} s ({rate:.1f} files/s): "
               f"{counts['results']} results, {counts['failures']} failures, "
               f"{counts['duplicates']} already processed, {counts['unpublished']} not published\n")
-    for api, regions in sorted(calls.items()):
-        for region, c in sorted(regions.items()):
-            out.write(f"OCR calls {api} @ {region}: {c['total']} total, {c['success']} success, "
-                      f"{c['failed']} failed, {billed[api][region]} billed\n")
+    _write_usage(out, calls, billed, settings.price_per_unit)
     out.write(f"Messages: ocrflow queue dump '{shown(settings.queue_url('result'))}'\n")
     if counts["failures"]:
         out.write(f"Failures: ocrflow queue dump '{shown(settings.queue_url('failure'))}'\n")
@@ -159,6 +156,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         out.write(f"Report: {write_run_report(args.report, outcomes, settings, root)}\n")
     return EXIT_OK if counts["unpublished"] == 0 else EXIT_NOT_ALL_PUBLISHED
+
+
+def _write_usage(out: TextIO, calls: dict[str, dict[str, dict[str, int]]],
+                 billed: dict[str, dict[str, int]], prices: dict[str, float] | None) -> None:
+    """Calls and billed units per API and region; with prices, what they cost."""
+    total, unpriced = 0.0, []
+    for api, regions in sorted(calls.items()):
+        for region, c in sorted(regions.items()):
+            units = billed[api][region]
+            line = (f"OCR calls {api} @ {region}: {c['total']} total, {c['success']} success, "
+                    f"{c['failed']} failed, {units} billed units")
+            if prices is not None:
+                price = prices.get(api)
+                if price is None:
+                    unpriced.append(api)
+                    line += " (no price in OCR_PRICE_PER_UNIT)"
+                else:
+                    total += units * price
+                    line += f", estimated cost {_amount(units * price)}"
+            out.write(line + "\n")
+    if prices is not None:
+        missing = f"; not counted: {', '.join(sorted(set(unpriced)))}" if unpriced else ""
+        out.write(f"Estimated cost: {_amount(total)} at the prices of OCR_PRICE_PER_UNIT{missing}\n")
+
+
+def _amount(value: float) -> str:
+    return f"{value:,.4f}"
 
 
 # --- queue dump -------------------------------------------------------------------------------

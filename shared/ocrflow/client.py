@@ -35,6 +35,7 @@ from .errors import Failure, ocrflow_failure
 from .httpsession import new_session, proxies_for
 from .metrics import billed_units
 from .signer import Credentials, sign
+from .usage import Usage
 
 if TYPE_CHECKING:
     import requests
@@ -86,10 +87,18 @@ class CallResult:
     duration_ms: int = 0
     #: attempts whose answer never came (timeouts): they may have been billed
     unanswered: int = 0
+    #: attempts that reached the provider, and the units it billed for them: counted where
+    #: the metrics count them (``OcrCallsTotal``, ``OcrBilledUnits``)
+    calls: int = 0
+    billed_units: int = 0
 
     @property
     def ok(self) -> bool:
         return self.failure is None
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(self.billed_units, self.calls)
 
 
 def wrap_base64(field: str, encoded: bytes, options: dict[str, Any]) -> bytes:
@@ -245,12 +254,12 @@ class OcrClient:
                                    "endpoint in time"), True
         except requests.exceptions.Timeout:
             outcome.unanswered += 1
-            self._record(api, region, False, t0)
+            self._record(api, region, False, t0, outcome)
             return ocrflow_failure("OCRFLOW.TIMEOUT", f"no answer within {timeout[1]:.1f} s "
                                    "(the call may still have been billed)"), True
         except requests.exceptions.ConnectionError as exc:
             if _request_was_sent(exc):
-                self._record(api, region, False, t0)
+                self._record(api, region, False, t0, outcome)
             return ocrflow_failure("OCRFLOW.TRANSPORT",
                                    f"connection to the {region} endpoint failed "
                                    f"({type(_root_cause(exc)).__name__})"), True
@@ -259,7 +268,7 @@ class OcrClient:
 
         outcome.request_id = response.headers.get("X-Request-Id") or outcome.request_id
         status = response.status_code
-        self._record(api, region, 200 <= status < 300, t0)
+        self._record(api, region, 200 <= status < 300, t0, outcome)
         if 300 <= status < 400:
             response.close()
             failure = ocrflow_failure("OCRFLOW.REDIRECTED",
@@ -272,8 +281,10 @@ class OcrClient:
             if isinstance(payload, dict) and "result" in payload and "error_code" not in payload:
                 self._auth_ok()
                 outcome.result = payload["result"]
+                units = billed_units(api, outcome.result)
+                outcome.billed_units += units
                 if self.metrics is not None:
-                    self.metrics.record_billed(api, region, billed_units(api, outcome.result))
+                    self.metrics.record_billed(api, region, units)
                 return None, False
             if isinstance(payload, dict) and "error_code" in payload:
                 return _provider_failure(status, payload), False
@@ -294,7 +305,10 @@ class OcrClient:
             self._auth_failed(failure)
         return failure, now
 
-    def _record(self, api: str, region: str, success: bool, t0: float) -> None:
+    def _record(self, api: str, region: str, success: bool, t0: float,
+                outcome: CallResult) -> None:
+        """One attempt that reached the provider: in the upload's usage and the metrics alike."""
+        outcome.calls += 1
         if self.metrics is not None:
             self.metrics.record_call(api, region, success, (time.monotonic() - t0) * 1000)
 

@@ -20,9 +20,11 @@ from urllib.parse import quote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import boundedjson, catalogue, redact, urlcheck, urlmode
+from .confidence import review_problem
 from .errors import ConfigError
 from .metrics import DEFAULT_CES_ENDPOINT, DEFAULT_CES_NAMESPACE, MetricsMode, namespace_problem
 from .routing import RegionProblem, Route, RouteRule, option_problems, region_problems, rule_problems
+from .usage import price_problem
 
 # field name -> environment variables, first one set wins
 ENV: dict[str, tuple[str, ...]] = {
@@ -61,8 +63,11 @@ ENV: dict[str, tuple[str, ...]] = {
     "metrics": ("OCR_METRICS",),
     "ces_endpoint": ("CES_ENDPOINT",),
     "ces_namespace": ("OCR_METRICS_NAMESPACE",),
+    "review_below": ("OCR_REVIEW_BELOW",),
+    "price_per_unit": ("OCR_PRICE_PER_UNIT",),
 }
-JSON_FIELDS = {"api_regions", "project_ids", "routes", "url_allowed_hosts", "max_calls_per_second"}
+JSON_FIELDS = {"api_regions", "project_ids", "routes", "url_allowed_hosts", "max_calls_per_second",
+               "review_below", "price_per_unit"}
 #: Fields whose whole value is a secret, and fields that are URLs which may carry one.
 SECRET_FIELDS = ("ak", "sk", "security_token", "iam_token")
 URL_FIELDS = ("endpoint", "result_queue_url", "failure_queue_url", "object_store_url",
@@ -148,6 +153,11 @@ class Settings(BaseModel):
     #: Cloud Eye's endpoint; ``{region}`` is OCR_REGION
     ces_endpoint: str = Field(default=DEFAULT_CES_ENDPOINT, pattern=r"^https?://")
     ces_namespace: str = DEFAULT_CES_NAMESPACE
+    #: a result whose least confidence is below this carries ``ocrreview``: one number for
+    #: every API, or {"api": n}
+    review_below: float | dict[str, float] | None = None
+    #: the user's own price per billed unit, {"api": price}, for the cost estimate of a run
+    price_per_unit: dict[str, float] | None = None
 
     # --- derived -----------------------------------------------------------------------
     def region_for(self, api: str) -> str:
@@ -220,8 +230,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     raw.update(overrides)
     from .ratelimit import limits_problem
 
-    if problem := limits_problem(raw.get("max_calls_per_second")):  # before pydantic's union messages
-        raise ConfigError(source.get("max_calls_per_second", "OCR_MAX_CALLS_PER_SECOND"), problem)
+    for field, check in (("max_calls_per_second", limits_problem), ("review_below", review_problem),
+                         ("price_per_unit", price_problem)):  # before pydantic's union messages
+        if problem := check(raw.get(field)):
+            raise ConfigError(source.get(field, ENV[field][0]), problem)
     for field in SECRET_FIELDS:
         if isinstance(raw.get(field), str) and (problem := credential_problem(field, raw[field])):
             raise ConfigError(source.get(field, ENV[field][0]), problem)
@@ -339,8 +351,10 @@ def _check(settings: Settings, source: dict[str, str]) -> None:
             raise ConfigError(var("routes"), f"{problems[0]} (at {i})")
     from .ratelimit import limits_problem
 
-    if problem := limits_problem(settings.max_calls_per_second, set(cat.apis)):
-        raise ConfigError(var("max_calls_per_second"), problem)
+    for field, check in (("max_calls_per_second", limits_problem), ("review_below", review_problem),
+                         ("price_per_unit", price_problem)):
+        if problem := check(getattr(settings, field), set(cat.apis)):
+            raise ConfigError(var(field), problem)
     if settings.catalogue_check == "strict":
         unknown_options = option_problems(settings.routes, cat)
         if unknown_options:

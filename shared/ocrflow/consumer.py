@@ -89,11 +89,29 @@ class ErrorInfo(_Model):
     retry_after: str | None = None
 
 
+class Usage(_Model):
+    """What the upload cost: units billed by the provider, calls that reached it."""
+
+    billed_units: int = 0
+    calls: int = 0
+
+
+class Confidence(_Model):
+    """The provider's confidences over the recognised words or fields."""
+
+    min: float
+    mean: float
+    count: int = 0
+
+
 class Page(_Model):
     page: int
     result: Any = None
     request_id: str | None = None
     text: str | None = None
+    #: None on messages published before ocrflow reported usage
+    usage: Usage | None = None
+    confidence: Confidence | None = None
 
 
 class _Data(_Model):
@@ -103,12 +121,16 @@ class _Data(_Model):
     request_id: str | None = None
     attempts: int = 0
     duration_ms: int = 0
+    #: None on messages published before ocrflow reported usage
+    usage: Usage | None = None
 
 
 class ResultData(_Data):
     result: Any = None
     result_ref: ResultRef | None = None
     text: str | None = None
+    #: None when the provider's answer carries no confidences
+    confidence: Confidence | None = None
     pages: list[Page] | None = None
     pages_total: int | None = None
 
@@ -132,11 +154,23 @@ class _Event(_Model):
 class OcrResult(_Event):
     type: Literal["ocr.result.v1"]
     data: ResultData
+    #: the CloudEvents extension attribute set on a result below OCR_REVIEW_BELOW
+    ocrreview: bool | None = None
+
+    @property
+    def needs_review(self) -> bool:
+        """The result's confidence was below ``OCR_REVIEW_BELOW``: a person should look."""
+        return self.ocrreview is True
 
 
 class OcrFailure(_Event):
     type: Literal["ocr.failure.v1"]
     data: FailureData
+
+    @property
+    def needs_review(self) -> bool:
+        """Failures are never marked for review (they are on the failure queue)."""
+        return False
 
 
 Message = Annotated[OcrResult | OcrFailure, Field(discriminator="type")]

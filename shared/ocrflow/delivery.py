@@ -209,7 +209,7 @@ class Delivery:
                 function=message.function, ref=message.ref, api=message.api,
                 region=message.region, request_id=message.request_id,
                 attempts=message.attempts, duration_ms=message.duration_ms,
-                billed_unknown=message.billed_unknown,
+                billed_unknown=message.billed_unknown, usage=message.usage,
                 error=ocrflow_failure("OCRFLOW.RESULT_STORE_FAILED", str(exc)))
         checked = message.stored_at({"url": url, "bytes": len(result_bytes),
                                      "sha256": hashlib.sha256(result_bytes).hexdigest()})

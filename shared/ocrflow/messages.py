@@ -18,10 +18,14 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
+from .confidence import Confidence
 from .errors import Failure
 from .models import ObjectRef, OutgoingMessage
 from .tracing import TraceContext, new_trace
+from .usage import Usage
 
+#: The CloudEvents extension attribute (and message attribute / header) of a result to review.
+REVIEW_ATTRIBUTE = "ocrreview"
 RESULT_TYPE = "ocr.result.v1"
 FAILURE_TYPE = "ocr.failure.v1"
 SCHEMA_FILES = {RESULT_TYPE: "ocr.result.v1.json", FAILURE_TYPE: "ocr.failure.v1.json"}
@@ -78,6 +82,8 @@ class Message:
     #: Calls that got no answer and may still have been billed. Bookkeeping for the
     #: invocation's figures, not part of the event.
     billed_unknown: int = field(default=0, compare=False)
+    #: What the upload cost, every delivery of it included (``data.usage``, on every message).
+    usage: Usage = Usage()
 
     def _payload(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -90,9 +96,14 @@ class Message:
             "request_id": self.request_id,
             "attempts": self.attempts,
             "duration_ms": self.duration_ms,
+            "usage": self.usage.as_dict(),
         }
         data.update(self._payload())
         return data
+
+    def _extensions(self) -> dict[str, Any]:
+        """CloudEvents extension attributes of this kind of message, beside the trace's."""
+        return {}
 
     def event(self) -> dict[str, Any]:
         event: dict[str, Any] = {
@@ -105,7 +116,7 @@ class Message:
             # CloudEvents: a subject, when present, is a non-empty string
             event["subject"] = self.ref.key
         event.update(time=self.time, datacontenttype="application/json", **self.trace.headers(),
-                     data=self.data())
+                     **self._extensions(), data=self.data())
         return event
 
     def body(self) -> bytes:
@@ -131,6 +142,11 @@ class ResultMessage(Message):
     #: Text APIs: the recognised lines in reading order (:func:`ocrflow.text.text_of`); for a
     #: document, the whole document's (each page's is in its entry of ``pages``).
     text: str | None = None
+    #: The provider's confidences over the recognised words or fields (:mod:`ocrflow.confidence`);
+    #: None when its answer has none. For a document, the whole document's.
+    confidence: Confidence | None = None
+    #: Below ``OCR_REVIEW_BELOW``: the event carries the extension attribute ``ocrreview``.
+    review: bool = False
 
     def _payload(self) -> dict[str, Any]:
         payload: dict[str, Any]
@@ -142,7 +158,12 @@ class ResultMessage(Message):
             payload = {"result": self.result}
         if self.text is not None:
             payload["text"] = self.text
+        if self.confidence is not None:
+            payload["confidence"] = self.confidence.as_dict()
         return _with_document(payload, self.pages_total, self.input)
+
+    def _extensions(self) -> dict[str, Any]:
+        return {REVIEW_ATTRIBUTE: True} if self.review else {}
 
     @property
     def first_result(self) -> Any:
@@ -222,6 +243,8 @@ def outgoing(event: dict[str, Any], body: bytes | None = None) -> OutgoingMessag
         attributes["region"] = data["ocr_region"]
     if "error" in data:
         attributes["error_code"] = data["error"]["code"]
+    if event.get(REVIEW_ATTRIBUTE) is True:
+        attributes[REVIEW_ATTRIBUTE] = "true"
     for name in ("traceparent", "tracestate"):  # W3C names, as tracing instrumentations read them
         if event.get(name):
             attributes[name] = event[name]

@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .client import CallResult
@@ -32,6 +32,7 @@ from .idempotency.policy import IdempotencyStore
 from .log import get_logger
 from .models import ObjectRef
 from .ports import ClaimState
+from .usage import Usage
 
 #: A page is started only with at least this much of the record's time left.
 MIN_PAGE_S = 2.0
@@ -52,21 +53,35 @@ class PageAnswer:
     result: Any
     request_id: str | None = None
     input: dict[str, Any] | None = None
+    #: what this page cost, its earlier deliveries included
+    usage: Usage = Usage()
+    #: the record whose message reports that cost (a redrive reuses the page at no cost)
+    record: str | None = None
 
     def entry(self) -> dict[str, Any]:
         out: dict[str, Any] = {"page": self.page, "result": self.result,
                                "request_id": self.request_id}
         if self.input is not None:
             out["input"] = self.input
+        out["usage"] = self.usage.as_dict()
         return out
 
     def saved(self) -> bytes:
-        return json.dumps(self.entry(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        doc = {**self.entry(), "record": self.record}
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
     def load(cls, page: int, saved: bytes) -> PageAnswer:
         doc = json.loads(saved)
-        return cls(page, doc.get("result"), doc.get("request_id"), doc.get("input"))
+        return cls(page, doc.get("result"), doc.get("request_id"), doc.get("input"),
+                   Usage.of(doc.get("usage")), doc.get("record"))
+
+    def for_record(self, record: str) -> PageAnswer:
+        """The answer as ``record``'s message reports it: paid by an earlier record's message
+        (a redrive of a failed document), it costs this one nothing."""
+        if self.record is None or self.record == record:
+            return self
+        return replace(self, usage=Usage(), record=record)
 
 
 @dataclass
@@ -80,18 +95,23 @@ class PagesOutcome:
     attempts: int = 0
     unanswered: int = 0
     calls: int = 0
+    #: what this delivery spent on pages that got no answer, per page
+    unkept: dict[int, Usage] = field(default_factory=lambda: {})
 
 
 def run_pages(document: Document, pending: list[int], saved: dict[int, PageAnswer],
               call: Callable[[Part], CallResult], save: Callable[[PageAnswer], None],
-              slots: threading.Semaphore, max_concurrency: int, deadline: float) -> PagesOutcome:
+              slots: threading.Semaphore, max_concurrency: int, deadline: float,
+              earlier: Mapping[int, Usage] | None = None) -> PagesOutcome:
     """Calls ``pending`` pages (``call`` sends one part) and saves each answer with
-    ``save``. Raises :class:`~ocrflow.errors.PagesPending` when time ran out before every
-    page was called."""
+    ``save``; an answer's usage adds what ``earlier`` deliveries spent on its page. Raises
+    :class:`~ocrflow.errors.PagesPending` when time ran out before every page was called."""
     lock = threading.Lock()
     stop = threading.Event()
     answers: dict[int, PageAnswer] = dict(saved)
     failures: dict[int, Failure] = {}
+    unkept: dict[int, Usage] = {}
+    earlier = earlier or {}
     late: list[int] = []
     totals = {"attempts": 0, "unanswered": 0, "calls": 0}
 
@@ -120,9 +140,11 @@ def run_pages(document: Document, pending: list[int], saved: dict[int, PageAnswe
         if result.failure is not None:
             with lock:
                 failures[page] = result.failure
+                unkept[page] = result.usage
             stop.set()
             return
-        answer = PageAnswer(page, result.result, result.request_id, part.input)
+        answer = PageAnswer(page, result.result, result.request_id, part.input,
+                            earlier.get(page, Usage()) + result.usage)
         with lock:
             answers[page] = answer
         save(answer)
@@ -137,7 +159,7 @@ def run_pages(document: Document, pending: list[int], saved: dict[int, PageAnswe
                 future.result()
     ordered = [answers[p] for p in sorted(answers)]
     outcome = PagesOutcome(ordered, attempts=totals["attempts"], unanswered=totals["unanswered"],
-                           calls=totals["calls"])
+                           calls=totals["calls"], unkept=unkept)
     total = document.pages_total or 1
     if failures:
         page = min(failures)
@@ -172,13 +194,15 @@ def saved_pages(store: IdempotencyStore, document: str, pages: int,
     return found
 
 
-def saver(store: IdempotencyStore, document: str) -> Callable[[PageAnswer], None]:
-    """Saves each page's answer as it arrives; a store that fails costs only the saving (the
-    answer is still in this delivery's message)."""
+def saver(store: IdempotencyStore, document: str,
+          record: str | None = None) -> Callable[[PageAnswer], None]:
+    """Saves each page's answer as it arrives, with the ``record`` whose message reports its
+    cost; a store that fails costs only the saving (the answer is still in this delivery's
+    message)."""
     def save(answer: PageAnswer) -> None:
         try:
             store.save_outcome(_page_key(document, answer.page), "page", f"page:{answer.page}",
-                               answer.saved())
+                               replace(answer, record=record).saved())
         except IdempotencyError as exc:
             get_logger().warning("page answer not saved", page=answer.page, error=str(exc)[:200])
     return save

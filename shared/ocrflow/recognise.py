@@ -20,9 +20,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import documents, filecheck, invoices, names, urlmode
+from . import documents, filecheck, invoices, names, urlmode, usage
 from .catalogue import ApiLimits
 from .client import CallResult, is_throttle, wrap_base64
+from .confidence import (
+    Confidence,
+    confidence_of,
+    document_confidence,
+    needs_review,
+    review_threshold,
+)
 from .documents import Document, Part
 from .errors import (
     Failure,
@@ -40,6 +47,7 @@ from .routing import Route
 from .runtime import Runtime
 from .signer import Credentials
 from .text import document_text, text_of
+from .usage import Usage
 
 MAX_KEY_BYTES = 1024
 
@@ -151,6 +159,8 @@ class Recogniser:
         settings = self.rt.settings
         info = job.info
         sent: dict[str, Any] | None = None
+        # before anything is paid: a store that cannot be read costs a redelivery, no call
+        earlier = usage.read_ledger(self.rt.idempotency, job.key)
         try:
             takes_file = api_limits.body_field != "json" and job.input != "url"
             for size in (ref.size, info.size if info else None):
@@ -181,7 +191,7 @@ class Recogniser:
                         every_page=api_limits.page_field not in job.options)
                     del data  # a fitted photo's original is not kept
                     if document.pages_total is not None:
-                        return self._pages(job, document, credentials, deadline)
+                        return self._pages(job, document, credentials, deadline, earlier)
                     self._spend_budget()
                     part = document.take()
                     del document
@@ -192,21 +202,26 @@ class Recogniser:
                     body = wrap_base64(api_limits.body_field, encoded, options)
                     del encoded
         except FailureError as exc:
-            return self._failure(job, exc.failure)
+            return self._failure(job, exc.failure, earlier.whole)
         except ObjectStoreError as exc:
-            return self._failure(job, _store_failure(exc))
+            return self._failure(job, _store_failure(exc), earlier.whole)
         with self.rt.call_slots:
             call = self.rt.client.call(api, job.region, body, deadline, credentials)
         del body
         if call.failure is not None and is_throttle(call.failure):
-            self._defer_throttled(job, call.failure)
+            self._defer_throttled(job, call.failure, call.usage)
         common: dict[str, Any] = dict(
             function=self.function, ref=ref, api=api, region=job.region,
             request_id=call.request_id, attempts=call.attempts, duration_ms=call.duration_ms,
-            billed_unknown=call.unanswered, input=sent)
+            billed_unknown=call.unanswered, input=sent, usage=earlier.whole + call.usage)
         if call.failure is not None:
             return FailureMessage(**common, error=call.failure)
-        return ResultMessage(**common, result=call.result, text=text_of(api, call.result))
+        sure = confidence_of(api, call.result)
+        return ResultMessage(**common, result=call.result, text=text_of(api, call.result),
+                             confidence=sure, review=self._review(api, sure))
+
+    def _review(self, api: str, sure: Confidence | None) -> bool:
+        return needs_review(sure, review_threshold(self.rt.settings.review_below, api))
 
     def _check_size(self, size: int, api_limits: ApiLimits, takes_file: bool) -> None:
         """By size alone, before downloading: a file can still be fitted (a photo) or split
@@ -224,7 +239,7 @@ class Recogniser:
         return wrap_base64(body_field, encoded, {**options, **part.options})
 
     def _pages(self, job: Job, document: Document, credentials: Credentials | None,
-               deadline: float) -> Message:
+               deadline: float, earlier: usage.Ledger) -> Message:
         """One call per page not yet answered; one message for the whole document."""
         ref, api, region = job.ref, job.api, job.region
         assert ref is not None and api is not None and region is not None
@@ -235,15 +250,25 @@ class Recogniser:
         key = pages.document_key(ref, api, region)
         total = document.calls
         # the pages' claims live as long as the record's: its deadline and a grace
-        saved = pages.saved_pages(store, key, total, max(0.0, deadline - started) + 60.0)
+        saved = {p: a.for_record(job.key) for p, a in pages.saved_pages(
+            store, key, total, max(0.0, deadline - started) + 60.0).items()}
         pending = [p for p in range(1, total + 1) if p not in saved]
         common: dict[str, Any] = dict(function=self.function, ref=ref, api=api, region=region,
                                       pages_total=total)
+
+        def spent(answers: list[pages.PageAnswer], unkept: dict[int, Usage]) -> Usage:
+            """The answered pages' usage, and what pages without an answer cost so far."""
+            answered = {a.page for a in answers}
+            return usage.total([a.usage for a in answers]
+                               + [u for p, u in earlier.pages.items() if p not in answered]
+                               + list(unkept.values()))
+
         try:
             refund = self._spend_budget(len(pending))  # the whole document, before any page
         except FailureError as exc:
-            return FailureMessage(**common, error=exc.failure,
-                                  pages=[a.entry() for a in saved.values()] or None)
+            kept = list(saved.values())
+            return FailureMessage(**common, error=exc.failure, usage=spent(kept, {}),
+                                  pages=[a.entry() for a in kept] or None)
         field_name = self.rt.catalogue.apis[api].body_field
 
         def call(part: Part) -> CallResult:
@@ -251,42 +276,55 @@ class Recogniser:
             return self.rt.client.call(api, region, body, deadline, credentials)
 
         try:
-            done = pages.run_pages(document, pending, saved, call, pages.saver(store, key),
-                                   self.rt.call_slots, self.rt.settings.max_concurrency, deadline)
+            done = pages.run_pages(document, pending, saved, call,
+                                   pages.saver(store, key, job.key), self.rt.call_slots,
+                                   self.rt.settings.max_concurrency, deadline, earlier.pages)
         except PagesPending as exc:
             refund(len(pending) - exc.calls)
             raise
         refund(len(pending) - done.calls)
         if done.failure is not None and is_throttle(done.failure):
-            self._defer_throttled(job, done.failure)  # the answered pages stay saved
+            # the answered pages stay saved, with their usage; the others' goes to the ledger
+            self._defer_throttled(job, done.failure, Usage(), done.unkept,
+                                  [a.page for a in done.answers])
         common.update(attempts=done.attempts, billed_unknown=done.unanswered,
-                      duration_ms=int((time.monotonic() - started) * 1000))
+                      duration_ms=int((time.monotonic() - started) * 1000),
+                      usage=spent(done.answers, done.unkept))
         entries = [a.entry() for a in done.answers]
         if done.failure is not None:
             return FailureMessage(**common, error=done.failure, failed_page=done.failed_page,
                                   pages=entries or None)
-        texts, whole = document_text(api, [entry["result"] for entry in entries])
-        entries = [entry if text is None else {**entry, "text": text}
-                   for entry, text in zip(entries, texts)]
-        return ResultMessage(**common, pages=entries, text=whole)
+        results = [entry["result"] for entry in entries]
+        texts, whole = document_text(api, results)
+        sure, sure_whole = document_confidence(api, results)
+        entries = [{**entry, **({} if text is None else {"text": text}),
+                    **({} if page_sure is None else {"confidence": page_sure.as_dict()})}
+                   for entry, text, page_sure in zip(entries, texts, sure)]
+        return ResultMessage(**common, pages=entries, text=whole, confidence=sure_whole,
+                             review=self._review(api, sure_whole))
 
-    def _defer_throttled(self, job: Job, failure: Failure) -> None:
+    def _defer_throttled(self, job: Job, failure: Failure, spent: Usage,
+                         pages_spent: dict[int, Usage] | None = None,
+                         answered: list[int] | None = None) -> None:
         """A call ended by throttling cost nothing: the record goes back to the queue, until
-        OCR_MAX_ATTEMPTS deliveries in a row were throttled (then the failure is published)."""
+        OCR_MAX_ATTEMPTS deliveries in a row were throttled (then the failure is published).
+        What the delivery spent reaching the provider stays in the record's ledger for the
+        message that is published in the end."""
         try:
             deliveries = self.rt.idempotency.increment(
                 "throttled:" + job.key, None, self.rt.settings.idempotency_ttl_s)
+            if deliveries is not None and deliveries >= self.rt.settings.max_attempts:
+                return
+            usage.add_to_ledger(self.rt.idempotency, job.key, spent, pages_spent, answered or ())
         except IdempotencyError as exc:
             raise RecordDeferred("OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc)) from None
-        if deliveries is not None and deliveries >= self.rt.settings.max_attempts:
-            return
         raise RecordDeferred("OCRFLOW.RATE_LIMITED",
                              f"{failure.code}: {failure.message} (throttled delivery {deliveries} "
                              f"of at most {self.rt.settings.max_attempts}; redelivered)")
 
-    def _failure(self, job: Job, failure: Failure) -> FailureMessage:
+    def _failure(self, job: Job, failure: Failure, spent: Usage = Usage()) -> FailureMessage:
         return FailureMessage(function=self.function, ref=job.ref, api=job.api,
-                              region=job.region, error=failure)
+                              region=job.region, error=failure, usage=spent)
 
     def _url_body(self, job: Job) -> bytes:
         assert job.ref is not None

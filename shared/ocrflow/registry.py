@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ _QUEUES = {
     "redis": "ocrflow.queues.redis_streams:open_queue",
     "rediss": "ocrflow.queues.redis_streams:open_queue",
     "kafka": "ocrflow.queues.kafka:open_queue",
+    "arn": "ocrflow.queues.sns:open_queue",  # an SNS topic ARN, as !Ref gives it
 }
 # scheme -> "module:function" giving the largest body a queue takes, read from its URL
 # alone; schemes not listed have no practical limit.
@@ -38,6 +40,7 @@ _QUEUE_LIMITS = {
     "http": "ocrflow.queues.sqs:max_message_bytes",
     "sqs": "ocrflow.queues.sqs:max_message_bytes",
     "kafka": "ocrflow.queues.kafka:max_message_bytes",
+    "arn": "ocrflow.queues.sns:max_message_bytes",
 }
 _IDEMPOTENCY = {
     "sqlite": "ocrflow.idempotency.sqlite:open_store",
@@ -54,7 +57,13 @@ _EXTRAS = {
     "amqp": ("pika", "amqp"), "amqps": ("pika", "amqp"),
     "redis": ("redis", "redis"), "rediss": ("redis", "redis"),
     "kafka": ("confluent_kafka", "kafka"),
+    "arn": ("boto3", "aws"),
 }
+
+
+def known_forms(schemes: Iterable[str]) -> str:
+    """How each scheme is written in a URL: ``sqs://``, and an SNS topic by its ARN."""
+    return ", ".join(sorted("arn:aws:sns:…" if s == "arn" else f"{s}://" for s in schemes))
 
 
 def check_installed(url: str, variable: str) -> None:
@@ -73,8 +82,8 @@ def _load(table: dict[str, str], url: str, variable: str) -> object:
     scheme = urlsplit(url).scheme.lower()
     target = table.get(scheme)
     if target is None:
-        known = ", ".join(sorted(f"{s}://" for s in table))
-        raise UnknownSchemeError(variable, f"unsupported scheme in {url!r}; expected one of {known}")
+        raise UnknownSchemeError(variable, f"unsupported scheme in {url!r}; expected one of "
+                                           f"{known_forms(table)}")
     check_installed(url, variable)
     module_name, _, attr = target.partition(":")
     return getattr(importlib.import_module(module_name), attr)
@@ -99,8 +108,8 @@ def check_backends(urls: dict[str, str]) -> None:
         table = tables.get(variable, _QUEUES)
         scheme = urlsplit(url).scheme.lower()
         if scheme not in table:
-            known = ", ".join(sorted(f"{s}://" for s in table))
-            raise UnknownSchemeError(variable, f"unsupported scheme in {url!r}; expected one of {known}")
+            raise UnknownSchemeError(variable, f"unsupported scheme in {url!r}; expected one of "
+                                               f"{known_forms(table)}")
         check_installed(url, variable)
 
 

@@ -120,7 +120,8 @@ def _amqp(url: str, variable: str) -> None:
     if not _query(url, variable).get("queue"):
         raise _fail(variable, url, "an AMQP URL needs ?queue=NAME")
     parts = urlsplit(url)
-    rest = "&".join(f"{k}={v}" for k, v in _query(url, variable).items() if k != "queue")
+    rest = "&".join(f"{k}={v}" for k, v in _query(url, variable).items()
+                    if k not in ("queue", "exchange"))
     try:
         pika.URLParameters(parts._replace(query=rest).geturl())
     except (ValueError, TypeError, KeyError):
@@ -173,12 +174,19 @@ def _sqs(url: str, variable: str) -> None:
         raise _fail(variable, url, "expected https://sqs.REGION.amazonaws.com/ACCOUNT/NAME")
 
 
+def _sns(url: str, variable: str) -> None:
+    from .queues.sns import parse_arn
+
+    parse_arn(url, variable)
+
+
 _QUEUE_CHECKS: dict[str, Callable[[str, str], None]] = {
     "sqlite": lambda u, v: _sqlite(u, v, needs_queue=True),
     "amqp": _amqp, "amqps": _amqp,
     "redis": lambda u, v: _redis(u, v, stream=True), "rediss": lambda u, v: _redis(u, v, stream=True),
     "kafka": _kafka,
     "sqs": _sqs, "https": _sqs, "http": _sqs,
+    "arn": _sns,
 }
 
 
@@ -205,11 +213,13 @@ _IDEMPOTENCY_CHECKS: dict[str, Callable[[str, str], None]] = {
 
 # --- entry points -----------------------------------------------------------------------------
 def _scheme(url: str, variable: str, known: Callable[[], list[str]]) -> str:
+    from .registry import known_forms
+
     match = _SCHEME.match(url)
     scheme = match.group(1).lower() if match else ""
     if scheme not in known():
         raise UnknownSchemeError(variable, f"unsupported scheme in {redact.url(url)!r}; expected "
-                                           f"one of {', '.join(f'{s}://' for s in known())}")
+                                           f"one of {known_forms(known())}")
     readable(url, variable)
     return scheme
 

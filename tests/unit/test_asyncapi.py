@@ -54,8 +54,8 @@ def test_document_validates_with_the_official_asyncapi_parser() -> None:
     assert code == 0 and report["valid"] and not errors, errors
     assert report["version"] == "3.0.0"
     assert sorted(report["channels"]) == sorted(
-        f"{b}{k}" for b in ("sqs", "amqp", "redis", "kafka") for k in ("Results", "Failures"))
-    assert len(report["operations"]) == 8
+        f"{b}{k}" for b in ("sqs", "sns", "amqp", "redis", "kafka") for k in ("Results", "Failures"))
+    assert len(report["operations"]) == 10
 
 
 @pytest.mark.parametrize("breakage", ["action", "amqp-binding", "payload"])

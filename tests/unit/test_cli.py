@@ -139,3 +139,28 @@ def test_invoke_prints_the_batch_answer_the_handler_returned(tmp_path: Path,
     assert run.returncode == 1, run.stderr
     # a.png's result is already published (a duplicate); b.png's cannot be
     assert json.loads(run.stdout) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+
+
+def test_run_prints_billed_units_and_the_estimated_cost_and_dump_shows_usage(
+        tmp_path: Path, replay: ReplayServer, validate_message: Any) -> None:
+    from tests.support.replay_server import Answer
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        (docs / name).write_bytes(png_bytes())
+    unsure = {"result": {"words_block_list": [{"words": "maybe", "confidence": 0.42}]}}
+    replay.script(Answer(200, unsure), Answer(500, {"error_code": "ModelArts.4203", "error_msg": "busy"}))
+    env = {**base_env(tmp_path, replay), "OCR_PRICE_PER_UNIT": json.dumps({"general-text": 0.0035}),
+           "OCR_REVIEW_BELOW": "0.5", "OCR_MAX_CONCURRENCY": "1"}
+    run = ocrflow("run", "docs", cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    assert ("OCR calls general-text @ cn-north-4: 4 total, 3 success, 1 failed, 3 billed units, "
+            "estimated cost 0.0105") in run.stdout
+    assert "Estimated cost: 0.0105 at the prices of OCR_PRICE_PER_UNIT\n" in run.stdout
+    dump = ocrflow("queue", "dump", "sqlite:///.ocrflow/queues.db?queue=results", cwd=tmp_path, env=env)
+    messages = {m["subject"]: validate_message(m) for m in map(json.loads, dump.stdout.splitlines())}
+    assert sum(m["data"]["usage"]["calls"] for m in messages.values()) == 4
+    assert sum(m["data"]["usage"]["billed_units"] for m in messages.values()) == 3
+    assert messages["a.png"]["ocrreview"] is True
+    assert messages["a.png"]["data"]["confidence"] == {"min": 0.42, "mean": 0.42, "count": 1}

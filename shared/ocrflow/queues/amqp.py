@@ -1,10 +1,13 @@
-"""``amqp://user:pass@host:port/vhost?queue=NAME``: RabbitMQ and Huawei DMS for RabbitMQ.
+"""``amqp://user:pass@host:port/vhost?queue=NAME[&exchange=EXCHANGE]``: RabbitMQ and Huawei
+DMS for RabbitMQ.
 
 A durable queue ``NAME`` on the default exchange (routing key = ``NAME``), persistent
 messages (delivery mode 2), publisher confirms: a publish returns only once the broker
-confirmed it, and an unroutable or refused message is a ``PublishError``. One connection,
-reused and reconnected once when it broke; publishes are serialised (pika's blocking
-connection is not thread-safe).
+confirmed it, and an unroutable or refused message is a ``PublishError``. With
+``exchange=EXCHANGE`` messages go to that exchange instead (declared by the user, e.g. a
+headers exchange routing on the ``ocrreview`` header; routing key still ``NAME``), and
+``NAME`` is the queue ``dump`` reads. One connection, reused and reconnected once when it
+broke; publishes are serialised (pika's blocking connection is not thread-safe).
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ def _safe(url: str) -> str:
 
 
 class AmqpQueue(Queue):
-    def __init__(self, url: str, name: str) -> None:
-        self.url, self.name = url, name
+    def __init__(self, url: str, name: str, exchange: str = "") -> None:
+        self.url, self.name, self.exchange = url, name, exchange
         self._conn: Any = None
         self._channel: Any = None
         self._lock = threading.Lock()
@@ -51,7 +54,12 @@ class AmqpQueue(Queue):
             self._conn = pika.BlockingConnection(self._params())
             self._channel = self._conn.channel()
             self._channel.confirm_delivery()
-            self._channel.queue_declare(queue=self.name, durable=True)
+            if self.exchange:
+                # the user's topology: checked, never declared (a missing exchange would
+                # otherwise close the channel at the first publish)
+                self._channel.exchange_declare(exchange=self.exchange, passive=True)
+            else:
+                self._channel.queue_declare(queue=self.name, durable=True)
         return self._channel
 
     def _drop(self) -> None:
@@ -72,16 +80,27 @@ class AmqpQueue(Queue):
         with self._lock:
             for attempt in (1, 2):
                 try:
-                    self._open().basic_publish(exchange="", routing_key=self.name, body=message.body,
-                                               properties=props, mandatory=True)
+                    self._open().basic_publish(exchange=self.exchange, routing_key=self.name,
+                                               body=message.body, properties=props, mandatory=True)
                     return
                 except (px.UnroutableError, px.NackError) as exc:
-                    raise PublishError(f"{_safe(self.url)} queue {self.name!r} refused the message "
+                    raise PublishError(f"{_safe(self.url)} {self._target()} refused the message "
                                        f"({type(exc).__name__})") from None
+                except px.ChannelClosedByBroker as exc:
+                    self._drop()
+                    if exc.reply_code == 404:  # NOT_FOUND: the exchange is missing
+                        raise PublishError(f"{_safe(self.url)} {self._target()} does not exist"
+                                           ) from None
+                    if attempt == 2:
+                        raise PublishError(f"{_safe(self.url)} {self._target()} closed the channel "
+                                           f"({exc.reply_code})") from None
                 except (px.AMQPError, OSError) as exc:
                     self._drop()
                     if attempt == 2:
                         raise PublishError(f"{_safe(self.url)} unreachable ({type(exc).__name__})") from None
+
+    def _target(self) -> str:
+        return f"exchange {self.exchange!r}" if self.exchange else f"queue {self.name!r}"
 
     def dump(self) -> Iterator[dict[str, Any]]:
         """Gets every message without acknowledging, then returns them all to the queue (in
@@ -131,5 +150,7 @@ def open_queue(url: str) -> AmqpQueue:
     name = query.pop("queue", None)
     if not name:
         raise ConfigError("RESULT_QUEUE_URL", f"AMQP URL needs ?queue=NAME: {_safe(url)}")
+    exchange = query.pop("exchange", "")
     rest = "&".join(f"{k}={v}" for k, v in query.items())
-    return AmqpQueue(urlunsplit((parts.scheme, parts.netloc, parts.path or "/%2F", rest, "")), name)
+    return AmqpQueue(urlunsplit((parts.scheme, parts.netloc, parts.path or "/%2F", rest, "")), name,
+                     exchange)

@@ -1,7 +1,9 @@
 """``redis://host:port/db?stream=NAME``: Redis Streams (also Huawei DCS for Redis).
 
-One ``XADD`` per message with the CloudEvent JSON in the field ``event`` (and ``type``,
-``id``, ``traceparent``, ``tracestate`` beside it); ``?maxlen=N`` trims the stream approximately.
+One ``XADD`` per message with the CloudEvent JSON in the field ``event``, and beside it
+``id`` and the attributes other backends carry as message attributes or headers (``type``,
+``api``, ``region``, ``error_code``, ``ocrreview``, ``traceparent``, ``tracestate``), so a
+reader decides without parsing the event; ``?maxlen=N`` trims the stream approximately.
 """
 
 from __future__ import annotations
@@ -27,10 +29,9 @@ class RedisStream(Queue):
     def publish(self, message: OutgoingMessage) -> None:
         import redis
 
-        fields = {"event": message.body, "type": message.type, "id": message.id}
-        for name in ("traceparent", "tracestate"):
-            if message.attributes.get(name):
-                fields[name] = message.attributes[name]
+        fields: dict[str, str | bytes] = {"event": message.body, "type": message.type,
+                                          "id": message.id}
+        fields.update((k, v) for k, v in message.attributes.items() if v and k not in fields)
         try:
             self.client.xadd(self.stream, fields, maxlen=self.maxlen,  # type: ignore[arg-type]
                              approximate=self.maxlen is not None)

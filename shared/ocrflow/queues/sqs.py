@@ -38,6 +38,18 @@ def max_message_bytes(url: str, variable: str = "RESULT_QUEUE_URL") -> int:
     return MAX_MESSAGE_BYTES
 
 
+def attributes_of(message: OutgoingMessage) -> dict[str, dict[str, str]]:
+    """The message's attributes as SQS and SNS take them: String values, empty ones left out."""
+    return {k: {"DataType": "String", "StringValue": v} for k, v in message.attributes.items() if v}
+
+
+def fifo_ids(message: OutgoingMessage) -> dict[str, str]:
+    """FIFO queues and topics: one group per object key (its messages stay in order),
+    deduplicated by the CloudEvent id."""
+    return {"MessageGroupId": hashlib.sha256(message.key.encode("utf-8")).hexdigest(),
+            "MessageDeduplicationId": message.id}
+
+
 class SqsQueue(Queue):
 
     def __init__(self, url: str | None, name: str | None = None, region: str | None = None,
@@ -72,12 +84,9 @@ class SqsQueue(Queue):
         args: dict[str, Any] = {
             "QueueUrl": self.url,
             "MessageBody": message.body.decode("utf-8"),
-            "MessageAttributes": {k: {"DataType": "String", "StringValue": v}
-                                  for k, v in message.attributes.items() if v},
+            "MessageAttributes": attributes_of(message),
+            **(fifo_ids(message) if self.fifo else {}),
         }
-        if self.fifo:
-            args["MessageGroupId"] = hashlib.sha256(message.key.encode("utf-8")).hexdigest()
-            args["MessageDeduplicationId"] = message.id
         try:
             self.client.send_message(**args)
         except (ClientError, BotoCoreError) as exc:
@@ -92,11 +101,8 @@ class SqsQueue(Queue):
             chunk = messages[start:start + 10]
             entries = []
             for i, m in enumerate(chunk):
-                entry: dict[str, Any] = {"Id": str(i), "MessageBody": m.body.decode("utf-8")}
-                if self.fifo:
-                    entry["MessageGroupId"] = hashlib.sha256(m.key.encode("utf-8")).hexdigest()
-                    entry["MessageDeduplicationId"] = m.id
-                entries.append(entry)
+                entries.append({"Id": str(i), "MessageBody": m.body.decode("utf-8"),
+                                **(fifo_ids(m) if self.fifo else {})})
             try:
                 r = self.client.send_message_batch(QueueUrl=self.url, Entries=entries)
             except (ClientError, BotoCoreError) as exc:

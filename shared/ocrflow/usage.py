@@ -1,0 +1,162 @@
+"""What one upload cost (``data.usage``): the units the provider billed and the calls that
+reached it, across every delivery of the record.
+
+Both figures are counted by the OCR client at the very place it feeds the usage metrics
+(:class:`~ocrflow.client.CallResult`: ``calls`` where ``OcrCallsTotal`` is counted,
+``billed_units`` where ``OcrBilledUnits`` is, through :func:`ocrflow.metrics.billed_units`),
+so the sum of ``data.usage`` over the messages equals what the metrics count.
+
+A delivery that ends without a message after paying for calls — throttled and handed back
+to the platform, or a document whose page failed that way — leaves what it spent in the
+record's *ledger*, an entry in the idempotency store kept as long as the record is
+remembered (``IDEMPOTENCY_TTL_S``); the delivery that finally publishes adds it. A page
+answer saved for the next delivery keeps its own usage beside it (:mod:`ocrflow.pages`).
+Each paid call is thus counted in exactly one message.
+
+The ledger is one read per record before its first call (a failure there costs nothing:
+the record is redelivered) and one write only when a delivery hands the record back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import IdempotencyError
+from .ports import ClaimState, Entry
+
+if TYPE_CHECKING:
+    from .idempotency.policy import IdempotencyStore
+
+#: Attempts of the ledger's read-then-conditional-write before giving up to a concurrent writer.
+_RACE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Billed units and calls (attempts that reached the provider)."""
+
+    billed_units: int = 0
+    calls: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.billed_units + other.billed_units, self.calls + other.calls)
+
+    def __bool__(self) -> bool:
+        return bool(self.billed_units or self.calls)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"billed_units": self.billed_units, "calls": self.calls}
+
+    @classmethod
+    def of(cls, value: Any) -> Usage:
+        """A ``usage`` object as messages and saved answers carry it (zero when absent)."""
+        if not isinstance(value, Mapping):
+            return cls()
+        return cls(_count(value.get("billed_units")), _count(value.get("calls")))
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def total(usages: Iterable[Usage]) -> Usage:
+    out = Usage()
+    for usage in usages:
+        out = out + usage
+    return out
+
+
+def ledger_key(record_key: str) -> str:
+    return "usage:" + record_key
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What earlier deliveries of one record paid and published in no message: for a single
+    call, ``whole``; for a document, per page (pages that have no saved answer)."""
+
+    whole: Usage = Usage()
+    pages: Mapping[int, Usage] = field(default_factory=lambda: {})
+
+    def page(self, page: int) -> Usage:
+        return self.pages.get(page, Usage())
+
+    def plus(self, whole: Usage, pages: Mapping[int, Usage], answered: Iterable[int]) -> Ledger:
+        """This ledger with a delivery's unpublished spending added; pages now ``answered``
+        (their saved answer carries their usage) leave it."""
+        merged = {p: self.page(p) + pages.get(p, Usage()) for p in set(self.pages) | set(pages)}
+        for page in answered:
+            merged.pop(page, None)
+        return Ledger(self.whole + whole, {p: u for p, u in merged.items() if u})
+
+    def encoded(self) -> bytes:
+        doc: dict[str, Any] = {"whole": self.whole.as_dict()}
+        if self.pages:
+            doc["pages"] = {str(p): u.as_dict() for p, u in sorted(self.pages.items())}
+        return json.dumps(doc, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def decoded(cls, data: bytes | None) -> Ledger:
+        try:
+            doc = json.loads(data) if data else {}
+        except ValueError:
+            doc = {}
+        if not isinstance(doc, dict):
+            doc = {}
+        pages = doc.get("pages")
+        return cls(Usage.of(doc.get("whole")),
+                   {int(p): Usage.of(u) for p, u in pages.items() if str(p).isdigit()}
+                   if isinstance(pages, dict) else {})
+
+
+def read_ledger(store: IdempotencyStore, record_key: str) -> Ledger:
+    """The record's ledger (empty when no earlier delivery left one). Raises
+    :class:`~ocrflow.errors.IdempotencyError` when the store cannot be read."""
+    entry = store.storage.get(ledger_key(record_key), time.time())
+    return Ledger() if entry is None else Ledger.decoded(entry.message)
+
+
+def add_to_ledger(store: IdempotencyStore, record_key: str, whole: Usage,
+                  pages: Mapping[int, Usage] | None = None, answered: Iterable[int] = ()) -> None:
+    """Adds a delivery's unpublished spending to the record's ledger: a read and a
+    conditional write, again if another writer came between (an expired claim taken over).
+    Raises :class:`~ocrflow.errors.IdempotencyError` when the store fails."""
+    key = ledger_key(record_key)
+    storage = store.storage
+    answered = list(answered)
+    for _ in range(_RACE_ATTEMPTS):
+        now = time.time()
+        current = storage.get(key, now)
+        ledger = (Ledger() if current is None else Ledger.decoded(current.message)).plus(
+            whole, pages or {}, answered)
+        entry = Entry(key, ClaimState.COMPLETED, uuid.uuid4().hex, now + store.retention_s,
+                      "usage", None, ledger.encoded())
+        if storage.replace(entry, current.version, now) if current is not None \
+                else storage.put_new(entry, now):
+            return
+    raise IdempotencyError(f"idempotency store: {key} kept changing while it was written")
+
+
+#: Far above any price per call; a larger number is a typo, not a price.
+MAX_PRICE_PER_UNIT = 1_000_000
+
+
+def price_problem(value: Any, apis: set[str] | None = None) -> str | None:
+    """What is wrong with an ``OCR_PRICE_PER_UNIT`` value (already JSON-decoded), or None: an
+    object of prices (numbers from 0) keyed by API name."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        return 'expected a JSON object of prices per billed unit, such as {"general-text": 0.0035}'
+    for api, price in value.items():
+        if isinstance(price, bool) or not isinstance(price, (int, float)) \
+                or not 0 <= price <= MAX_PRICE_PER_UNIT:  # NaN fails both
+            return f"expected a price from 0 to {MAX_PRICE_PER_UNIT:,} for {api!r}, got {price!r}"
+        if apis is not None and api not in apis:
+            return f"unknown API {api!r}"
+    return None
