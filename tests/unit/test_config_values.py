@@ -45,6 +45,7 @@ EXAMPLES = {
     "OCRFLOW_STATE_DIR": "state", "OCR_CATALOGUE_CHECK": "strict",
     "OCR_METRICS": "ces", "CES_ENDPOINT": "https://ces.{region}.myhuaweicloud.com",
     "OCR_METRICS_NAMESPACE": "OCRFLOW.OCR",
+    "OCR_REVIEW_BELOW": '{"general-text": 0.8}', "OCR_PRICE_PER_UNIT": '{"general-text": 0.0035}',
 }
 VARIABLES = sorted(name for names in ENV.values() for name in names)
 FIELD_OF = {name: field for field, names in ENV.items() for name in names}
