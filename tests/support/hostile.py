@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from collections.abc import Iterator
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # colour type → samples per pixel
@@ -21,24 +20,27 @@ def chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def _zeros_deflated(total: int, step: int = 1 << 22, level: int = 9) -> Iterator[bytes]:
-    """``total`` zero bytes deflated (zlib stream), in pieces."""
-    z = zlib.compressobj(level)
-    block = bytes(min(step, total))
-    left = total
-    while left:
-        n = min(left, len(block))
-        out = z.compress(block if n == len(block) else block[:n])
-        if out:
-            yield out
-        left -= n
-    yield z.flush()
+def deflated_zeros(total: int, segment: int = 1 << 20) -> bytes:
+    """A zlib stream of ``total`` zero bytes, made in milliseconds: each megabyte of zeros
+    compressed once after a full flush (so every one is the same bytes), repeated, then an
+    empty final block and the Adler-32 of zeros (a = 1, b = total)."""
+    def flushed(n: int) -> bytes:
+        z = zlib.compressobj(9)
+        return z.compress(bytes(n)) + z.flush(zlib.Z_FULL_FLUSH)
+
+    whole, rest = divmod(total, segment)
+    header = flushed(1)[:2]
+    out = [header, flushed(segment)[2:] * whole if whole else b""]
+    if rest:
+        out.append(flushed(rest)[2:])
+    out.append(b"\x03\x00" + struct.pack(">I", ((total % 65521) << 16) | 1))
+    return b"".join(out)
 
 
 def png(width: int, height: int, *, bit_depth: int = 8, colour_type: int = 6,
         before_idat: tuple[bytes, ...] = ()) -> bytes:
     """A valid PNG of ``width``×``height`` whose rows are all zero (filter 0): it deflates
-    about 1000:1, so a 676 MB raster is a ~660 KB file. ``before_idat``: extra chunks."""
+    about 1000:1, so a 676 MB raster is a ~690 KB file. ``before_idat``: extra chunks."""
     row = 1 + (width * _SAMPLES[colour_type] * bit_depth + 7) // 8
     out = io.BytesIO()
     out.write(PNG_SIGNATURE)
@@ -47,32 +49,51 @@ def png(width: int, height: int, *, bit_depth: int = 8, colour_type: int = 6,
         out.write(chunk(b"PLTE", b"\xff\xff\xff" * 2))
     for extra in before_idat:
         out.write(extra)
-    pending = b""
-    for piece in _zeros_deflated(row * height):
-        pending += piece
-        while len(pending) >= 1 << 20:
-            out.write(chunk(b"IDAT", pending[:1 << 20]))
-            pending = pending[1 << 20:]
-    out.write(chunk(b"IDAT", pending))
+    pixels = deflated_zeros(row * height)
+    for at in range(0, len(pixels), 1 << 20):
+        out.write(chunk(b"IDAT", pixels[at:at + (1 << 20)]))
     out.write(chunk(b"IEND", b""))
     return out.getvalue()
 
 
-def deflated_zeros(total: int) -> bytes:
-    return b"".join(_zeros_deflated(total))
-
-
-def iccp_bomb(inflated: int = 1 << 30, side: int = 64) -> bytes:
+def iccp_bomb(inflated: int = 1 << 30, width: int = 64, height: int = 64) -> bytes:
     """A small PNG whose ``iCCP`` (colour profile) chunk inflates to ``inflated`` bytes."""
     body = b"bomb\x00\x00" + deflated_zeros(inflated)
-    return png(side, side, colour_type=2, before_idat=(chunk(b"iCCP", body),))
+    return png(width, height, colour_type=2, before_idat=(chunk(b"iCCP", body),))
 
 
-def ztxt_bomb(inflated: int = 1 << 30, side: int = 64, chunks: int = 1) -> bytes:
+def ztxt_bomb(inflated: int = 1 << 30, width: int = 64, height: int = 64, chunks: int = 1) -> bytes:
     """A small PNG with ``chunks`` ``zTXt`` (compressed text) chunks, each inflating to
     ``inflated`` bytes."""
     body = b"Comment\x00\x00" + deflated_zeros(inflated)
-    return png(side, side, colour_type=2, before_idat=(chunk(b"zTXt", body),) * chunks)
+    return png(width, height, colour_type=2, before_idat=(chunk(b"zTXt", body),) * chunks)
+
+
+def noise_jpeg(width: int, height: int, quality: int = 92) -> bytes:
+    """A JPEG of random pixels: it compresses like a very detailed photo (8160×6120, 50
+    megapixels, is about 33 MB)."""
+    import os
+
+    from PIL import Image
+
+    image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def heic_photo(width: int, height: int) -> bytes:
+    """A HEIC photo (pillow-heif) of a smooth picture: as many pixels as a phone's, made in
+    seconds."""
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    ramp = Image.linear_gradient("L").resize((width, height))
+    image = Image.merge("RGB", [ramp, ramp.transpose(Image.Transpose.FLIP_LEFT_RIGHT), ramp])
+    buf = io.BytesIO()
+    image.save(buf, "HEIF", quality=60)
+    return buf.getvalue()
 
 
 def many_objects_pdf(objects: int = 1_400_000, pages: int = 2, referenced: bool = True) -> bytes:
@@ -109,3 +130,27 @@ def many_objects_pdf(objects: int = 1_400_000, pages: int = 2, referenced: bool 
     out.write(b"".join(b"%010d 00000 n \n" % off for off in offsets))
     out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref))
     return out.getvalue()
+
+
+def many_entries_zip(entries: int = 600_000) -> bytes:
+    """A valid ZIP of ``entries`` empty files (names ``d/0000001``…): 600,000 make about
+    55 MB. An OFD is a ZIP, so its format is read by listing the archive."""
+    local, central = io.BytesIO(), io.BytesIO()
+    for n in range(entries):
+        name = b"d/%07d" % n
+        offset = local.tell()
+        local.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0) + name)
+        central.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, 0, 0, 0,
+                                  len(name), 0, 0, 0, 0, 0, offset) + name)
+    directory = central.getvalue()
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, min(entries, 0xFFFF), min(entries, 0xFFFF),
+                      len(directory), local.tell(), 0)
+    return local.getvalue() + directory + end
+
+
+def page_markers_pdf(size: int = 60_000_000) -> bytes:
+    """A PDF-looking file of ``size`` bytes made of ``/Type /Page`` markers (and one
+    cross-reference pointer), which a byte scan of pages meets millions of times."""
+    head, tail = b"%PDF-1.7\n", b"\nstartxref\n0\n%%EOF\n"
+    marker = b"/Type /Page\n"
+    return head + marker * ((size - len(head) - len(tail)) // len(marker)) + tail

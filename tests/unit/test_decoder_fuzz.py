@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from ocrflow import catalogue, documents
 from ocrflow.errors import OCRFLOW_CODES, FailureError
-from tests.support.hostile import chunk
+from tests.support.hostile import chunk, deflated_zeros
 
 CAT = catalogue.load()
 TEXT = CAT.apis["general-text"]
@@ -154,12 +154,51 @@ def test_no_mutated_file_ends_in_an_uncoded_error(case: tuple[str, bytes]) -> No
             _prepare_every_part(data, api)
 
 
-@pytest.mark.parametrize("kind", [b"zTXt", b"iTXt", b"iCCP"])
-def test_a_png_whose_metadata_inflates_without_end_is_refused_with_a_code(kind: bytes) -> None:
-    body = {b"zTXt": b"Comment\x00\x00", b"iTXt": b"Comment\x00\x01\x00\x00\x00",
-            b"iCCP": b"icc\x00\x00"}[kind] + zlib.compress(bytes(32 << 20), 9)
-    data = _save(_picture(), "PNG")
-    data = data[:33] + chunk(kind, body) + data[33:]  # after IHDR
+def _png(*chunks: bytes, colour_type: int = 3, after: bytes = b"") -> bytes:
+    """A 64×48 PNG of the given chunks between its header and its (blank) pixels, and
+    ``after`` them."""
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 64, 48, 8, colour_type, 0, 0, 0))
+    pixels = chunk(b"IDAT", zlib.compress(bytes((1 + 64) * 48)))
+    return b"\x89PNG\r\n\x1a\n" + header + b"".join(chunks) + pixels + after + chunk(b"IEND", b"")
+
+
+def _tiff_with_rational_width() -> bytes:
+    data = bytearray(_save(_picture(), "TIFF"))
+    (ifd,) = struct.unpack("<I", data[4:8])
+    (entries,) = struct.unpack("<H", data[ifd:ifd + 2])
+    for k in range(entries):
+        at = ifd + 2 + 12 * k
+        if struct.unpack("<H", data[at:at + 2])[0] == 256:  # ImageWidth, made a RATIONAL
+            struct.pack_into("<HI", data, at + 2, 5, 1)
+            struct.pack_into("<I", data, at + 8, 8)
+    return bytes(data)
+
+
+# the decoder errors that ended records uncoded (OCRFLOW.INTERNAL_ERROR, on every delivery)
+NAMED = {
+    "palette of 300 colours (ValueError: invalid palette size)":
+        (_png(chunk(b"PLTE", b"\x10" * 900)), "OCRFLOW.IMAGE_UNREADABLE"),
+    "transparency longer than the palette (ValueError: palette index out of range)":
+        (_png(chunk(b"PLTE", b"\x10" * 6), chunk(b"tRNS", bytes(300))), "OCRFLOW.IMAGE_UNREADABLE"),
+    "zTXt inflating past Pillow's MAX_TEXT_CHUNK (ValueError)":
+        (_png(chunk(b"zTXt", b"c\x00\x00" + zlib.compress(bytes(2 << 20))), colour_type=0),
+         "OCRFLOW.DECODE_LIMIT"),
+    "iTXt inflating to 32 MiB":
+        (_png(chunk(b"iTXt", b"c\x00\x01\x00\x00\x00" + zlib.compress(bytes(32 << 20))), colour_type=0),
+         "OCRFLOW.DECODE_LIMIT"),
+    "iCCP inflating to 1 GiB": (_png(chunk(b"iCCP", b"icc\x00\x00" + deflated_zeros(1 << 30)), colour_type=0),
+                                "OCRFLOW.DECODE_LIMIT"),
+    "TIFF width of the wrong type (ValueError: Invalid dimensions)":
+        (_tiff_with_rational_width(), "OCRFLOW.IMAGE_UNREADABLE"),
+    "a chunk after the pixels with a broken length (SyntaxError: broken PNG file)":
+        (_png(colour_type=0, after=b"\xff\xff\xff\xf0tEXt"), "OCRFLOW.IMAGE_UNREADABLE"),
+}
+
+
+@pytest.mark.parametrize("name", list(NAMED))
+def test_each_named_decoder_error_ends_in_its_code(name: str) -> None:
+    data, code = NAMED[name]
     with pytest.raises(FailureError) as info:
         documents.prepare(data, TIGHT, CAT)
-    assert info.value.failure.code in OCRFLOW_CODES
+    assert info.value.failure.code == code, info.value.failure
+    assert info.value.failure.message.startswith("image is ")  # why it had to be decoded at all
