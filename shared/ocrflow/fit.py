@@ -183,6 +183,7 @@ def _open(data: bytes, refusal: FailureError) -> Any:
     # Pillow's pixel-count guard: that one warns on stderr for a 90-megapixel greyscale scan
     # decoded within the budget and refuses a 200-megapixel photo decoded at 1/8
     Image.MAX_IMAGE_PIXELS = None
+    _route_libtiff()
     if is_heif(data):
         try:
             import pillow_heif
@@ -196,6 +197,46 @@ def _open(data: bytes, refusal: FailureError) -> Any:
     if image.format == "PDF":  # pragma: no cover - Pillow writes PDFs but does not read them
         raise refusal
     return image
+
+
+_libtiff_handlers: list[Any] = []  # kept alive: libtiff holds pointers to them
+
+
+def _route_libtiff() -> None:
+    """libtiff (Pillow's TIFF decoder) prints its warnings and errors on stderr from C; they
+    go to the log instead, as warnings (the decode's own failure is coded either way)."""
+    if _libtiff_handlers:
+        return
+    import ctypes
+    import glob
+    import logging
+    import os
+    import platform
+
+    import PIL
+
+    logger = logging.getLogger("ocrflow.fit")
+    found = glob.glob(os.path.join(os.path.dirname(os.path.dirname(PIL.__file__)), "pillow.libs",
+                                   "libtiff*.so*"))
+    try:
+        libtiff = ctypes.CDLL(found[0] if found else "libtiff.so.6")
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return  # no libtiff loaded here: nothing prints
+    handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
+
+    def log(module: bytes | None, fmt: bytes | None, args: int | None) -> None:
+        text = ctypes.create_string_buffer(512)
+        libc.vsnprintf(text, ctypes.c_size_t(512), fmt, ctypes.c_void_p(args))
+        logger.warning("image decoder: %s: %s", (module or b"").decode("utf-8", "replace")[:80],
+                       text.value.decode("utf-8", "replace"))
+
+    # a va_list is a pointer on x86-64 only; elsewhere the messages are dropped, not printed
+    handler = handler_type(log) if platform.machine() in ("x86_64", "AMD64") else handler_type(0)
+    libtiff.TIFFSetWarningHandler.restype = libtiff.TIFFSetErrorHandler.restype = ctypes.c_void_p
+    libtiff.TIFFSetWarningHandler(handler)
+    libtiff.TIFFSetErrorHandler(handler)
+    _libtiff_handlers.append(handler)
 
 
 def _fit(image: Any, file_bytes: int, api: ApiLimits, catalogue: Catalogue,

@@ -6,10 +6,14 @@ pillow-heif or pypdf, which would end the record in an internal error on every d
 from __future__ import annotations
 
 import io
+import os
 import struct
+import subprocess
+import sys
 import warnings
 import zlib
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +23,8 @@ from PIL import Image, ImageDraw
 
 from ocrflow import catalogue, documents
 from ocrflow.errors import OCRFLOW_CODES, FailureError
+from tests.conftest import ROOT
+from tests.support import hostile
 from tests.support.hostile import chunk, deflated_zeros
 
 CAT = catalogue.load()
@@ -202,3 +208,37 @@ def test_each_named_decoder_error_ends_in_its_code(name: str) -> None:
         documents.prepare(data, TIGHT, CAT)
     assert info.value.failure.code == code, info.value.failure
     assert info.value.failure.message.startswith("image is ")  # why it had to be decoded at all
+
+
+def test_a_scan_within_the_budget_is_fitted_without_pillows_bomb_warning() -> None:
+    # 100 megapixels of greyscale: over Pillow's 89-megapixel warning, well within the budget
+    scan = hostile.png(10000, 10000, colour_type=0)
+    card = CAT.apis["id-card"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        part = documents.prepare(scan, card, CAT).part()
+    assert part.input is not None and max(part.input["width"], part.input["height"]) <= card.max_side
+    assert not [w for w in caught if "DecompressionBomb" in w.category.__name__], caught
+
+
+def test_what_libtiff_prints_goes_to_the_log_not_to_stderr(tmp_path: Path) -> None:
+    tiff = bytearray(_save(_picture(), "TIFF", compression="tiff_lzw"))
+    tiff[8:40] = b"\xff" * 32  # the compressed strip, broken
+    (tmp_path / "broken.tif").write_bytes(bytes(tiff))
+    code = (
+        "import logging, sys\n"
+        "from dataclasses import replace\n"
+        "logging.basicConfig(stream=sys.stdout, format='LOG %(name)s %(message)s')\n"
+        "from ocrflow import catalogue, documents\n"
+        "from ocrflow.errors import FailureError\n"
+        "cat = catalogue.load()\n"
+        "api = replace(cat.apis['general-text'], max_side=40, min_side=4)\n"
+        "try:\n"
+        f"    documents.prepare(open({str(tmp_path / 'broken.tif')!r}, 'rb').read(), api, cat)\n"
+        "except FailureError as exc:\n"
+        "    print(exc.failure.code)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "shared")})
+    assert done.stderr == ""
+    assert "OCRFLOW.IMAGE_UNREADABLE" in done.stdout
+    assert "LOG ocrflow.fit image decoder: " in done.stdout
