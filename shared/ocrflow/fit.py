@@ -121,13 +121,14 @@ def _check_png_metadata(data: bytes, refusal: FailureError) -> None:
     while pos + 8 <= len(data):
         (length,) = struct.unpack(">I", data[pos:pos + 4])
         kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
-        pos += 12 + length
+        start = pos + 8
+        pos = start + length + 4
         if kind == b"IEND":
             return
         if kind == b"tEXt":
-            total += len(body)
+            total += min(length, len(data) - start)
         elif kind in (b"zTXt", b"iCCP", b"iTXt"):
+            body = data[start:start + length]
             stream = _compressed_part(kind, body)
             if stream is not None:
                 inflated = _inflated_size(stream, PNG_CHUNK_MAX + 1)

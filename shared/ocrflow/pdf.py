@@ -81,8 +81,8 @@ def count_pages(data: bytes) -> int | None:
     found = _scan(data)
     if found is not None:
         return found
-    if over_budget(data) is not None:
-        return None
+    if over_budget(data) is not None or objects(data) == 0:
+        return None  # too many objects to parse, or none to find pages in
     try:
         reader = _reader(data)
         return len(reader.pages) or None

@@ -149,8 +149,9 @@ def many_entries_zip(entries: int = 600_000) -> bytes:
 
 
 def page_markers_pdf(size: int = 60_000_000) -> bytes:
-    """A PDF-looking file of ``size`` bytes made of ``/Type /Page`` markers (and one
-    cross-reference pointer), which a byte scan of pages meets millions of times."""
-    head, tail = b"%PDF-1.7\n", b"\nstartxref\n0\n%%EOF\n"
+    """A PDF-looking file of ``size`` bytes made of ``/Type /Page`` markers (one object and
+    a cross-reference pointer around them), which a byte scan of pages meets millions of
+    times and a PDF library reads whole to rebuild the cross-references."""
+    head, tail = b"%PDF-1.7\n1 0 obj\n<< >>\nendobj\n", b"\nstartxref\n0\n%%EOF\n"
     marker = b"/Type /Page\n"
     return head + marker * ((size - len(head) - len(tail)) // len(marker)) + tail
