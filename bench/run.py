@@ -593,6 +593,7 @@ def hostile_memory(runtime_python: str, runs: int) -> dict[str, Any]:
         "PDF of 1.4 million objects": (lambda: hostile.many_objects_pdf(1_400_000, referenced=False), "pdf"),
         "60 MB of PDF page markers": (lambda: hostile.page_markers_pdf(60_000_000), "pdf"),
         "ZIP of 600,000 entries": (lambda: hostile.many_entries_zip(600_000), "zip"),
+        "TIFF listing 15 million strips": (lambda: hostile.tiff_tag_flood(15_000_000), "tif"),
         "50-megapixel photo (fitted)": (lambda: photo(8160, 6120), "jpg"),
         "24-megapixel HEIC (fitted)": (lambda: hostile.heic_photo(5712, 4284), "heic"),
         "largest image taken whole (baseline)": (lambda: png(1560, 1560, noise=True), "png"),

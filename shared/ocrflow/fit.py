@@ -44,6 +44,13 @@ FIT_MEMORY_BUDGET = 176 << 20
 #: each chunk at most what Pillow reads of one (1 MiB), all together at most this.
 PNG_METADATA_MAX = 8 << 20
 PNG_CHUNK_MAX = 1 << 20
+#: A TIFF's first image directory, which Pillow reads whole into Python objects when it
+#: opens the file: at most this many numbers in one tag (the strips of a 65,535-row image),
+#: and this many bytes of values in all. One tag of 15 million strip offsets took 3.7 GB.
+TIFF_MAX_VALUES = 1 << 16
+TIFF_MAX_BYTES = 16 << 20
+#: EXIF blocks larger than this (a JPEG's cannot be) are not read for the orientation.
+EXIF_MAX_BYTES = 256 << 10
 #: One band of a resize: the source rows it reads (three such buffers exist at once).
 RESIZE_STRIP_BYTES = 4 << 20
 #: JPEG qualities tried in turn; below the last one the image is made smaller instead.
@@ -88,6 +95,7 @@ def fit(data: bytes, api: ApiLimits, catalogue: Catalogue, refusal: FailureError
     with _DECODING:
         try:
             _check_png_metadata(data, refusal)
+            _check_tiff_directory(data, refusal)
             image = _open(data, refusal)
             try:
                 return _fit(image, len(data), api, catalogue, refusal)
@@ -140,6 +148,50 @@ def _check_png_metadata(data: bytes, refusal: FailureError) -> None:
                 total += len(body)
         if total > PNG_METADATA_MAX:
             raise _over(refusal, f"would inflate its metadata chunks to more than {_mib(PNG_METADATA_MAX)}")
+
+
+# bytes per value of each TIFF field type (BYTE … IFD8)
+_TIFF_TYPE_BYTES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8,
+                    13: 4, 16: 8, 17: 8, 18: 8}
+
+
+def _check_tiff_directory(data: bytes, refusal: FailureError) -> None:
+    """Counts the values of a TIFF's first image directory (classic or BigTIFF) before
+    Pillow turns each number into a Python object."""
+    head = data[:4]
+    if head not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return
+    order, big = ("<" if head[:2] == b"II" else ">"), head[2:4] in (b"+\x00", b"\x00+")
+    try:
+        if big:
+            (offset,) = struct.unpack(order + "Q", data[8:16])
+            (entries,) = struct.unpack(order + "Q", data[offset:offset + 8])
+            size, first, count_format = 20, offset + 8, order + "Q"
+        else:
+            (offset,) = struct.unpack(order + "I", data[4:8])
+            (entries,) = struct.unpack(order + "H", data[offset:offset + 2])
+            size, first, count_format = 12, offset + 2, order + "I"
+    except struct.error:
+        return  # no directory: the decoder refuses the file itself
+    total = 0
+    for k in range(min(entries, max(0, len(data) - first) // size)):
+        at = first + size * k
+        tag, kind = struct.unpack(order + "HH", data[at:at + 4])
+        (count,) = struct.unpack(count_format, data[at + 4:at + 4 + struct.calcsize(count_format)])
+        width = _TIFF_TYPE_BYTES.get(kind, 1)
+        if width > 1 and count > TIFF_MAX_VALUES:
+            raise _over(refusal, f"would read {count:,} numbers of its TIFF tag {tag} (at most "
+                                 f"{TIFF_MAX_VALUES:,} are read)")
+        total += count * width
+        if total > TIFF_MAX_BYTES:
+            raise _over(refusal, f"would read more than {_mib(TIFF_MAX_BYTES)} of TIFF tags")
+
+
+def _held(image: Any) -> int:
+    """Bytes of metadata the opened image holds (comments, colour profile, EXIF, a JPEG's
+    application segments), beside the file."""
+    held = sum(len(v) for v in image.info.values() if isinstance(v, (bytes, str)))
+    return held + sum(len(segment) for _, segment in getattr(image, "applist", []))
 
 
 def _compressed_part(kind: bytes, body: bytes) -> bytes | None:
@@ -252,6 +304,7 @@ def _fit(image: Any, file_bytes: int, api: ApiLimits, catalogue: Catalogue,
     if scale <= 0:
         raise refusal
     limit = catalogue.max_file_bytes
+    file_bytes += _held(image)
     if image.format == "JPEG":
         # decoded directly at the smallest DCT reduction (1/2, 1/4, 1/8) within the pixel
         # budget and the memory budget: a 50-megapixel photo never exists as a full raster
@@ -377,6 +430,8 @@ def _scaled(width: int, height: int, scale: float) -> tuple[int, int]:
 def _orientation(image: Any) -> int:
     if image.format == "PNG" and "exif" not in image.info:
         return 1  # Pillow would decode the whole image to look for an eXIf chunk after the pixels
+    if len(image.info.get("exif") or b"") > EXIF_MAX_BYTES:
+        return 1  # each of its numbers would become a Python object
     try:
         value = image.getexif().get(0x0112, 1)
     except Exception:  # noqa: BLE001 - a broken EXIF block: the image as stored

@@ -55,6 +55,11 @@ CASES: dict[str, tuple[Any, str]] = {  # key: (how to make it, the message expec
     "entries.zip": (lambda: hostile.many_entries_zip(600_000), "OCRFLOW.FILE_TOO_LARGE"),
     # 60 MB of page markers: a byte scan kept one object per match before (269 MB)
     "markers.pdf": (lambda: hostile.page_markers_pdf(60_000_000), "OCRFLOW.FILE_TOO_LARGE"),
+    # a TIFF directory listing 15 million strip offsets: 3.7 GB and two minutes before
+    "strips.tif": (lambda: hostile.tiff_tag_flood(15_000_000), "OCRFLOW.DECODE_LIMIT"),
+    # 50 MB of metadata before the image, which the decoder keeps: fitted, within the target
+    "card/comments.gif": (lambda: hostile.gif_comment_flood(9000, 100, 50_000_000), "result"),
+    "card/segments.jpg": (lambda: hostile.jpeg_segment_flood(9000, 100, 900), "result"),
     # what must still work: a 33 MB 50-megapixel photo and a 24-megapixel HEIC, fitted
     "photo-50mp.jpg": (lambda: hostile.noise_jpeg(8160, 6120), "result"),
     "photo-24mp.heic": (lambda: hostile.heic_photo(5712, 4284), "result"),

@@ -155,3 +155,35 @@ def page_markers_pdf(size: int = 60_000_000) -> bytes:
     head, tail = b"%PDF-1.7\n1 0 obj\n<< >>\nendobj\n", b"\nstartxref\n0\n%%EOF\n"
     marker = b"/Type /Page\n"
     return head + marker * ((size - len(head) - len(tail)) // len(marker)) + tail
+
+
+def tiff_tag_flood(values: int = 15_000_000) -> bytes:
+    """A 100×100 TIFF whose strip-offset tag lists ``values`` numbers (15 million: 60 MB),
+    each of which a decoder that reads the directory whole makes an object of."""
+    after_ifd = 8 + 2 + 12 * 9 + 4
+    entries = [(256, 4, 1, 100), (257, 4, 1, 100), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
+               (273, 4, values, after_ifd), (277, 3, 1, 1), (278, 4, 1, 1), (279, 4, 1, 100)]
+    ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHII", *e) for e in entries)
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + b"\x00" * 4 + bytes(4 * values)
+
+
+def gif_comment_flood(width: int, height: int, size: int = 50_000_000) -> bytes:
+    """A GIF with ``size`` bytes of comment before its image."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("P", (width, height)).save(buf, "GIF")
+    gif = buf.getvalue()
+    screen = 13 + (3 * 2 ** ((gif[10] & 7) + 1) if gif[10] & 0x80 else 0)  # header, colour table
+    blocks = size // 256
+    return gif[:screen] + b"!\xfe" + (b"\xff" + b"c" * 255) * blocks + b"\x00" + gif[screen:]
+
+
+def jpeg_segment_flood(width: int, height: int, segments: int = 900) -> bytes:
+    """A JPEG with ``segments`` application segments of 64 KB (900: 59 MB) before its image."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buf, "JPEG")
+    jpeg = buf.getvalue()
+    return jpeg[:2] + (b"\xff\xef" + struct.pack(">H", 65535) + b"a" * 65533) * segments + jpeg[2:]

@@ -337,3 +337,13 @@ def test_objects_are_counted_in_object_streams_too() -> None:
     packed = (b"%PDF-1.7\n7 0 obj\n<< /Type /ObjStm /N 5000 /First 40000 /Length 0 >>\nstream\n\n"
               b"endstream\nendobj\n8 0 obj\n<< /N 3 /Type /ObjStm >>\nstream\n\nendstream\nendobj\n")
     assert pdf.objects(packed) == 2 + 5000 + 3
+
+
+def test_a_tiff_directory_of_too_many_numbers_is_refused_before_it_is_read() -> None:
+    from tests.support import hostile
+
+    data = hostile.tiff_tag_flood(2_000_000)  # 8 MB, over the body limit: it would be fitted
+    with pytest.raises(FailureError) as info:
+        documents.prepare(data, TEXT, CAT)
+    assert info.value.failure.code == "OCRFLOW.DECODE_LIMIT"
+    assert "2,000,000 numbers of its TIFF tag 273" in info.value.failure.message
