@@ -113,7 +113,7 @@ def many_objects_pdf(objects: int = 1_400_000, pages: int = 2, referenced: bool 
     first_filler = 3 + pages + 1  # after catalogue, page tree, pages and the array
     kids = b" ".join(b"%d 0 R" % (3 + i) for i in range(pages))
     obj(b"<< /Type /Catalog /Pages 2 0 R >>")
-    obj(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages))
+    obj(b"<< /Type /Pages /Count %d /Kids [%s] >>" % (pages, kids))
     array = 3 + pages
     for i in range(pages):
         extra = b" /Properties << /Fill %d 0 R >>" % array if referenced and i == 0 else b""
