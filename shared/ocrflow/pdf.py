@@ -53,13 +53,14 @@ def _scan(data: bytes) -> int | None:
     return pages if pages in counts else None
 
 
-def objects(data: bytes) -> int:
+def objects(data: bytes, stop_above: int | None = None) -> int:
     """How many objects pypdf would index: the indirect objects in the file body (their
-    ``endobj``) and those packed in object streams (each stream's ``/N``)."""
+    ``endobj``) and those packed in object streams (each stream's ``/N``). Counting stops
+    once over ``stop_above``."""
     found = data.count(b"endobj")
     at = data.find(b"/ObjStm")
-    while at >= 0:  # the /N of the dictionary around each /Type /ObjStm
-        start = data.rfind(b"<<", max(0, at - 1024), at)
+    while at >= 0 and (stop_above is None or found <= stop_above):
+        start = data.rfind(b"<<", max(0, at - 1024), at)  # the dictionary around /ObjStm
         end = data.find(b">>", at, at + 1024)
         count = _OBJSTM_N.search(data, start, end) if start >= 0 and end >= 0 else None
         found += int(count.group(1)) if count else 0
@@ -69,10 +70,10 @@ def objects(data: bytes) -> int:
 
 def over_budget(data: bytes) -> str | None:
     """Why the PDF is not parsed locally (too many objects), or None when it may be."""
-    count = objects(data)
+    count = objects(data, stop_above=PDF_MAX_OBJECTS)
     if count <= PDF_MAX_OBJECTS:
         return None
-    return f"{count:,} objects; ocrflow parses PDFs of at most {PDF_MAX_OBJECTS:,}"
+    return f"at least {count:,} objects; ocrflow parses PDFs of at most {PDF_MAX_OBJECTS:,}"
 
 
 def count_pages(data: bytes) -> int | None:
@@ -81,8 +82,8 @@ def count_pages(data: bytes) -> int | None:
     found = _scan(data)
     if found is not None:
         return found
-    if over_budget(data) is not None or objects(data) == 0:
-        return None  # too many objects to parse, or none to find pages in
+    if not 0 < objects(data, stop_above=PDF_MAX_OBJECTS) <= PDF_MAX_OBJECTS:
+        return None  # no object to find pages in, or too many to parse
     try:
         reader = _reader(data)
         return len(reader.pages) or None
