@@ -1,7 +1,8 @@
-"""Every decoder error is coded: thousands of mutations of ordinary images and PDFs, each
-made ready for an API that forces it through decoding (fitting) or splitting, end in a
-prepared document or an ``OCRFLOW.*`` failure — never in an exception of Pillow,
-pillow-heif or pypdf, which would end the record in an internal error on every delivery."""
+"""Every decoder error is coded: thousands of mutations of ordinary images (PNG, BMP, TIFF,
+GIF, JPEG, WebP, HEIC) and PDFs, each made ready for an API that forces it through decoding
+(fitting) or splitting, end in a prepared document or an ``OCRFLOW.*`` failure — never in an
+exception of Pillow, pillow-heif or pypdf, which would end the record in an internal error
+on every delivery."""
 
 from __future__ import annotations
 
@@ -51,6 +52,13 @@ def _picture(mode: str = "RGB") -> Image.Image:
     return img.convert(mode)
 
 
+def _heic() -> bytes:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    return _save(_picture(), "HEIF", quality=50)
+
+
 def _pdf(pages: int) -> bytes:
     images = [_picture() for _ in range(pages)]
     return _save(images[0], "PDF", save_all=True, append_images=images[1:])
@@ -72,6 +80,7 @@ SEEDS: dict[str, bytes] = {
     "jpeg-progressive": _save(_picture(), "JPEG", quality=80, progressive=True),
     "jpeg-cmyk": _save(_picture("CMYK"), "JPEG"),
     "webp": _save(_picture("RGBA"), "WEBP"),
+    "heic": _heic(),
     "pdf-3-pages": _pdf(3),
 }
 
