@@ -145,6 +145,21 @@ SDK_CALL = MEMORY + textwrap.dedent('''
     print(time.perf_counter() - t0, base, _status("VmHWM"))
 ''')
 
+# one record of any outcome: the counts of the handler's answer, the peak and the process's
+# absolute high-water mark (the interpreter and the libraries included)
+ANY_OUTCOME_CALL = MEMORY + textwrap.dedent('''
+    import json, sys
+    sys.path.insert(0, sys.argv[1])
+    import handler
+    def event(key):
+        return {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "bench"},
+                "object": {"key": key}}}]}
+    handler.handler(event(sys.argv[3]), None)  # warm-up: a small image
+    base = reset_peak()
+    out = handler.handler(event(sys.argv[2]), None)
+    print(json.dumps({"counts": out["counts"], "base_kb": base, "peak_kb": _status("VmHWM")}))
+''')
+
 OURS_CALL = MEMORY + textwrap.dedent('''
     import sys, time
     t0 = time.perf_counter()
@@ -659,6 +674,63 @@ def documents_memory(runtime_python: str, runs: int) -> dict[str, Any]:
     return out
 
 
+def hostile_memory(runtime_python: str, runs: int) -> dict[str, Any]:
+    """Peak RSS of one record for the worst files, each in a fresh process warmed on a small
+    image (the growth, and the process's absolute peak with the interpreter and libraries),
+    beside the largest image the API takes whole measured in the same run, and how each
+    ended (a coded failure before decoding, or a fitted result)."""
+    from ocrflow.registry import open_queue
+    from tests.support import hostile
+
+    cases: dict[str, tuple[Callable[[], bytes], str]] = {
+        "13000×13000 RGBA PNG": (lambda: hostile.png(13000, 13000), "png"),
+        "13000×13000 16-bit grey PNG": (lambda: hostile.png(13000, 13000, bit_depth=16, colour_type=0),
+                                        "png"),
+        "PNG whose iCCP inflates to 1 GiB (card)": (lambda: hostile.iccp_bomb(1 << 30, 9000, 600), "png"),
+        "PDF of 1.4 million objects": (lambda: hostile.many_objects_pdf(1_400_000, referenced=False), "pdf"),
+        "60 MB of PDF page markers": (lambda: hostile.page_markers_pdf(60_000_000), "pdf"),
+        "ZIP of 600,000 entries": (lambda: hostile.many_entries_zip(600_000), "zip"),
+        "TIFF listing 15 million strips": (lambda: hostile.tiff_tag_flood(15_000_000), "tif"),
+        "50-megapixel photo (fitted)": (lambda: photo(8160, 6120), "jpg"),
+        "24-megapixel HEIC (fitted)": (lambda: hostile.heic_photo(5712, 4284), "heic"),
+        "largest image taken whole (baseline)": (lambda: png(1560, 1560, noise=True), "png"),
+    }
+    emu = Emulator("--no-recognition")
+    handler_dir = str(ROOT / "functions" / "recognize")
+    out: dict[str, Any] = {"runs": runs, "target_mb": 256}
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            folder = tmp / "buckets" / "bench"
+            (folder / "card").mkdir(parents=True)
+            (folder / "small.png").write_bytes(png())
+            routes = json.dumps([{"prefix": "card/", "api": "id-card"}])
+            for n, (label, (make, suffix)) in enumerate(cases.items()):
+                data = make()
+                key = f"{'card/' if '(card)' in label else ''}file{n}.{suffix}"
+                (folder / key).write_bytes(data)
+                growth, absolute, outcome = [], [], ""
+                for i in range(runs):
+                    state = tmp / f"s{n}-{i}"
+                    env = {**ENV_BASE, **settings_env(tmp, emu.url, OCRFLOW_STATE_DIR=str(state),
+                                                      OCR_ROUTES=routes)}
+                    _, printed = timed_process([runtime_python, "-c", ANY_OUTCOME_CALL, handler_dir, key,
+                                                "small.png"], env)
+                    report = json.loads(printed.strip().splitlines()[-1])
+                    growth.append((report["peak_kb"] - report["base_kb"]) / 1024)
+                    absolute.append(report["peak_kb"] / 1024)
+                    failures = open_queue(f"sqlite:///{state / 'queues.db'}?queue=failures")
+                    codes = [m["data"]["error"]["code"] for m in failures.dump() if m["subject"] == key]
+                    failures.close()
+                    outcome = codes[0] if codes else ("result" if report["counts"]["results"] else "none")
+                out[label] = {"file_mb": round(len(data) / 1e6, 2), "outcome": outcome,
+                              "peak_mb": round(statistics.median(growth), 1),
+                              "process_peak_mb": round(statistics.median(absolute), 1)}
+    finally:
+        emu.stop()
+    return out
+
+
 # --- 5. queue publish throughput ----------------------------------------------------------------------
 def publish_throughput(n: int) -> dict[str, Any]:
     from ocrflow.messages import ResultMessage, outgoing
@@ -765,6 +837,7 @@ def main() -> None:
         "fleet_rate_limit": (False, lambda: fleet(2, 60, 20, concurrency=4) if q else fleet(4, 400, 20)),
         "memory_large_image": (True, lambda: memory(sdk, rt, 1 if q else 3)),
         "memory_documents": (False, lambda: documents_memory(rt, 1 if q else 3)),
+        "memory_hostile_files": (False, lambda: hostile_memory(rt, 1 if q else 3)),
         "queue_publish": (False, lambda: publish_throughput(50 if q else 1000)),
         "obs_client_alternatives": (False, lambda: obs_clients.measure(2 if q else 9)),
     }
@@ -841,6 +914,16 @@ def print_table(r: dict[str, Any]) -> None:
             if "first_peak_mb" in f:
                 rows.append(("  the same as the process's first of its kind", f"{f['first_peak_mb']} MB",
                              f"{image} MB", round(f["first_peak_mb"] / image, 3), ""))
+    if "memory_hostile_files" in r:
+        h = r["memory_hostile_files"]
+        base = h["largest image taken whole (baseline)"]["peak_mb"]
+        for label, f in h.items():
+            if isinstance(f, dict) and "baseline" not in label:
+                rows.append((f"peak memory, {label}, {f['file_mb']} MB",
+                             f"{f['peak_mb']} MB", f"{base} MB", round(f["peak_mb"] / base, 2),
+                             f"≤ {h['target_mb']} MB"))
+                rows.append((f"  process peak (interpreter included); {f['outcome']}",
+                             f"{f['process_peak_mb']} MB", "", "", f"≤ {h['target_mb']} MB"))
     print()
     print(f"{'figure':50s} {'ocrflow':>16s} {'baseline':>16s} {'ratio':>7}  target")
     for name, ours, base, rel, target in rows:

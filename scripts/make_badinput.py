@@ -155,8 +155,8 @@ for fname, code, api in [
     ("one-pixel.png", "OCRFLOW.IMAGE_DIMENSIONS", None),
     ("one-pixel.jpg", "OCRFLOW.IMAGE_DIMENSIONS", None),
     ("thin-strip.png", "OCRFLOW.IMAGE_DIMENSIONS", None),
-    ("huge-dimensions.png", "OCRFLOW.IMAGE_DIMENSIONS", None),
-    ("too-tall-for-cards.png", "OCRFLOW.IMAGE_DIMENSIONS", "id-card"),
+    ("huge-dimensions.png", "OCRFLOW.DECODE_LIMIT", None),  # fitting it: 1.5 GB decoded
+    ("too-tall-for-cards.png", "OCRFLOW.IMAGE_UNREADABLE", "id-card"),  # no pixels to fit
     ("document.pdf", "OCRFLOW.UNSUPPORTED_FORMAT", "id-card"),
     ("document.pdf", "OCRFLOW.UNSUPPORTED_FORMAT", "web-image"),
     ("encrypted.pdf", "OCRFLOW.IMAGE_UNREADABLE", "mvs-invoice"),

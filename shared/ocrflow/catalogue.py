@@ -74,6 +74,12 @@ class ApiLimits:
     first_page_only: str | None = None
 
     @property
+    def page_picker(self) -> str | None:
+        """The body field that makes the API read a given page of a PDF: its page field,
+        unless its page says it reads the first page whatever the field holds."""
+        return self.page_field if self.first_page_only is None else None
+
+    @property
     def takes_file(self) -> bool:
         return self.body_field in ("image", "data")
 

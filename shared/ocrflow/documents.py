@@ -11,6 +11,11 @@ with an ``OCRFLOW.*`` code, before anything is paid — only what no call could 
   would upload it N times and hold a copy of it per concurrent call; its pages alone are
   about 1/N of it each;
 * a PDF longer than ``OCR_MAX_PDF_PAGES`` is refused before any call;
+* a page that cannot be split out (a broken structure, or more objects than
+  :data:`~ocrflow.pdf.PDF_MAX_OBJECTS`) is read by the API's page field from the whole file
+  when the API has one and takes the file's size; otherwise the document ends in a coded
+  failure (``OCRFLOW.PDF_UNREADABLE``, ``OCRFLOW.DECODE_LIMIT``), since no call could read
+  that page;
 * an image the API would refuse for its bytes, sides or format is fitted (:mod:`ocrflow.fit`)
   when ``OCR_FIT_IMAGES`` is on.
 
@@ -54,12 +59,17 @@ class Document:
     one page): its message keeps the single ``result`` shape."""
 
     def __init__(self, api: ApiLimits, catalogue: Catalogue, pages_total: int | None, *,
-                 data: bytes = b"", single: Part | None = None) -> None:
+                 data: bytes = b"", single: Part | None = None,
+                 by_page_number: bool | None = None) -> None:
         self.api, self.catalogue = api, catalogue
         self.pages_total = pages_total
         self._data = data  # a multi-page PDF's bytes; a one-call document keeps only its part
         self._single = single
         self._splitter: Any = None
+        if by_page_number is None:
+            by_page_number = api.page_picker is not None and len(data) <= PAGE_NUMBER_MAX_BYTES
+        #: each page read by the API's page field from the whole file, not split out
+        self.by_page_number = pages_total is not None and by_page_number
         if pages_total is not None and not self.by_page_number:
             self._splitter = pdf.Splitter(data)
 
@@ -68,12 +78,10 @@ class Document:
         return self.pages_total or 1
 
     @property
-    def by_page_number(self) -> bool:
-        # an API whose page says it reads a PDF's first page only would answer about page 1
-        # for every page number: its pages travel alone
-        return (self.pages_total is not None and self.api.page_field is not None
-                and self.api.first_page_only is None
-                and len(self._data) <= PAGE_NUMBER_MAX_BYTES)
+    def whole_file_readable(self) -> bool:
+        """Whether the API can read any page from the whole file (its page field, the file
+        within its size limit): the way round a page that cannot be split out."""
+        return self.api.page_picker is not None and len(self._data) <= self.catalogue.max_file_bytes
 
     def take(self) -> Part:
         """A one-call document's part, let go of (so its bytes can be freed once sent)."""
@@ -90,10 +98,15 @@ class Document:
             return self._single
         if page is None or not 1 <= page <= self.pages_total:
             raise ValueError(f"page {page} of {self.pages_total}")
-        field = self.api.page_field
+        field = self.api.page_picker
         if self.by_page_number and field is not None:
             return Part(page, self._data, {field: page})
-        data, sent = self._splitter.page(page)
+        try:
+            data, sent = self._splitter.page(page)
+        except FailureError:
+            if field is None or not self.whole_file_readable:
+                raise
+            return Part(page, self._data, {field: page})  # the API may still read it
         if len(data) > self.catalogue.max_file_bytes:
             raise FailureError.of(
                 "OCRFLOW.FILE_TOO_LARGE",
@@ -134,11 +147,17 @@ def prepare(data: bytes, api: ApiLimits, catalogue: Catalogue, *, fit_images: bo
     if every_page and kind == "pdf" and api.takes_pdf and not filecheck.pdf_encrypted(data):
         pages = _pdf_pages(data, max_pdf_pages)
         if pages is not None and pages > 1:
-            return Document(api, catalogue, pages, data=data)
+            return _paged(data, api, catalogue, pages)
     try:
         filecheck.check(data, api, catalogue)
         return Document(api, catalogue, None, single=Part(None, data))
     except FailureError as refusal:
+        if kind == "pdf" and refusal.failure.code == "OCRFLOW.FILE_TOO_LARGE" and every_page:
+            over = pdf.over_budget(data)
+            if over is not None:  # its pages could not even be counted to be split
+                raise FailureError.of("OCRFLOW.DECODE_LIMIT",
+                                      f"{refusal.failure.message}; the PDF is not split into "
+                                      f"pages: it has {over}") from None
         if not fit_images or refusal.failure.code not in FITTABLE or kind in ("pdf", "svg"):
             raise  # PDF and SVG have no raster to fit: no renderer ships with the function
         from .fit import fit
@@ -146,6 +165,23 @@ def prepare(data: bytes, api: ApiLimits, catalogue: Catalogue, *, fit_images: bo
         fitted = fit(data, api, catalogue, refusal)
     filecheck.check(fitted.data, api, catalogue)  # what is sent is checked like an upload
     return Document(api, catalogue, None, single=Part(None, fitted.data, {}, fitted.input))
+
+
+def _paged(data: bytes, api: ApiLimits, catalogue: Catalogue, pages: int) -> Document:
+    """A document of ``pages`` pages: split locally, or read by the API's page field."""
+    if api.page_picker is not None and len(data) <= PAGE_NUMBER_MAX_BYTES:
+        return Document(api, catalogue, pages, data=data, by_page_number=True)
+    over = pdf.over_budget(data)
+    if over is None:
+        return Document(api, catalogue, pages, data=data, by_page_number=False)
+    if api.page_picker is not None and len(data) <= catalogue.max_file_bytes:
+        # not split here, but every page can still be read from the whole file
+        return Document(api, catalogue, pages, data=data, by_page_number=True)
+    whole = (f"{api.name} reads one page of a file only" if api.page_picker is None else
+             f"{api.name} takes at most {catalogue.max_file_bytes:,} bytes, the file is {len(data):,}")
+    raise FailureError.of("OCRFLOW.DECODE_LIMIT",
+                          f"the PDF has {pages} pages and {over}, so its pages are not split out; "
+                          f"{whole}")
 
 
 def _pdf_pages(data: bytes, max_pages: int) -> int | None:

@@ -75,6 +75,19 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "The image's sides or pixel count are outside the routed API's limits.",
         "Resize the image into the API's range (see the catalogue in the README).",
     ),
+    "OCRFLOW.DECODE_LIMIT": CodeInfo(
+        "The API cannot take the file as it is, and making it fit (decoding the image to "
+        "scale or convert it, parsing the PDF to split its pages) would take more memory than "
+        "ocrflow gives one record; the message names the limit and the file's figures "
+        "(pixels, bytes per pixel, inflated metadata, PDF objects).",
+        "Re-export the file smaller (fewer pixels, objects or pages) or split it, then upload "
+        "it again.",
+    ),
+    "OCRFLOW.PDF_UNREADABLE": CodeInfo(
+        "A page of the PDF could not be split out (its structure is broken) and the API "
+        "cannot read that page from the whole file (too large, or it reads page 1 only).",
+        "Re-export or repair the PDF (print it to a new PDF) and upload it again.",
+    ),
     "OCRFLOW.PDF_TOO_MANY_PAGES": CodeInfo(
         "The PDF has more pages than OCR_MAX_PDF_PAGES; no page was recognised (each page is "
         "one paid call).",

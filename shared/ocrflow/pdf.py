@@ -5,6 +5,12 @@ The OCR APIs read one page per call. Counting is a scan of the bytes for the com
 (one revision, no compressed object streams), which needs no library; any file the scan is
 not sure about is opened with pypdf, a pure-Python library that is imported only then. A
 page is split out with pypdf as well, so a one-page upload never imports it.
+
+pypdf holds every object of the cross-reference table (~250 bytes each) and every object a
+page reaches when it is split out (~1.4 KB each), so a PDF is parsed only when it has at
+most :data:`PDF_MAX_OBJECTS` objects, counted from the bytes first (``endobj`` keywords and
+the ``/N`` of each object stream): 100,000 objects a page reaches took 144 MB to split, and
+a 60 MB file of 1.4 million objects is not parsed at all.
 """
 
 from __future__ import annotations
@@ -16,7 +22,11 @@ from typing import Any
 
 from .errors import FailureError
 
+#: The most objects a PDF may have to be parsed with pypdf (to count or split its pages).
+PDF_MAX_OBJECTS = 100_000
+
 _PAGE = re.compile(rb"/Type\s*/Page(?![A-Za-z0-9])")
+_OBJSTM_N = re.compile(rb"/N\s+(\d{1,12})")
 _PAGES_COUNT = re.compile(rb"/Type\s*/Pages\b[^>]{0,200}?/Count\s+(\d+)"
                           rb"|/Count\s+(\d+)[^>]{0,200}?/Type\s*/Pages\b")
 
@@ -34,13 +44,36 @@ def _scan(data: bytes) -> int | None:
     linearized = b"/Linearized" in data[:2048]
     if revisions != 1 and not (linearized and revisions == 2):
         return None
-    pages = len(_PAGE.findall(data))
+    pages = sum(1 for _ in _PAGE.finditer(data))  # counted, not listed: a file may hold millions
     if pages == 0:
         return None
     if pages == 1:
         return 1
-    counts = {int(a or b) for a, b in _PAGES_COUNT.findall(data)}
+    counts = {int(m.group(1) or m.group(2)) for m in _PAGES_COUNT.finditer(data)}
     return pages if pages in counts else None
+
+
+def objects(data: bytes, stop_above: int | None = None) -> int:
+    """How many objects pypdf would index: the indirect objects in the file body (their
+    ``endobj``) and those packed in object streams (each stream's ``/N``). Counting stops
+    once over ``stop_above``."""
+    found = data.count(b"endobj")
+    at = data.find(b"/ObjStm")
+    while at >= 0 and (stop_above is None or found <= stop_above):
+        start = data.rfind(b"<<", max(0, at - 1024), at)  # the dictionary around /ObjStm
+        end = data.find(b">>", at, at + 1024)
+        count = _OBJSTM_N.search(data, start, end) if start >= 0 and end >= 0 else None
+        found += int(count.group(1)) if count else 0
+        at = data.find(b"/ObjStm", at + 7)
+    return found
+
+
+def over_budget(data: bytes) -> str | None:
+    """Why the PDF is not parsed locally (too many objects), or None when it may be."""
+    count = objects(data, stop_above=PDF_MAX_OBJECTS)
+    if count <= PDF_MAX_OBJECTS:
+        return None
+    return f"at least {count:,} objects; ocrflow parses PDFs of at most {PDF_MAX_OBJECTS:,}"
 
 
 def count_pages(data: bytes) -> int | None:
@@ -49,6 +82,8 @@ def count_pages(data: bytes) -> int | None:
     found = _scan(data)
     if found is not None:
         return found
+    if not 0 < objects(data, stop_above=PDF_MAX_OBJECTS) <= PDF_MAX_OBJECTS:
+        return None  # no object to find pages in, or too many to parse
     try:
         reader = _reader(data)
         return len(reader.pages) or None
@@ -119,13 +154,13 @@ class Splitter:
                 cache = getattr(self._reader, "resolved_objects", None)
                 if isinstance(cache, dict):
                     cache.clear()
+                box = source.mediabox
+                width, height = round(float(box.width)), round(float(box.height))
             except IndexError:
-                raise FailureError.of("OCRFLOW.IMAGE_UNREADABLE",
+                raise FailureError.of("OCRFLOW.PDF_UNREADABLE",
                                       f"the PDF has no page {number}") from None
             except Exception as exc:  # noqa: BLE001 - pypdf raises many types for broken files
-                raise FailureError.of("OCRFLOW.IMAGE_UNREADABLE",
+                raise FailureError.of("OCRFLOW.PDF_UNREADABLE",
                                       f"page {number} could not be split out of the PDF "
                                       f"({type(exc).__name__})") from None
-            box = source.mediabox
-        return out.getvalue(), {"format": "pdf", "width": round(float(box.width)),
-                                "height": round(float(box.height)), "scale": 1.0}
+        return out.getvalue(), {"format": "pdf", "width": width, "height": height, "scale": 1.0}

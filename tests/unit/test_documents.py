@@ -255,3 +255,95 @@ def test_the_function_packages_carry_the_documents_extra() -> None:
     assert names <= layer  # the Lambda layer is built from shared/requirements.txt
     script = (ROOT / "scripts" / "package_functiongraph.sh").read_text("utf-8")
     assert re.search(r"EXTRAS=\$\{EXTRAS-[\w,]*documents", script)
+
+
+# --- memory bounded by design ------------------------------------------------------------
+def test_an_image_whose_decode_is_beyond_the_budget_is_refused_before_decoding() -> None:
+    from tests.support import hostile
+
+    for data, figures in ((hostile.png(13000, 13000), "13000×13000 RGBA"),
+                          (hostile.png(13000, 13000, bit_depth=16, colour_type=0), "13000×13000 I;16")):
+        with pytest.raises(FailureError) as info:
+            documents.prepare(data, TEXT, CAT)
+        failure = info.value.failure
+        assert failure.code == "OCRFLOW.DECODE_LIMIT"
+        assert figures in failure.message and "over the 176 MiB" in failure.message, failure.message
+        assert failure.message.startswith("image is 13000×13000; general-text takes")
+
+
+def test_an_image_within_the_budget_is_fitted_as_large_as_the_budget_allows() -> None:
+    from ocrflow import fit
+    from tests.support import hostile
+
+    # 27 megapixels of palette: its RGB copy alone takes 108 MB, so the card's full 8192 px
+    # would not fit beside it; the largest size that does is sent
+    data = hostile.png(9000, 3000, colour_type=3)
+    part = documents.prepare(data, CARD, CAT).part()
+    assert part.input is not None and part.input["format"] == "jpg"
+    width, height = part.input["width"], part.input["height"]
+    assert 6000 < width < CARD.max_side and height == pytest.approx(width / 3, abs=2)
+    pixels = 9000 * 3000
+    assert len(data) + pixels * 4 + width * height * 4 + 3 * fit.RESIZE_STRIP_BYTES <= fit.FIT_MEMORY_BUDGET
+
+
+def _two_page_pdf(page_two: bytes, pad: int = 0) -> bytes:
+    """Page 1 plain, page 2 as given; ``pad`` bytes of an unused stream make the file large."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>", page_two,
+               b"<< /Length %d >>\nstream\n" % pad + b"\x00" * pad + b"\nendstream"]
+    out, offsets = b"%PDF-1.7\n", []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (n, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+
+
+def test_a_page_that_cannot_be_split_out_is_read_by_page_number_or_ends_coded() -> None:
+    # page 2's MediaBox is not a rectangle: pypdf cannot tell its size
+    data = _two_page_pdf(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 1e999 792] >>",
+                         pad=documents.PAGE_NUMBER_MAX_BYTES)
+    doc = documents.prepare(data, TEXT, CAT)  # too large to be sent whole per page at first
+    assert doc.pages_total == 2 and not doc.by_page_number
+    assert doc.part(1).input is not None  # split out
+    fallback = doc.part(2)  # the API reads it from the whole file, which it takes
+    assert fallback.data is data and fallback.options == {"pdf_page_number": 2}
+    doc = documents.prepare(data, INVOICE, CAT)  # reads page 1 of a file only
+    with pytest.raises(FailureError) as info:
+        doc.part(2)
+    assert info.value.failure.code == "OCRFLOW.PDF_UNREADABLE"
+    assert info.value.failure.message.startswith("page 2 could not be split out")
+
+
+def test_a_pdf_of_more_objects_than_ocrflow_parses_is_never_parsed() -> None:
+    from tests.support import hostile
+
+    data = hostile.many_objects_pdf(150_000, referenced=False)  # 6 MB: the API takes it whole
+    assert pdf.objects(data) > pdf.PDF_MAX_OBJECTS and len(data) <= CAT.max_file_bytes
+    doc = documents.prepare(data, TEXT, CAT)
+    assert doc.pages_total == 2 and doc.by_page_number  # every page read from the whole file
+    assert [doc.part(n).options for n in (1, 2)] == [{"pdf_page_number": 1}, {"pdf_page_number": 2}]
+    with pytest.raises(FailureError) as info:
+        documents.prepare(data, INVOICE, CAT)  # one page of a file only: no call reads page 2
+    failure = info.value.failure
+    assert failure.code == "OCRFLOW.DECODE_LIMIT"
+    assert "at least 150,005 objects" in failure.message and "at most 100,000" in failure.message
+
+
+def test_objects_are_counted_in_object_streams_too() -> None:
+    # objects packed in a compressed object stream have no "endobj" of their own
+    packed = (b"%PDF-1.7\n7 0 obj\n<< /Type /ObjStm /N 5000 /First 40000 /Length 0 >>\nstream\n\n"
+              b"endstream\nendobj\n8 0 obj\n<< /N 3 /Type /ObjStm >>\nstream\n\nendstream\nendobj\n")
+    assert pdf.objects(packed) == 2 + 5000 + 3
+
+
+def test_a_tiff_directory_of_too_many_numbers_is_refused_before_it_is_read() -> None:
+    from tests.support import hostile
+
+    data = hostile.tiff_tag_flood(2_000_000)  # 8 MB, over the body limit: it would be fitted
+    with pytest.raises(FailureError) as info:
+        documents.prepare(data, TEXT, CAT)
+    assert info.value.failure.code == "OCRFLOW.DECODE_LIMIT"
+    assert "2,000,000 numbers of its TIFF tag 273" in info.value.failure.message

@@ -14,6 +14,9 @@ from typing import Any
 from .server import Answer
 
 RENDER_DPI = 144
+#: pixels of one rendered page at most: a page of PDF's largest size (200 inches a side)
+#: at 144 dpi would be a 3.3 GB bitmap; such a page is rendered smaller instead
+RENDER_MAX_PIXELS = 40_000_000
 _lock = threading.Lock()  # PDFium is not thread-safe; the emulator answers on many threads
 
 
@@ -48,7 +51,15 @@ def render_page(pdf: bytes, page: int, render: bool = True) -> bytes:
                              f"The page number {page} is invalid: the PDF has {len(document)} pages.")
             if not render:
                 return pdf
-            image = document[page - 1].render(scale=RENDER_DPI / 72).to_pil()
+            pdf_page = document[page - 1]
+            width, height = pdf_page.get_size()
+            scale = RENDER_DPI / 72
+            if width * height * scale * scale > RENDER_MAX_PIXELS:
+                # PDFium rounds the sides up: a little under, so the budget holds
+                scale = (RENDER_MAX_PIXELS / max(1.0, width * height)) ** 0.5 * 0.999
+            image = pdf_page.render(scale=scale).to_pil()
+        except (pdfium.PdfiumError, ValueError, OverflowError):
+            raise Answer(400, "AIS.0102", "The PDF page cannot be rendered.") from None
         finally:
             document.close()
     out = io.BytesIO()
