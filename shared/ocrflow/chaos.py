@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,11 +67,7 @@ def run_chaos(uploads: int = 200, fault_rate: float = 0.3, seed: int = 7,
     from .emulator.server import start_emulator
 
     tmp = Path(workdir or tempfile.mkdtemp(prefix="ocrflow-chaos-"))
-    bucket = tmp / "buckets" / "chaos"
-    bucket.mkdir(parents=True, exist_ok=True)
-    keys = [f"upload {i:04d}.png" for i in range(uploads)]
-    for i, key in enumerate(keys):
-        (bucket / key).write_bytes(_png(i))
+    keys = write_uploads(tmp / "buckets" / "chaos", uploads)
     with start_emulator(fault_rate=fault_rate, faults=list(faults), seed=seed, recognition=False,
                         slow_ms=slow_ms, credentials={"CHAOSAK": "CHAOSSK"}) as emulator:
         settings = load_settings({
@@ -131,6 +131,74 @@ def run_chaos(uploads: int = 200, fault_rate: float = 0.3, seed: int = 7,
         ours=ours,
         emulator={k: stats_before[k] for k in ("total", "success", "failed", "billed")},
         failure_codes=codes)
+
+
+# --- several processes on the same uploads ------------------------------------------------
+def write_uploads(folder: Path, uploads: int) -> list[str]:
+    """Writes ``uploads`` small PNG files into ``folder``; their keys, in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = [f"upload {i:04d}.png" for i in range(uploads)]
+    for i, key in enumerate(keys):
+        (folder / key).write_bytes(_png(i))
+    return keys
+
+
+def start_run(folder: Path, env: Mapping[str, str], state_dir: Path) -> subprocess.Popen[str]:
+    """One ``ocrflow run`` over ``folder`` — a function instance given every upload — with
+    ``env`` as its whole environment and a state folder of its own."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ocrflow.cli", "run", str(folder)],
+        env={**env, "OCRFLOW_STATE_DIR": str(state_dir)}, cwd=state_dir.parent,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """The counts on ``ocrflow run``'s summary line."""
+
+    results: int
+    failures: int
+    duplicates: int
+    unpublished: int
+
+    @classmethod
+    def parse(cls, stdout: str) -> RunCounts:
+        m = re.search(r"(\d+) results, (\d+) failures, (\d+) already processed, "
+                      r"(\d+) not published", stdout)
+        if m is None:
+            raise ValueError(f"no ocrflow run summary in: {stdout[-500:]!r}")
+        return cls(*map(int, m.groups()))
+
+
+@dataclass(frozen=True)
+class MessageCount:
+    """What reached the queues, per upload."""
+
+    uploads: int
+    messages: int
+    #: uploads with at least one result message
+    results: int
+    most_per_upload: int
+    #: uploads with more than one message (the same CloudEvent id republished counts)
+    uploads_with_copies: int
+    #: uploads with messages of more than one id: two different outcomes
+    uploads_with_distinct_messages: int
+    uploads_without_message: int
+
+
+def count_messages(keys: list[str], results: list[dict[str, Any]],
+                   failures: list[dict[str, Any]]) -> MessageCount:
+    per_upload: dict[str, list[str]] = {key: [] for key in keys}
+    for message in results + failures:
+        per_upload.setdefault(message["subject"], []).append(message["id"])
+    ids = list(per_upload.values())
+    return MessageCount(
+        uploads=len(keys), messages=len(results) + len(failures),
+        results=len({m["subject"] for m in results}),
+        most_per_upload=max((len(i) for i in ids), default=0),
+        uploads_with_copies=sum(len(i) > 1 for i in ids),
+        uploads_with_distinct_messages=sum(len(set(i)) > 1 for i in ids),
+        uploads_without_message=sum(not i for i in ids))
 
 
 def _sqs_batch(keys: list[str], start: int, stop: int) -> dict[str, Any]:
