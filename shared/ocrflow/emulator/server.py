@@ -3,8 +3,9 @@
 ``POST [/{region}]/v2/{project_id}/ocr/{api}`` is answered like the real service:
 
 1. a body over 12 MB → 413 ``APIG.0201`` (the gateway's limit);
-2. with ``--qps N``, more than N calls to one API in one second → 429 ``APIG.0308`` (the
-   gateway's throttling, :mod:`.throttle`), answered at once and never billed;
+2. with ``--qps N``, more than N calls to one API in one second (each second of the
+   clock, or with ``--qps-window sliding`` any second) → 429 ``APIG.0308`` (the gateway's
+   throttling, :mod:`.throttle`), answered at once and never billed;
 3. an injected fault, if one is drawn (``--fault-rate``, ``--faults``, ``--seed``);
 4. the signature (``SDK-HMAC-SHA256``, the same signer as the client) or ``X-Auth-Token``
    → 401 ``APIG.0301`` when wrong or when ``X-Sdk-Date`` is more than 15 minutes off;
@@ -74,6 +75,8 @@ class EmulatorOptions:
     credentials: dict[str, str] | None = None
     #: calls per second per API and region, above which the gateway answers 429 APIG.0308
     qps: int | None = None
+    #: how the second is counted: "second" (each period of the clock) or "sliding"
+    qps_window: str = "second"
 
 
 class Answer(Exception):
@@ -194,7 +197,7 @@ class Emulator:
         self.idle = threading.Condition()
         self.faults = FaultPlan(options.fault_rate, options.faults, options.seed)
         self.recogniser = Recogniser()
-        self.throttle = Throttle(options.qps) if options.qps else None
+        self.throttle = Throttle(options.qps, window=options.qps_window) if options.qps else None
 
     def bought(self, api: str, region: str) -> bool:
         packages = self.options.packages
