@@ -91,8 +91,12 @@ class Stats:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.by_api: dict[str, dict[str, dict[str, int]]] = {}
+        #: the X-Request-Id of every billed answer, in order: what a chaos run matches
+        #: against the published messages' request_id to find paid answers that were lost
+        self.billed_ids: list[str] = []
 
-    def count(self, api: str, region: str, status: int, billed: int = 1) -> None:
+    def count(self, api: str, region: str, status: int, billed: int = 1,
+              request_id: str | None = None) -> None:
         with self.lock:
             c = self.by_api.setdefault(api, {}).setdefault(
                 region, {"total": 0, "success": 0, "failed": 0, "billed": 0})
@@ -102,6 +106,8 @@ class Stats:
                 # the service bills 2xx answers, whether or not they arrive (per recognised
                 # document for auto-classification)
                 c["billed"] += billed
+                if request_id is not None:
+                    self.billed_ids.append(request_id)
             else:
                 c["failed"] += 1
 
@@ -118,6 +124,7 @@ class Stats:
     def reset(self) -> None:
         with self.lock:
             self.by_api.clear()
+            self.billed_ids.clear()
 
 
 class FaultPlan:
@@ -331,12 +338,13 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
             pass  # quiet: request lines would only repeat what stats count
 
-        def _send(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
+        def _send(self, status: int, payload: Any, extra: dict[str, str] | None = None,
+                  request_id: str | None = None) -> None:
             data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json;charset=utf8")
             self.send_header("Content-Length", str(len(data)))
-            self.send_header("X-Request-Id", uuid.uuid4().hex)
+            self.send_header("X-Request-Id", request_id or uuid.uuid4().hex)
             for k, v in (extra or {}).items():
                 self.send_header(k, v)
             self.end_headers()
@@ -397,9 +405,10 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             if fault == "slow":
                 time.sleep(emu.options.slow_ms / 1000)
             billed = billed_units(api, payload.get("result")) if 200 <= status < 300 else 0
-            emu.stats.count(api, region, status, billed)
+            request_id = uuid.uuid4().hex
+            emu.stats.count(api, region, status, billed, request_id)
             with contextlib.suppress(OSError):  # a client that gave up has gone
-                self._send(status, payload, extra)
+                self._send(status, payload, extra, request_id)
 
         def _answer(self, region: str, api: str, body: bytes,
                     fault: str | None) -> tuple[int, Any, dict[str, str]]:
@@ -438,6 +447,17 @@ class RunningEmulator:
 
     def stats(self) -> dict[str, Any]:
         return self.emulator.stats.snapshot()
+
+    def billed_request_ids(self) -> list[str]:
+        """The X-Request-Id of every billed answer so far, whether or not it arrived."""
+        with self.emulator.stats.lock:
+            return list(self.emulator.stats.billed_ids)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being answered now."""
+        with self.emulator.idle:
+            return self.emulator.in_flight
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Waits until no request is being answered (slow answers included)."""
