@@ -259,6 +259,9 @@ class Delivery:
             self._release_quietly(held)  # the next delivery publishes it without waiting
             return self._unpublished("OCRFLOW.PUBLISH_FAILED",
                                      f"{stored.destination} queue: {exc}", message)
+        if held.held_until is not None and time.time() > held.held_until:
+            get_logger().warning("record published after its hold ended: another delivery may "
+                                 "have published the same message id too", key=self.key)
         try:
             self._retrying(lambda: self.rt.idempotency.complete(self.key, held), deadline,
                            "marking the record published")

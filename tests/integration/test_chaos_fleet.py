@@ -26,8 +26,10 @@ def test_four_processes_faults_a_limit_a_kill_and_a_queue_cut(
     m = r.messages
     assert m.uploads_without_message == 0
     assert m.uploads_with_distinct_messages == 0  # a copy is the same CloudEvent id, never another
-    # copies come from the two documented windows only: a publish whose confirmation the
-    # cut lost, and the killed process's records published but not yet marked complete
+    # one publisher per record: no two live deliveries published the same upload; copies
+    # come from the two documented windows only: a publish whose confirmation the cut lost,
+    # and the killed process's records published but not yet marked complete
+    assert r.uploads_published_by_two_deliveries == 0
     assert m.uploads_with_copies - r.copies_after_a_failed_publish <= CONCURRENCY
     assert r.emulator["failed"] > 0  # the faults and throttles really happened
     # every billed answer is published, except those the killed process had in flight: each
