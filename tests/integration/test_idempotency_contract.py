@@ -15,6 +15,7 @@ import pytest
 from ocrflow.idempotency.policy import IdempotencyStore
 from ocrflow.ports import ClaimState
 from ocrflow.registry import open_idempotency_store
+from tests.support.races import claims_at_once
 from tests.support.stores import BACKENDS, store_url
 
 Factory = Callable[[], IdempotencyStore]
@@ -93,18 +94,7 @@ def test_a_hold_given_back_is_taken_over_at_once(new_store: Factory) -> None:
 def test_concurrent_takeovers_of_a_saved_message_grant_one_publisher(new_store: Factory) -> None:
     new_store().save_outcome("race", "result", "m-3", b"three")  # held by nobody
     stores = [new_store() for _ in range(12)]
-    barrier = threading.Barrier(len(stores))
-    states: list[ClaimState] = []
-
-    def claim(store: IdempotencyStore) -> None:
-        barrier.wait()
-        states.append(store.claim("race", 30).state)
-
-    threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    states = claims_at_once(stores, "race")
     assert states.count(ClaimState.OUTCOME_STORED) == 1
     assert states.count(ClaimState.IN_PROGRESS) == len(stores) - 1
 
@@ -159,18 +149,7 @@ def test_a_late_release_never_drops_a_claim_taken_over(new_store: Factory) -> No
 
 def test_concurrent_claims_from_separate_clients_grant_exactly_one(new_store: Factory) -> None:
     stores = [new_store() for _ in range(12)]
-    barrier = threading.Barrier(len(stores))
-    states: list[ClaimState] = []
-
-    def claim(store: IdempotencyStore) -> None:
-        barrier.wait()
-        states.append(store.claim("race", 30).state)
-
-    threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    states = claims_at_once(stores, "race")
     assert states.count(ClaimState.CLAIMED) == 1
     assert states.count(ClaimState.IN_PROGRESS) == len(stores) - 1
 
