@@ -189,11 +189,18 @@ class Delivery:
             message = self._claim_check(message, limit)
             event = message.event()
             body = messages.serialise(event)
-        stored = _Stored(message.destination, message.id, body)
+        return self._save_and_publish(_Stored(message.destination, message.id, body), claim,
+                                      message, deadline, event, line)
+
+    # --- steps ----------------------------------------------------------------------------
+    def _save_and_publish(self, stored: _Stored, claim: Claim, message: Message,
+                          deadline: float, event: dict[str, Any], line: str | None) -> Outcome:
+        """Saves the paid answer's message, held by this delivery, and publishes it."""
         try:
             held = self._retrying(
-                lambda: store.save_outcome(self.key, stored.destination, stored.message_id,
-                                           stored.body, claim, PUBLISH_HOLD_S),
+                lambda: self.rt.idempotency.save_outcome(
+                    self.key, stored.destination, stored.message_id, stored.body, claim,
+                    PUBLISH_HOLD_S),
                 deadline, "saving the answer")
         except IdempotencyError as exc:
             # the answer is lost: the next delivery calls again, as soon as the store is back
@@ -212,7 +219,6 @@ class Delivery:
             return self._publish(_Stored.of(held), held, message, deadline)
         return self._publish(stored, held, message, deadline, event, line)
 
-    # --- steps ----------------------------------------------------------------------------
     def _claim_check(self, message: ResultMessage | FailureMessage, limit: int) -> Message:
         """A result too large for its queue is stored; the message names it instead. If it
         cannot be stored, the record ends in a failure — for the failure queue. (A failed
