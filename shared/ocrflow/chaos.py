@@ -495,7 +495,7 @@ def run_fleet_chaos(processes: int = 4, uploads: int = 300, fault_rate: float = 
     tmp = Path(workdir or tempfile.mkdtemp(prefix="ocrflow-chaos-"))
     with start_emulator(fault_rate=fault_rate, faults=list(faults), seed=seed, recognition=False,
                         latency_ms=latency_ms, qps=qps, qps_window="sliding",
-                        credentials={"CHAOSAK": "CHAOSSK"}) as emulator:
+                        keep_billed_ids=True, credentials={"CHAOSAK": "CHAOSSK"}) as emulator:
         fleet = Fleet(tmp, uploads, emulator, services or Services(),
                       {"OCR_MAX_CALLS_PER_SECOND": str(qps), "OCR_MAX_ATTEMPTS": "4",
                        "OCR_MAX_CONCURRENCY": "8", "OCR_DEADLINE_S": "10"}, claim_grace_s)
@@ -592,7 +592,7 @@ def _window_cost(window: str, calls: int, latency_ms: int, outage_s: float, dead
 
     tmp = Path(workdir or tempfile.mkdtemp(prefix="ocrflow-chaos-"))
     uploads = 2 * calls  # half in flight at the cut, half still to come
-    with start_emulator(recognition=False, latency_ms=latency_ms,
+    with start_emulator(recognition=False, latency_ms=latency_ms, keep_billed_ids=True,
                         credentials={"CHAOSAK": "CHAOSSK"}) as emulator:
         fleet = Fleet(tmp, uploads, emulator, services or Services(),
                       {"OCR_MAX_CONCURRENCY": str(calls), "OCR_DEADLINE_S": str(deadline_s)},

@@ -77,6 +77,8 @@ class EmulatorOptions:
     qps: int | None = None
     #: how the second is counted: "second" (each period of the clock) or "sliding"
     qps_window: str = "second"
+    #: keep the request id of every billed answer (RunningEmulator.billed_request_ids)
+    keep_billed_ids: bool = False
 
 
 class Answer(Exception):
@@ -88,11 +90,13 @@ class Answer(Exception):
 
 
 class Stats:
-    def __init__(self) -> None:
+    def __init__(self, keep_billed_ids: bool = False) -> None:
         self.lock = threading.Lock()
         self.by_api: dict[str, dict[str, dict[str, int]]] = {}
-        #: the X-Request-Id of every billed answer, in order: what a chaos run matches
-        #: against the published messages' request_id to find paid answers that were lost
+        #: with ``keep_billed_ids``, the X-Request-Id of every billed answer, in order: what a
+        #: chaos run matches against the published messages' request_id to find paid answers
+        #: that were lost (off by default: a long-running emulator would only grow)
+        self.keep_billed_ids = keep_billed_ids
         self.billed_ids: list[str] = []
 
     def count(self, api: str, region: str, status: int, billed: int = 1,
@@ -106,7 +110,7 @@ class Stats:
                 # the service bills 2xx answers, whether or not they arrive (per recognised
                 # document for auto-classification)
                 c["billed"] += billed
-                if request_id is not None:
+                if request_id is not None and self.keep_billed_ids:
                     self.billed_ids.append(request_id)
             else:
                 c["failed"] += 1
@@ -199,7 +203,7 @@ class Emulator:
         self.catalogue = catalogue.load()
         if options.region not in self.catalogue.regions:
             raise ValueError(f"unknown region {options.region!r}")
-        self.stats = Stats()
+        self.stats = Stats(options.keep_billed_ids)
         self.in_flight = 0
         self.idle = threading.Condition()
         self.faults = FaultPlan(options.fault_rate, options.faults, options.seed)
@@ -449,7 +453,8 @@ class RunningEmulator:
         return self.emulator.stats.snapshot()
 
     def billed_request_ids(self) -> list[str]:
-        """The X-Request-Id of every billed answer so far, whether or not it arrived."""
+        """The X-Request-Id of every billed answer so far, whether or not it arrived (with
+        ``keep_billed_ids``)."""
         with self.emulator.stats.lock:
             return list(self.emulator.stats.billed_ids)
 
