@@ -52,6 +52,9 @@ AUTH_STATUSES = frozenset({401})
 #: After this many 401s in a row, stop calling (the gateway locks out at five).
 AUTH_FAILURE_STOP = 3
 AUTH_LOCKOUT_S = 300.0
+#: Slots a call may give up for being sent too late (ratelimit.limiter.LATE_S) before it is
+#: sent late all the same: a process that is always that slow still gets its calls out.
+MAX_MISSED_SLOTS = 3
 CONTENT_TYPE = "application/json;charset=utf8"
 
 
@@ -173,7 +176,7 @@ class OcrClient:
             redact.register(credentials.ak, credentials.sk, credentials.security_token)
 
         url = self.url_for(api, region, project_id)
-        attempt = 0
+        attempt = missed = 0
         while True:
             slot = self._slot(api, region, deadline)
             if slot is not None and not slot.granted:
@@ -181,10 +184,15 @@ class OcrClient:
                     "OCRFLOW.RATE_LIMITED", f"no call slot for {api} in {region} under "
                     "OCR_MAX_CALLS_PER_SECOND before the deadline")
                 break
+            try:
+                failure, retryable = self._attempt(
+                    api, region, url, project_id, body, deadline, credentials, outcome,
+                    slot if missed < MAX_MISSED_SLOTS else None)
+            except _SlotMissed:
+                missed += 1
+                continue
             attempt += 1
             outcome.attempts = attempt
-            failure, retryable = self._attempt(api, region, url, project_id, body, deadline,
-                                               credentials, outcome)
             if failure is None:
                 outcome.failure = None  # an earlier attempt's failure no longer counts
                 break
@@ -236,7 +244,9 @@ class OcrClient:
 
     def _attempt(self, api: str, region: str, url: str, project_id: str, body: bytes,
                  deadline: float, credentials: Credentials | None,
-                 outcome: CallResult) -> tuple[Failure | None, bool]:
+                 outcome: CallResult, slot: Slot | None = None) -> tuple[Failure | None, bool]:
+        """One POST. Raises _SlotMissed instead when ``slot`` (a fleet-wide slot that may
+        still be given up) has passed too long ago to be used."""
         import requests
 
         remaining = deadline - time.monotonic()
@@ -244,6 +254,8 @@ class OcrClient:
             return ocrflow_failure("OCRFLOW.TIMEOUT", "no time left before the deadline"), False
         timeout = (self.settings.connect_timeout_s, min(self.settings.read_timeout_s, remaining))
         headers = self._headers(url, project_id, body, credentials)
+        if slot is not None and self.limiter is not None and self.limiter.missed(slot):
+            raise _SlotMissed
         t0 = time.monotonic()
         try:
             # never redirected: the signed request and the file go to the endpoint or nowhere
@@ -335,6 +347,10 @@ class OcrClient:
         if self._auth_failures:
             with self._auth_lock:
                 self._auth_failures = 0
+
+
+class _SlotMissed(Exception):
+    """The call's fleet-wide slot passed before it could be sent: it takes another."""
 
 
 def _limiter_for(settings: Settings) -> RateLimiter | None:

@@ -7,8 +7,13 @@ failure on the failure queue — or, when it cannot be published (queue down, id
 store down, another invocation still holds the record), in an *unpublished* outcome that
 makes the platform redeliver it. The message is saved in the idempotency store before
 anything that can fail for reasons unrelated to it (opening or reaching a queue: queue size
-limits come from the URL), so a redelivery publishes it without paying for a second call. (``Outcome`` and the
-storing and publishing steps used to be part of ``pipeline.py``.)
+limits come from the URL), so a redelivery publishes it without paying for a second call.
+
+Only the delivery that holds the record publishes: the one whose claim the answer was paid
+under (holding the saved message until its claim's lease ends), or one that took over a
+saved message whose holder crashed or gave it back. Any other delivery of the record gives
+it back unpublished. A store that fails after the call is paid is written again until the
+record's deadline, so a short outage costs no second call.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from . import messages
 from .errors import (
@@ -38,6 +43,15 @@ from .signer import Credentials
 from .tracing import TraceContext
 
 Status = Literal["result", "failure", "duplicate", "in_progress", "unpublished", "ignored"]
+T = TypeVar("T")
+
+#: A delivery that saved a message holds it at least this long to publish it and mark it
+#: complete (far longer than any queue's publish timeout); another delivery may take it over
+#: only after that (its holder crashed).
+PUBLISH_HOLD_S = 60.0
+#: Pauses between writes retried against an idempotency store that fails: doubling from the
+#: first up to the cap, until the record's deadline.
+STORE_RETRY_FIRST_S, STORE_RETRY_MAX_S = 0.1, 2.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,10 @@ class _Stored:
     message_id: str
     body: bytes
 
+    @classmethod
+    def of(cls, claim: Claim) -> _Stored:
+        return cls(claim.destination or "failure", claim.message_id or "", claim.message or b"")
+
     def event(self) -> dict[str, Any]:
         return json.loads(self.body)
 
@@ -128,7 +146,10 @@ class Delivery:
         self.api, self.region = api, region
         self.started = time.monotonic() if started is None else started
 
-    def run(self, recognise: Callable[[], Message], claim_for_s: float) -> Outcome:
+    def run(self, recognise: Callable[[], Message], claim_for_s: float,
+            deadline: float) -> Outcome:
+        """``deadline`` (``time.monotonic()``) bounds the writes retried against a store
+        that fails after the call."""
         store = self.rt.idempotency
         try:
             claim = store.claim(self.key, claim_for_s)
@@ -138,12 +159,9 @@ class Delivery:
             return self._outcome("duplicate", message_id=claim.message_id,
                                  first_line=_first_line_of(claim.message))
         if claim.state is ClaimState.IN_PROGRESS:
-            return self._outcome("in_progress",
-                                 detail="another invocation is processing this record")
-        if claim.state is ClaimState.OUTCOME_STORED:
-            stored = _Stored(claim.destination or "failure", claim.message_id or "",
-                             claim.message or b"")
-            return self._publish(stored, claim, None)
+            return self._held_elsewhere()
+        if claim.state is ClaimState.OUTCOME_STORED:  # its holder crashed or gave it back
+            return self._publish(_Stored.of(claim), claim, None, deadline)
 
         try:
             message = recognise()
@@ -175,23 +193,36 @@ class Delivery:
             message = self._claim_check(message, limit)
             event = message.event()
             body = messages.serialise(event)
-        stored = _Stored(message.destination, message.id, body)
-        try:
-            kept = store.save_outcome(self.key, stored.destination, stored.message_id,
-                                      stored.body, claim)
-        except IdempotencyError as exc:
-            return self._unpublished("OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc), message)
-        if kept.message_id != stored.message_id:
-            # another delivery took over an expired claim and saved its message first: one
-            # message per record, so that one is published (or already was)
-            get_logger().warning("record saved by another delivery first", key=self.key)
-            if kept.state is ClaimState.COMPLETED:
-                return self._outcome("duplicate", message_id=kept.message_id, message=message)
-            return self._publish(_Stored(kept.destination or "failure", kept.message_id or "",
-                                         kept.message or b""), kept, message)
-        return self._publish(stored, kept, message, event, line)
+        return self._save_and_publish(_Stored(message.destination, message.id, body), claim,
+                                      message, deadline, event, line)
 
     # --- steps ----------------------------------------------------------------------------
+    def _save_and_publish(self, stored: _Stored, claim: Claim, message: Message,
+                          deadline: float, event: dict[str, Any], line: str | None) -> Outcome:
+        """Saves the paid answer's message, held by this delivery, and publishes it."""
+        try:
+            held = self._retrying(
+                lambda: self.rt.idempotency.save_outcome(
+                    self.key, stored.destination, stored.message_id, stored.body, claim,
+                    PUBLISH_HOLD_S),
+                deadline, "saving the answer")
+        except IdempotencyError as exc:
+            # the answer is lost: the next delivery calls again, as soon as the store is back
+            self._release_quietly(claim)
+            return self._unpublished("OCRFLOW.IDEMPOTENCY_UNAVAILABLE",
+                                     f"the answer could not be saved before the record's "
+                                     f"deadline: {exc}", message)
+        if held.state is ClaimState.COMPLETED:
+            return self._outcome("duplicate", message_id=held.message_id, message=message)
+        if held.state is ClaimState.IN_PROGRESS:
+            return self._held_elsewhere(message)
+        if held.message_id != stored.message_id:
+            # another delivery took over an expired claim and saved its message first: one
+            # message per record, so that one is published
+            get_logger().warning("record saved by another delivery first", key=self.key)
+            return self._publish(_Stored.of(held), held, message, deadline)
+        return self._publish(stored, held, message, deadline, event, line)
+
     def _claim_check(self, message: ResultMessage | FailureMessage, limit: int) -> Message:
         """A result too large for its queue is stored; the message names it instead. If it
         cannot be stored, the record ends in a failure — for the failure queue. (A failed
@@ -223,18 +254,24 @@ class Delivery:
         assert message.ref is not None
         return messages.claim_check_location(self.rt.settings.claim_check_url, message.ref.bucket)
 
-    def _publish(self, stored: _Stored, saved: Claim, message: Message | None,
+    def _publish(self, stored: _Stored, held: Claim, message: Message | None, deadline: float,
                  event: dict[str, Any] | None = None, line: str | None = None) -> Outcome:
+        """Publishes the stored message this delivery holds, then marks the record complete."""
         event = event if event is not None else stored.event()
         try:
             self.rt.queue(stored.destination).publish(messages.outgoing(event, stored.body))
         except PublishError as exc:
+            self._release_quietly(held)  # the next delivery publishes it without waiting
             return self._unpublished("OCRFLOW.PUBLISH_FAILED",
                                      f"{stored.destination} queue: {exc}", message)
+        if held.held_until is not None and time.time() > held.held_until:
+            get_logger().warning("record published after its hold ended: another delivery may "
+                                 "have published the same message id too", key=self.key)
         try:
-            self.rt.idempotency.complete(self.key, saved)
+            self._retrying(lambda: self.rt.idempotency.complete(self.key, held), deadline,
+                           "marking the record published")
         except IdempotencyError as exc:
-            # published: a redelivery would publish the same message id again (deduplicable)
+            # once the hold ends, a redelivery publishes the same message (same id) again
             get_logger().warning("record published but not marked complete", error=str(exc))
         data = event.get("data") or {}
         error = data.get("error") or {}
@@ -244,11 +281,32 @@ class Delivery:
             first_line=line or first_line(_first_result(data)), message=message,
             pages=data.get("pages_total"))
 
+    @staticmethod
+    def _retrying(write: Callable[[], T], deadline: float, what: str) -> T:
+        """``write``, again after each IdempotencyError while the record's deadline allows:
+        the call is paid already, and a store that is back within it costs nothing more."""
+        pause = STORE_RETRY_FIRST_S
+        while True:
+            try:
+                return write()
+            except IdempotencyError as exc:
+                if time.monotonic() + pause > deadline:
+                    raise
+                if pause == STORE_RETRY_FIRST_S:
+                    get_logger().warning("idempotency store failed; retrying until the deadline",
+                                         step=what, error=str(exc)[:200])
+                time.sleep(pause)
+                pause = min(2 * pause, STORE_RETRY_MAX_S)
+
     def _release_quietly(self, claim: Claim) -> None:
         try:
             self.rt.idempotency.release(self.key, claim)
         except IdempotencyError:
-            pass  # the claim expires on its own
+            pass  # the claim (or the hold) expires on its own
+
+    def _held_elsewhere(self, message: Message | None = None) -> Outcome:
+        return self._outcome("in_progress", message=message,
+                             detail="another invocation holds this record and publishes it")
 
     # --- the outcome, built once ----------------------------------------------------------
     def _unpublished(self, code: str, detail: str, message: Message | None = None) -> Outcome:

@@ -198,9 +198,12 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         retryable=True,
     ),
     "OCRFLOW.INTERNAL_ERROR": CodeInfo(
-        "An unexpected error in ocrflow itself; the record is redelivered and ends in the "
-        "dead-letter queue if it keeps failing.",
-        "Report it with the log line's exception_name and function_request_id.",
+        "An unexpected error in ocrflow itself. The record is redelivered; the "
+        "OCR_MAX_ATTEMPTS-th delivery to end in such an error publishes this failure (its "
+        "message names the exception's type), so the record does not loop until a "
+        "dead-letter queue.",
+        "Report it with the log line's exception_name and function_request_id; once fixed, "
+        "replay the failures with ocrflow redrive FAILURE_QUEUE_URL --code OCRFLOW.INTERNAL_ERROR.",
         retryable=True,
     ),
 }

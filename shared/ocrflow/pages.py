@@ -175,7 +175,7 @@ def run_pages(document: Document, pending: list[int], saved: dict[int, PageAnswe
 
 
 # A page's answer is kept in the idempotency store under its own key, through the store's
-# own lifecycle (claim → stored outcome), so every backend keeps it as it keeps a record's
+# own lifecycle (claim → kept answer), so every backend keeps it as it keeps a record's
 # message: written as soon as the page is answered, retained for IDEMPOTENCY_TTL_S.
 def _page_key(document: str, page: int) -> str:
     return f"{document}#page:{page}"
@@ -201,8 +201,8 @@ def saver(store: IdempotencyStore, document: str,
     message)."""
     def save(answer: PageAnswer) -> None:
         try:
-            store.save_outcome(_page_key(document, answer.page), "page", f"page:{answer.page}",
-                               replace(answer, record=record).saved())
+            store.keep(_page_key(document, answer.page), "page", f"page:{answer.page}",
+                       replace(answer, record=record).saved())
         except IdempotencyError as exc:
             get_logger().warning("page answer not saved", page=answer.page, error=str(exc)[:200])
     return save

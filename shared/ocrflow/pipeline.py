@@ -86,7 +86,8 @@ class Pipeline:
             claim_for_s = CLAIM_GRACE_S if job.decided else \
                 max(0.0, deadline - time.monotonic()) + CLAIM_GRACE_S
             outcome = delivery.run(
-                lambda: self.recogniser.recognise(job, credentials, deadline), claim_for_s)
+                lambda: self.recogniser.recognise(job, credentials, deadline), claim_for_s,
+                deadline)
         except Exception as exc:  # noqa: BLE001 - a record must never take the batch down
             self.log.exception("record failed unexpectedly", error_type=type(exc).__name__)
             outcome = Outcome(record if isinstance(record, ObjectRef) else None, "unpublished",

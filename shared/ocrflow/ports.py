@@ -82,8 +82,11 @@ class Queue(abc.ABC):
 
 class ClaimState(str, Enum):
     CLAIMED = "claimed"  # the caller owns the record and goes on
-    IN_PROGRESS = "in_progress"  # someone else holds an unexpired claim
-    OUTCOME_STORED = "outcome_stored"  # called before; the stored message still to publish
+    #: someone else holds the record: an unexpired claim, or a stored message its
+    #: publisher is still publishing
+    IN_PROGRESS = "in_progress"
+    #: called before; the stored message still to publish — by the caller, who now holds it
+    OUTCOME_STORED = "outcome_stored"
     COMPLETED = "completed"  # published before: nothing to do
 
 
@@ -99,6 +102,9 @@ class Claim:
     #: ``save_outcome``, ``complete`` and ``release``, it makes each one conditional write
     #: (and a late release can never drop a claim another delivery took over).
     version: str | None = None
+    #: Epoch seconds until which the caller holds the record (CLAIMED: the claim's lease;
+    #: OUTCOME_STORED: the hold on the stored message, the only delivery to publish it).
+    held_until: float | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,9 @@ class Entry:
     destination: str | None = None
     message_id: str | None = None
     message: bytes | None = None
+    #: A stored message's hold: until then (epoch seconds) only the delivery that saved or
+    #: took it over publishes it. 0: nobody holds it.
+    held_until: float = 0.0
 
 
 class IdempotencyStorage(abc.ABC):

@@ -41,6 +41,7 @@ from .errors import (
     ocrflow_failure,
 )
 from .events import InvalidRecord
+from .log import get_logger
 from .messages import FailureMessage, Message, ResultMessage
 from .models import ObjectInfo, ObjectRef
 from .routing import Route
@@ -150,7 +151,35 @@ class Recogniser:
 
     # --- after the claim ------------------------------------------------------------------
     def recognise(self, job: Job, credentials: Credentials | None, deadline: float) -> Message:
-        """Reads, checks and calls; the result, or the failure that ended the record."""
+        """Reads, checks and calls; the result, or the failure that ended the record. An
+        unexpected error is raised (the record is redelivered), except on the
+        ``OCR_MAX_ATTEMPTS``-th delivery to end in one: that one ends in an
+        ``OCRFLOW.INTERNAL_ERROR`` failure, so a record that can never succeed still ends in
+        a message instead of looping until a dead-letter queue."""
+        try:
+            return self._recognise(job, credentials, deadline)
+        except (RecordDeferred, PagesPending, IdempotencyError):
+            raise
+        except Exception as exc:
+            deliveries = self._count_failed_delivery(job)
+            if deliveries is None or deliveries < self.rt.settings.max_attempts:
+                raise
+            get_logger().exception("record failed unexpectedly on every delivery; failure published",
+                                   error_type=type(exc).__name__, deliveries=deliveries)
+            return self._failure(job, ocrflow_failure(
+                "OCRFLOW.INTERNAL_ERROR",
+                f"{type(exc).__name__} on each of {deliveries} deliveries"))
+
+    def _count_failed_delivery(self, job: Job) -> int | None:
+        """Counts, durably, one more delivery of ``job`` that ended in an unexpected error;
+        None when the store cannot count it (the record is simply redelivered)."""
+        try:
+            return self.rt.idempotency.increment(
+                "failed:" + job.key, None, self.rt.settings.idempotency_ttl_s)
+        except IdempotencyError:
+            return None
+
+    def _recognise(self, job: Job, credentials: Credentials | None, deadline: float) -> Message:
         if job.decided is not None:
             return job.decided
         ref, api = job.ref, job.api

@@ -63,7 +63,7 @@ def test_quick_fleet_figure_reports_each_mode(tmp_path: Path) -> None:
     run = bench("--quick", "--only", "fleet_rate_limit", "--out", str(out))
     assert run.returncode == 0, run.stderr[-2000:]
     fleet = json.loads(out.read_text())["fleet_rate_limit"]
-    for mode in ("without", "with", "too_high"):
+    for mode in ("without", "with", "too_high", "sliding_without", "sliding_with"):
         f = fleet[mode]
         assert f["uploads_ok"] + f["uploads_failed"] + f["uploads_given_back"] == fleet["uploads"]
         assert f["calls"] >= f["uploads_ok"] and 0 <= f["throttled_share"] <= 1

@@ -173,5 +173,16 @@ def test_stats_count_per_api_and_region(emu: RunningEmulator) -> None:
     assert emu.stats()["total"] == 0
 
 
+def test_the_request_ids_of_billed_answers_are_kept_when_asked(emu: RunningEmulator) -> None:
+    call(emu)
+    assert emu.billed_request_ids() == []  # not kept by default: the list would only grow
+    with start_emulator(recognition=False, credentials={"EMUAK": "EMUSK"}, keep_billed_ids=True,
+                        packages={"general-text": "cn-north-4"}) as e:
+        answered = [call(e), call(e, region="cn-east-3"), call(e)]  # the second: 4204
+        assert [r.status_code for r in answered] == [200, 403, 200]
+        assert e.billed_request_ids() == [answered[0].headers["X-Request-Id"],
+                                          answered[2].headers["X-Request-Id"]]
+
+
 def test_the_official_sdk_style_request_without_region_prefix_works(emu: RunningEmulator) -> None:
     assert call(emu, region=None).status_code == 200

@@ -1,11 +1,14 @@
 """``--qps``: the emulator throttles like the gateway (a count per API and region in each
-one-second period; 429 ``APIG.0308`` above it, never billed)."""
+one-second period, or with ``--qps-window sliding`` in any one-second window; 429
+``APIG.0308`` above it, never billed)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
+
+import pytest
 
 from ocrflow.emulator.server import start_emulator
 from ocrflow.emulator.throttle import Throttle
@@ -24,6 +27,27 @@ def test_a_period_admits_the_limit_then_refuses_until_the_next_second() -> None:
     assert [gate.admit("general-text", "cn-north-4") for _ in range(4)] == [True] * 3 + [False]
 
 
+def test_a_sliding_window_counts_the_second_before_each_call_across_periods() -> None:
+    now = [100.5]
+    sliding = Throttle(3, clock=lambda: now[0], window="sliding")
+    periods = Throttle(3, clock=lambda: now[0])
+    for t in (100.5, 100.6, 100.7):
+        now[0] = t
+        assert sliding.admit("general-text", "cn-north-4") and periods.admit("general-text", "cn-north-4")
+    now[0] = 101.1  # a new period of the clock, but three calls within the last second
+    assert periods.admit("general-text", "cn-north-4")
+    assert not sliding.admit("general-text", "cn-north-4")
+    assert sliding.admit("id-card", "cn-north-4")  # each API has its own window
+    now[0] = 101.5  # the call of 100.5 has left the window (refusals never entered it)
+    assert sliding.admit("general-text", "cn-north-4")
+    assert not sliding.admit("general-text", "cn-north-4")
+
+
+def test_an_unknown_window_is_refused() -> None:
+    with pytest.raises(ValueError, match="second, sliding"):
+        Throttle(3, window="minute")
+
+
 def test_calls_above_the_rate_get_the_gateway_answer_and_are_not_billed() -> None:
     with start_emulator(recognition=False, qps=3) as emu:
         while time.monotonic() % 1.0 > 0.2:  # start early in a period (the emulator's clock)
@@ -40,12 +64,14 @@ def test_calls_above_the_rate_get_the_gateway_answer_and_are_not_billed() -> Non
         assert call(emu).status_code == 200  # the next period admits again
 
 
-def test_the_command_line_takes_qps() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "ocrflow.cli", "emulator", "--port", "0", "--qps", "7"],
-                            stdout=subprocess.PIPE, text=True)
+@pytest.mark.parametrize("window", [None, "sliding"])
+def test_the_command_line_takes_qps_and_its_window(window: str | None) -> None:
+    extra = ["--qps-window", window] if window else []
+    proc = subprocess.Popen([sys.executable, "-m", "ocrflow.cli", "emulator", "--port", "0", "--qps", "7",
+                             *extra], stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
-        assert "7 calls/s per API" in line
+        assert f"7 calls/s per API ({window or 'second'} window)" in line
     finally:
         proc.terminate()
         proc.wait(10)

@@ -113,3 +113,49 @@ def test_a_paid_answer_survives_a_result_queue_that_cannot_be_opened(
     dump = ocrflow("queue", "dump", env["RESULT_QUEUE_URL"], cwd=tmp_path, env=env)
     [message] = [validate_message(json.loads(line)) for line in dump.stdout.splitlines()]
     assert message["id"] == summary["outcomes"][0]["message_id"]
+
+
+def test_a_store_cut_while_the_call_is_in_flight_pays_once(
+        tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch,
+        validate_message: Any) -> None:
+    """Redis (behind a TCP proxy) goes down when the OCR call arrives and is back 2 s later,
+    well within the record's deadline: the answer is saved once the store is back and
+    published by the same delivery; a redelivery after the claim's lease pays nothing."""
+    import threading
+    import time
+
+    from ocrflow import pipeline
+
+    proxy = TcpProxy("127.0.0.1", 6379)
+    calls: list[Any] = []
+
+    def cut_during_call(received: Any) -> Answer:
+        calls.append(received)
+        if len(calls) == 1:  # one blip, during the first call
+            proxy.cut()
+            threading.Timer(2.0, proxy.restore).start()
+        return Answer()
+
+    replay = ReplayServer(respond=cut_during_call, hold_s=0.3)
+    monkeypatch.setattr(pipeline, "CLAIM_GRACE_S", 1.0)  # a lost claim is taken over soon
+    store = f"redis://127.0.0.1:{proxy.port}/0?prefix=ocrflow-test-{uuid.uuid4().hex[:8]}:"
+    h = make_harness(tmp_path, replay.url + "/{region}", IDEMPOTENCY_STORE_URL=store,
+                     OCR_DEADLINE_S="8")
+    h.put("ocrflow-uploads", "blip.png", png_bytes())
+    event = s3_event("blip.png")
+    try:
+        try:
+            first: dict[str, Any] | None = h.invoke(event)
+        except RecordsNotPublished:
+            first = None
+        time.sleep(8 + 1.0 + 0.5)  # the first claim's whole lease
+        second = h.invoke(event)
+        assert len(replay.received) == 1  # paid once
+        assert first is not None and first["counts"]["results"] == 1  # published at once
+        assert second["counts"]["duplicates"] == 1
+        [message] = [validate_message(m) for m in h.results()]
+        assert message["id"] == first["outcomes"][0]["message_id"]
+    finally:
+        h.close()
+        replay.stop()
+        proxy.close()

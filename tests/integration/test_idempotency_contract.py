@@ -15,6 +15,7 @@ import pytest
 from ocrflow.idempotency.policy import IdempotencyStore
 from ocrflow.ports import ClaimState
 from ocrflow.registry import open_idempotency_store
+from tests.support.races import claims_at_once
 from tests.support.stores import BACKENDS, store_url
 
 Factory = Callable[[], IdempotencyStore]
@@ -64,6 +65,61 @@ def test_crash_after_saving_publishes_the_saved_message_even_after_the_lease(
     assert first.claim("k", 30).state is ClaimState.COMPLETED
 
 
+def test_a_saved_message_is_published_only_by_its_holder_until_its_claim_ends(
+        new_store: Factory) -> None:
+    owner, other = new_store(), new_store()
+    claim = owner.claim("k", LEASE)
+    held = owner.save_outcome("k", "result", "m-1", b"one", claim, hold_s=0.1)
+    assert held.state is ClaimState.OUTCOME_STORED and held.message_id == "m-1"
+    # a redelivery while the owner publishes: given back, nothing to publish
+    assert other.claim("k", 30).state is ClaimState.IN_PROGRESS
+    time.sleep(LEASE + 0.2)  # the owner crashed before marking it complete: taken over
+    taken = other.claim("k", 30)
+    assert (taken.state, taken.message_id, taken.message) == (ClaimState.OUTCOME_STORED, "m-1", b"one")
+    assert new_store().claim("k", 30).state is ClaimState.IN_PROGRESS  # now held by the other
+    other.complete("k", taken)
+    assert new_store().claim("k", 30).state is ClaimState.COMPLETED
+
+
+def test_a_hold_given_back_is_taken_over_at_once(new_store: Factory) -> None:
+    owner, other = new_store(), new_store()
+    held = owner.save_outcome("k", "failure", "m-2", b"two", owner.claim("k", 30), hold_s=30)
+    owner.release("k", held)  # the queue was down: the next delivery publishes it
+    taken = other.claim("k", 30)
+    assert (taken.state, taken.destination, taken.message) == (ClaimState.OUTCOME_STORED, "failure", b"two")
+    owner.release("k", held)  # a late second release no longer holds anything
+    assert new_store().claim("k", 30).state is ClaimState.IN_PROGRESS
+
+
+def test_concurrent_takeovers_of_a_saved_message_grant_one_publisher(new_store: Factory) -> None:
+    new_store().save_outcome("race", "result", "m-3", b"three")  # held by nobody
+    stores = [new_store() for _ in range(12)]
+    states = claims_at_once(stores, "race")
+    assert states.count(ClaimState.OUTCOME_STORED) == 1
+    assert states.count(ClaimState.IN_PROGRESS) == len(stores) - 1
+
+
+def test_saving_again_after_a_write_that_seemed_to_fail_returns_the_own_message(
+        new_store: Factory) -> None:
+    store = new_store()
+    claim = store.claim("k", 30)
+    store.save_outcome("k", "result", "m-4", b"four", claim, hold_s=30)
+    # the answer to that write was lost: the retry finds its own message, still to publish
+    again = store.save_outcome("k", "result", "m-4", b"four", claim, hold_s=30)
+    assert (again.state, again.message_id) == (ClaimState.OUTCOME_STORED, "m-4")
+    store.complete("k", again)
+    assert new_store().claim("k", 30).state is ClaimState.COMPLETED
+
+
+def test_a_kept_answer_is_read_by_every_later_claim_without_taking_it(new_store: Factory) -> None:
+    first, second = new_store(), new_store()
+    assert first.claim("doc#page:1", 30).state is ClaimState.CLAIMED
+    first.keep("doc#page:1", "page", "page:1", b"answer")
+    for store in (second, first, new_store()):
+        c = store.claim("doc#page:1", 30)
+        assert (c.state, c.message) == (ClaimState.COMPLETED, b"answer")
+
+
 def test_an_expired_claim_taken_over_keeps_one_message(new_store: Factory) -> None:
     slow, other = new_store(), new_store()
     slow_claim = slow.claim("k", LEASE)
@@ -93,18 +149,7 @@ def test_a_late_release_never_drops_a_claim_taken_over(new_store: Factory) -> No
 
 def test_concurrent_claims_from_separate_clients_grant_exactly_one(new_store: Factory) -> None:
     stores = [new_store() for _ in range(12)]
-    barrier = threading.Barrier(len(stores))
-    states: list[ClaimState] = []
-
-    def claim(store: IdempotencyStore) -> None:
-        barrier.wait()
-        states.append(store.claim("race", 30).state)
-
-    threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    states = claims_at_once(stores, "race")
     assert states.count(ClaimState.CLAIMED) == 1
     assert states.count(ClaimState.IN_PROGRESS) == len(stores) - 1
 

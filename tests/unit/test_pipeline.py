@@ -332,3 +332,31 @@ def test_a_claim_from_a_crashed_attempt_is_taken_over_after_its_expiry(
     h.invoke(event)
     assert len(replay.received) == 1 and len(h.results()) == 1
     h.close()
+
+
+def test_a_record_that_keeps_failing_unexpectedly_ends_in_an_internal_error_failure(
+        h: Harness, replay: ReplayServer, monkeypatch: pytest.MonkeyPatch,
+        validate_message: Any) -> None:
+    """An error no check turns into a coded failure (a bug, a decoder surprise): the record
+    is redelivered, and the OCR_MAX_ATTEMPTS-th delivery (3 here) publishes the failure
+    instead of leaving it to loop until a dead-letter queue."""
+    from ocrflow import documents
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("decoder surprise")
+
+    monkeypatch.setattr(documents, "prepare", broken)
+    h.put("ocrflow-uploads", "poison.png", png_bytes())
+    event = s3_event("poison.png")
+    for _ in range(2):
+        with pytest.raises(RecordsNotPublished):
+            h.invoke(event)
+        assert h.failures() == []
+    third = h.invoke(event)
+    assert third["counts"]["failures"] == 1
+    [failure] = [validate_message(m) for m in h.failures()]
+    assert failure["data"]["error"]["code"] == "OCRFLOW.INTERNAL_ERROR"
+    assert "RuntimeError" in failure["data"]["error"]["message"]
+    assert "decoder surprise" not in failure["data"]["error"]["message"]
+    assert h.invoke(event)["counts"]["duplicates"] == 1
+    assert len(h.failures()) == 1 and replay.received == []

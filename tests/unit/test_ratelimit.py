@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ocrflow import catalogue
 from ocrflow.ratelimit import limits_problem
 from ocrflow.ratelimit.base import RateStore, RateStoreError
-from ocrflow.ratelimit.limiter import Limits, RateLimiter
+from ocrflow.ratelimit.limiter import LATE_S, WINDOW_GUARD_S, Limits, RateLimiter
 from ocrflow.ratelimit.policy import Reservation
 from ocrflow.ratelimit.sqlite import open_store
 
@@ -37,6 +38,22 @@ def test_each_call_waits_for_its_slot(tmp_path: Path) -> None:
     # one every 0.25 s: the first at once, then each a quarter second after the one before
     assert len(sleep.calls) in (3, 4) and sleep.calls[-1] == pytest.approx(0.75, abs=0.05)
     assert slots[-1].waited_s == pytest.approx(0.75, abs=0.05)
+    rl.close()
+
+
+def test_a_call_too_far_behind_its_slot_is_told_it_missed_it(tmp_path: Path) -> None:
+    now = [50.0]
+    rl = RateLimiter(Limits.of(10), lambda: open_store(f"sqlite:///{tmp_path}/idempotency.db"),
+                     sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
+    far = now[0] + 60
+    rl.acquire("general-text", "cn-north-4", far)
+    slot = rl.acquire("general-text", "cn-north-4", far)  # slept until it was due
+    assert slot.due == pytest.approx(now[0]) and not rl.missed(slot)
+    now[0] += LATE_S / 2  # sent a little late: still within the window's guard
+    assert not rl.missed(slot)
+    now[0] += LATE_S  # its process was not scheduled in time
+    assert rl.missed(slot)
+    assert not rl.missed(rl.acquire("vat-invoice", "cn-north-4", far))  # not limited: never
     rl.close()
 
 
@@ -70,12 +87,13 @@ def test_a_throttle_answer_slows_every_instance(tmp_path: Path) -> None:
     far = time.monotonic() + 60
     slot_a = a.acquire("general-text", "cn-north-4", far)
     slot_b = b.acquire("general-text", "cn-north-4", far)
+    spaced = 10 / (1 + WINDOW_GUARD_S)  # the limit, less the guard for any one-second window
     assert a.throttled("general-text", "cn-north-4", slot_a) is None  # a lone throttle arms
-    assert b.throttled("general-text", "cn-north-4", slot_b) == pytest.approx(8.0, rel=1e-3)
+    assert b.throttled("general-text", "cn-north-4", slot_b) == pytest.approx(0.8 * spaced, rel=1e-3)
     assert a.throttled("general-text", "cn-north-4", slot_a) is None  # same episode
     s1, s2 = (b.acquire("general-text", "cn-north-4", far) for _ in range(2))
     assert s1.reservation and s2.reservation
-    assert s2.reservation.slot - s1.reservation.slot == pytest.approx(0.125, abs=1e-3)
+    assert s2.reservation.slot - s1.reservation.slot == pytest.approx(1 / (0.8 * spaced), abs=1e-3)
     a.close()
     b.close()
 
@@ -139,3 +157,36 @@ def test_the_setting_is_read_as_a_number_or_per_api() -> None:
     per_api = load_settings({"OCR_MAX_CALLS_PER_SECOND": '{"general-text": 10, "vat-invoice": 5}'})
     assert Limits.of(per_api.max_calls_per_second).ceiling("vat-invoice") == 5.0
     assert load_settings({}).max_calls_per_second is None
+
+
+def test_a_call_that_missed_its_slot_is_sent_in_a_later_one(tmp_path: Path, replay: Any) -> None:
+    """A process descheduled past its slot does not crowd the window of the call N slots
+    after it: the call takes the next slot; after MAX_MISSED_SLOTS it goes all the same."""
+    from ocrflow.client import MAX_MISSED_SLOTS, OcrClient
+    from ocrflow.config import load_settings
+    from ocrflow.signer import Credentials
+
+    now = [time.monotonic()]
+    lateness = [LATE_S * 3] * 2 + [0.0]  # late for two slots, then on time
+
+    def sleep(s: float) -> None:  # wakes late as long as ``lateness`` says so
+        now[0] += s + (lateness.pop(0) if lateness else LATE_S * 3)
+
+    # one call a second: each slot after the first is a wait away (the store's real clock
+    # stands still while this one jumps)
+    rl = RateLimiter(Limits.of(1), lambda: open_store(f"sqlite:///{tmp_path}/idempotency.db"),
+                     sleep=sleep, clock=lambda: now[0])
+    rl.acquire("general-text", "cn-north-4", now[0] + 60)
+    settings = load_settings({"OCR_ENDPOINT": replay.url + "/{region}", "OCR_PROJECT_ID": "proj"})
+    client = OcrClient(settings, None, sleep=lambda s: None, limiter=rl)
+    out = client.call("general-text", "cn-north-4", b'{"image":"AAAA"}', now[0] + 30,
+                      Credentials("AK", "SK"))
+    assert out.ok and out.attempts == 1 and len(replay.received) == 1
+    assert lateness == []  # two slots missed, the third used
+
+    lateness[:] = []  # always late now: sent after giving up MAX_MISSED_SLOTS slots
+    out = client.call("general-text", "cn-north-4", b'{"image":"AAAA"}', now[0] + 30,
+                      Credentials("AK", "SK"))
+    assert out.ok and out.attempts == 1 and len(replay.received) == 2
+    assert MAX_MISSED_SLOTS >= 1
+    rl.close()

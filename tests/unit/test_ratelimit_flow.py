@@ -17,6 +17,7 @@ import pytest
 from ocrflow.events import parse_event
 from ocrflow.handler import RecordsNotPublished, credentials_for
 from ocrflow.pipeline import Pipeline
+from ocrflow.ratelimit.limiter import WINDOW_GUARD_S
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer
 from tests.unit.test_pipeline import png_bytes, s3_event
@@ -91,7 +92,9 @@ def test_the_lowered_fleet_rate_is_logged(h: Harness, replay: ReplayServer, log_
     # belongs to the same episode
     assert len(lowered) == 1
     assert lowered[0]["api"] == "general-text" and lowered[0]["region"] == "cn-north-4"
-    assert (lowered[0]["calls_per_second"], lowered[0]["ceiling"]) == (40.0, 50.0)
+    # a fifth below the rate the fleet was spaced at: the limit less the one-second guard
+    assert (lowered[0]["calls_per_second"], lowered[0]["ceiling"]) == (
+        round(0.8 * 50 / (1 + WINDOW_GUARD_S), 2), 50.0)
 
 
 def test_a_throttled_page_gives_the_document_back_and_the_redelivery_calls_only_the_rest(

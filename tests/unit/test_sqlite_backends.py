@@ -39,3 +39,36 @@ def test_an_unknown_durability_names_the_variable_and_the_choices(tmp_path: Path
         open_queue(f"sqlite:///{tmp_path}/q.db?queue=results&synchronous=off")
     with pytest.raises(ConfigError, match="IDEMPOTENCY_STORE_URL"):
         open_store(f"sqlite:///{tmp_path}/i.db?synchronous=sometimes")
+
+
+def test_a_state_file_of_an_earlier_release_is_read_and_its_saved_message_published(
+        tmp_path: Path) -> None:
+    """A file written before records carried a version and a hold: opening it adds both
+    columns; what it kept is still found, and a saved message there is taken and held."""
+    import sqlite3
+    import time
+
+    from ocrflow.ports import ClaimState
+
+    path = tmp_path / "idempotency.db"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE records (key TEXT PRIMARY KEY, state TEXT NOT NULL,
+          expires_at REAL NOT NULL, destination TEXT, message_id TEXT, message BLOB);
+        CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL,
+          expires_at REAL NOT NULL);""")
+    later = time.time() + 3600
+    old.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)", [
+        ("done", "completed", later, "result", "m-1", b"one"),
+        ("saved", "outcome_stored", later, "failure", "m-2", b"two")])
+    old.commit()
+    old.close()
+    store = open_store(f"sqlite:///{path}")
+    try:
+        done = store.claim("done", 30)
+        assert (done.state, done.message) == (ClaimState.COMPLETED, b"one")
+        taken = store.claim("saved", 30)  # nobody holds it: this delivery publishes it
+        assert (taken.state, taken.message_id) == (ClaimState.OUTCOME_STORED, "m-2")
+        assert store.claim("saved", 30).state is ClaimState.IN_PROGRESS
+    finally:
+        store.close()

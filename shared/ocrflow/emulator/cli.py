@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from .server import FAULTS, EmulatorOptions, make_server
+from .throttle import WINDOWS
 
 
 def _json_object(text: str) -> dict[str, str]:
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="answer text APIs with an empty, well-formed result (for benchmarks)")
     p.add_argument("--qps", type=int, default=None,
                    help="answer 429 APIG.0308 above this many calls per second per API, as the gateway does")
+    p.add_argument("--qps-window", choices=WINDOWS, default="second",
+                   help="count --qps in each second of the clock (default) or in any one-second "
+                        "window before a call (sliding)")
     p.add_argument("--credentials", type=_json_object, default=None,
                    help='AK → SK accepted, e.g. {"AK": "SK"}; default HUAWEICLOUD_SDK_AK/SK if set, '
                         "else any AK (form and date still checked)")
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     options = EmulatorOptions(region=args.region, packages=args.packages, fault_rate=args.fault_rate,
                               faults=args.faults, seed=args.seed, latency_ms=args.latency_ms,
                               slow_ms=args.slow_ms, recognition=not args.no_recognition,
-                              credentials=credentials, qps=args.qps)
+                              credentials=credentials, qps=args.qps, qps_window=args.qps_window)
     try:
         _, httpd = make_server(options, args.port)
     except (ValueError, OSError) as exc:
@@ -74,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ocrflow emulator listening on http://127.0.0.1:{port} (region {args.region}, "
           f"recognition {'off' if args.no_recognition else 'on'}, "
           f"signatures {'checked' if credentials else 'form and date only'}"
-          f"{f', {args.qps} calls/s per API' if args.qps else ''})", flush=True)
+          f"{f', {args.qps} calls/s per API ({args.qps_window} window)' if args.qps else ''})",
+          flush=True)
 
     def stop(*_: Any) -> None:
         threading.Thread(target=httpd.shutdown, daemon=True).start()

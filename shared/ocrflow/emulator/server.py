@@ -3,8 +3,9 @@
 ``POST [/{region}]/v2/{project_id}/ocr/{api}`` is answered like the real service:
 
 1. a body over 12 MB → 413 ``APIG.0201`` (the gateway's limit);
-2. with ``--qps N``, more than N calls to one API in one second → 429 ``APIG.0308`` (the
-   gateway's throttling, :mod:`.throttle`), answered at once and never billed;
+2. with ``--qps N``, more than N calls to one API in one second (each second of the
+   clock, or with ``--qps-window sliding`` any second) → 429 ``APIG.0308`` (the gateway's
+   throttling, :mod:`.throttle`), answered at once and never billed;
 3. an injected fault, if one is drawn (``--fault-rate``, ``--faults``, ``--seed``);
 4. the signature (``SDK-HMAC-SHA256``, the same signer as the client) or ``X-Auth-Token``
    → 401 ``APIG.0301`` when wrong or when ``X-Sdk-Date`` is more than 15 minutes off;
@@ -74,6 +75,10 @@ class EmulatorOptions:
     credentials: dict[str, str] | None = None
     #: calls per second per API and region, above which the gateway answers 429 APIG.0308
     qps: int | None = None
+    #: how the second is counted: "second" (each period of the clock) or "sliding"
+    qps_window: str = "second"
+    #: keep the request id of every billed answer (RunningEmulator.billed_request_ids)
+    keep_billed_ids: bool = False
 
 
 class Answer(Exception):
@@ -85,11 +90,17 @@ class Answer(Exception):
 
 
 class Stats:
-    def __init__(self) -> None:
+    def __init__(self, keep_billed_ids: bool = False) -> None:
         self.lock = threading.Lock()
         self.by_api: dict[str, dict[str, dict[str, int]]] = {}
+        #: with ``keep_billed_ids``, the X-Request-Id of every billed answer, in order: what a
+        #: chaos run matches against the published messages' request_id to find paid answers
+        #: that were lost (off by default: a long-running emulator would only grow)
+        self.keep_billed_ids = keep_billed_ids
+        self.billed_ids: list[str] = []
 
-    def count(self, api: str, region: str, status: int, billed: int = 1) -> None:
+    def count(self, api: str, region: str, status: int, billed: int = 1,
+              request_id: str | None = None) -> None:
         with self.lock:
             c = self.by_api.setdefault(api, {}).setdefault(
                 region, {"total": 0, "success": 0, "failed": 0, "billed": 0})
@@ -99,6 +110,8 @@ class Stats:
                 # the service bills 2xx answers, whether or not they arrive (per recognised
                 # document for auto-classification)
                 c["billed"] += billed
+                if request_id is not None and self.keep_billed_ids:
+                    self.billed_ids.append(request_id)
             else:
                 c["failed"] += 1
 
@@ -115,6 +128,7 @@ class Stats:
     def reset(self) -> None:
         with self.lock:
             self.by_api.clear()
+            self.billed_ids.clear()
 
 
 class FaultPlan:
@@ -228,12 +242,12 @@ class Emulator:
         self.catalogue = catalogue.load()
         if options.region not in self.catalogue.regions:
             raise ValueError(f"unknown region {options.region!r}")
-        self.stats = Stats()
+        self.stats = Stats(options.keep_billed_ids)
         self.in_flight = 0
         self.idle = threading.Condition()
         self.faults = FaultPlan(options.fault_rate, options.faults, options.seed)
         self.recogniser = Recogniser()
-        self.throttle = Throttle(options.qps) if options.qps else None
+        self.throttle = Throttle(options.qps, window=options.qps_window) if options.qps else None
 
     def bought(self, api: str, region: str) -> bool:
         packages = self.options.packages
@@ -370,12 +384,13 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
             pass  # quiet: request lines would only repeat what stats count
 
-        def _send(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
+        def _send(self, status: int, payload: Any, extra: dict[str, str] | None = None,
+                  request_id: str | None = None) -> None:
             data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json;charset=utf8")
             self.send_header("Content-Length", str(len(data)))
-            self.send_header("X-Request-Id", uuid.uuid4().hex)
+            self.send_header("X-Request-Id", request_id or uuid.uuid4().hex)
             for k, v in (extra or {}).items():
                 self.send_header(k, v)
             self.end_headers()
@@ -436,9 +451,10 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             if fault == "slow":
                 time.sleep(emu.options.slow_ms / 1000)
             billed = billed_units(api, payload.get("result")) if 200 <= status < 300 else 0
-            emu.stats.count(api, region, status, billed)
+            request_id = uuid.uuid4().hex
+            emu.stats.count(api, region, status, billed, request_id)
             with contextlib.suppress(OSError):  # a client that gave up has gone
-                self._send(status, payload, extra)
+                self._send(status, payload, extra, request_id)
 
         def _answer(self, region: str, api: str, body: bytes,
                     fault: str | None) -> tuple[int, Any, dict[str, str]]:
@@ -477,6 +493,18 @@ class RunningEmulator:
 
     def stats(self) -> dict[str, Any]:
         return self.emulator.stats.snapshot()
+
+    def billed_request_ids(self) -> list[str]:
+        """The X-Request-Id of every billed answer so far, whether or not it arrived (with
+        ``keep_billed_ids``)."""
+        with self.emulator.stats.lock:
+            return list(self.emulator.stats.billed_ids)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being answered now."""
+        with self.emulator.idle:
+            return self.emulator.in_flight
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Waits until no request is being answered (slow answers included)."""

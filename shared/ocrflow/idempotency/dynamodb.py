@@ -66,6 +66,8 @@ class DynamoDbStorage(IdempotencyStorage):
             item["message_id"] = {"S": entry.message_id}
         if entry.message is not None:
             item["message"] = {"B": entry.message}
+        if entry.held_until:
+            item["held_until"] = _n(entry.held_until)
         return item
 
     def put_new(self, entry: Entry, now: float) -> bool:
@@ -86,7 +88,8 @@ class DynamoDbStorage(IdempotencyStorage):
             return None
         return Entry(key, ClaimState(item["state"]["S"]), item["version"]["S"],
                      float(item["expires_at"]["N"]), item.get("destination", {}).get("S"),
-                     item.get("message_id", {}).get("S"), item.get("message", {}).get("B"))
+                     item.get("message_id", {}).get("S"), item.get("message", {}).get("B"),
+                     float(item.get("held_until", {}).get("N", 0)))
 
     def delete(self, key: str, expected_version: str) -> bool:
         return self._conditional(

@@ -10,21 +10,26 @@ Lifecycle of a record's key::
 
 * An in-progress claim lives for its lease (the record's deadline plus a grace); once it
   passed, the key is absent and the next delivery claims it anew (a crashed attempt).
-* A stored outcome is never taken over: every later delivery publishes that message, so a
-  paid answer is never paid for again. It, and a completed record, are kept for
+* A stored outcome is never replaced by another answer: that message is the one published,
+  so a paid answer is never paid for again. It, and a completed record, are kept for
   ``retention_s`` (``IDEMPOTENCY_TTL_S``); after that the key is absent again.
+* One publisher per record: a stored outcome is *held* by the delivery that saved it, until
+  its claim's lease ends (at least ``hold_s`` from the save). While the hold lasts, every
+  other delivery is told IN_PROGRESS and publishes nothing; a delivery that finds the hold
+  passed (its holder crashed) or given back (its holder could not publish) takes it over
+  with a conditional write, and only then publishes that same message.
 * Saving an outcome keeps one message per record: if another delivery took over an expired
   claim and saved its own message first, that one is kept and returned.
 
 Backends implement only :class:`~ocrflow.ports.IdempotencyStorage` (conditional put,
-conditional replace, get, conditional delete, counter). (The claim state machine used to be
-written out in each backend.)
+conditional replace, get, conditional delete, counter).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 
 from ..errors import IdempotencyError
 from ..ports import Claim, ClaimState, Entry, IdempotencyStorage
@@ -39,7 +44,8 @@ def _version() -> str:
 
 def _claim_of(entry: Entry) -> Claim:
     return Claim(entry.state, message=entry.message, destination=entry.destination,
-                 message_id=entry.message_id, version=entry.version)
+                 message_id=entry.message_id, version=entry.version,
+                 held_until=entry.held_until or None)
 
 
 class IdempotencyStore:
@@ -51,45 +57,87 @@ class IdempotencyStore:
         self.retention_s = retention_s
 
     def claim(self, key: str, expires_in_s: float) -> Claim:
-        """Claims ``key`` unless it is held, has a stored outcome, or is done."""
+        """Claims ``key`` for ``expires_in_s`` unless it is held, or published. A stored
+        message whose hold passed is taken over (held for ``expires_in_s``): OUTCOME_STORED
+        tells the caller to publish it."""
         for _ in range(_RACE_ATTEMPTS):
             now = time.time()
             mine = Entry(key, ClaimState.IN_PROGRESS, _version(), now + expires_in_s)
             if self.storage.put_new(mine, now):
-                return Claim(ClaimState.CLAIMED, version=mine.version)
-            current = self.storage.get(key, time.time())
+                return Claim(ClaimState.CLAIMED, version=mine.version, held_until=mine.expires_at)
+            now = time.time()
+            current = self.storage.get(key, now)
             if current is None:
                 continue  # released or expired between the two calls
-            if current.state is ClaimState.IN_PROGRESS:
+            if current.state is ClaimState.IN_PROGRESS or (
+                    current.state is ClaimState.OUTCOME_STORED and current.held_until > now):
                 return Claim(ClaimState.IN_PROGRESS)
-            return _claim_of(current)
+            if current.state is ClaimState.COMPLETED:
+                return _claim_of(current)
+            taken = self._hold(current, now + expires_in_s, now)
+            if taken is not None:
+                return taken
         return Claim(ClaimState.IN_PROGRESS)
 
     def save_outcome(self, key: str, destination: str, message_id: str, message: bytes,
-                     claimed: Claim | None = None) -> Claim:
-        """Stores the message for ``key`` (still to be published). Returns what is stored
-        now: this message (OUTCOME_STORED), or the one another delivery stored or published
-        first. ``claimed``, the caller's granted claim, saves a read when it still holds."""
+                     claimed: Claim | None = None, hold_s: float = 0.0) -> Claim:
+        """Stores the message for ``key``, still to be published by the caller, who holds
+        it until its claim ``claimed`` ends and at least ``hold_s`` from now. Returns what
+        the caller is to do: OUTCOME_STORED — publish the stored message (this one, or one
+        another delivery saved first and no longer holds); COMPLETED — nothing, published
+        already; IN_PROGRESS — nothing, another delivery holds the stored message.
+
+        Safe to call again after an error whose write may have happened all the same: a
+        stored message with this ``message_id`` is the caller's own."""
+        def entry(now: float) -> Entry:
+            lease_end = (claimed.held_until or 0.0) if claimed is not None else 0.0
+            held = max(lease_end, now + hold_s)
+            return Entry(key, ClaimState.OUTCOME_STORED, _version(), now + self.retention_s,
+                         destination, message_id, message, held)
+
         now = time.time()
-        entry = Entry(key, ClaimState.OUTCOME_STORED, _version(), now + self.retention_s,
-                      destination, message_id, message)
         if claimed is not None and claimed.version is not None \
-                and self.storage.replace(entry, claimed.version, now):
-            return _claim_of(entry)
+                and claimed.state is ClaimState.CLAIMED:
+            mine = entry(now)
+            if self.storage.replace(mine, claimed.version, now):
+                return _claim_of(mine)
         for _ in range(_RACE_ATTEMPTS):
             now = time.time()
-            entry = Entry(key, ClaimState.OUTCOME_STORED, _version(), now + self.retention_s,
-                          destination, message_id, message)
             current = self.storage.get(key, now)
             if current is None:
                 # our claim expired and nobody took it: the paid answer is still kept
-                if self.storage.put_new(entry, now):
-                    return _claim_of(entry)
+                mine = entry(now)
+                if self.storage.put_new(mine, now):
+                    return _claim_of(mine)
             elif current.state is ClaimState.IN_PROGRESS:
-                if self.storage.replace(entry, current.version, now):
-                    return _claim_of(entry)
-            else:
+                mine = entry(now)
+                if self.storage.replace(mine, current.version, now):
+                    return _claim_of(mine)
+            elif current.state is ClaimState.COMPLETED or current.message_id == message_id:
                 return _claim_of(current)
+            elif current.held_until > now:
+                return Claim(ClaimState.IN_PROGRESS)
+            else:
+                taken = self._hold(current, entry(now).held_until, now)
+                if taken is not None:
+                    return taken
+        raise IdempotencyError(f"idempotency store: {key} kept changing while it was saved")
+
+    def keep(self, key: str, destination: str, message_id: str, message: bytes) -> None:
+        """Stores a message that is never published on its own (a document page's answer):
+        completed at once, so every later claim reads it and none takes it over."""
+        for _ in range(_RACE_ATTEMPTS):
+            now = time.time()
+            done = Entry(key, ClaimState.COMPLETED, _version(), now + self.retention_s,
+                         destination, message_id, message)
+            current = self.storage.get(key, now)
+            if current is None:
+                if self.storage.put_new(done, now):
+                    return
+            elif current.state is not ClaimState.IN_PROGRESS:
+                return  # kept already
+            elif self.storage.replace(done, current.version, now):
+                return
         raise IdempotencyError(f"idempotency store: {key} kept changing while it was saved")
 
     def complete(self, key: str, saved: Claim | None = None) -> None:
@@ -114,14 +162,32 @@ class IdempotencyStore:
                 return
 
     def release(self, key: str, claimed: Claim | None = None) -> None:
-        """Drops a claim that produced no outcome, so the next delivery starts afresh; with
-        ``claimed``, only that claim (not one another delivery took over since)."""
+        """Gives ``key`` back. A claim that produced no outcome is dropped, so the next
+        delivery starts afresh; a stored message the caller holds (``claimed`` is what
+        ``save_outcome`` or ``claim`` returned) stays stored, its hold given up, so the next
+        delivery publishes it at once. With ``claimed``, only that claim or hold (not one
+        another delivery took over since)."""
         if claimed is not None and claimed.version is not None:
-            self.storage.delete(key, claimed.version)
+            if claimed.state is ClaimState.OUTCOME_STORED:
+                now = time.time()
+                self.storage.replace(
+                    Entry(key, ClaimState.OUTCOME_STORED, _version(), now + self.retention_s,
+                          claimed.destination, claimed.message_id, claimed.message),
+                    claimed.version, now)
+            else:
+                self.storage.delete(key, claimed.version)
             return
         current = self.storage.get(key, time.time())
         if current is not None and current.state is ClaimState.IN_PROGRESS:
             self.storage.delete(key, current.version)
+
+    def _hold(self, current: Entry, held_until: float, now: float) -> Claim | None:
+        """Takes over the stored message of ``current`` (its hold passed or was given up),
+        or None when another writer changed it first."""
+        held = replace(current, version=_version(), held_until=held_until)
+        if self.storage.replace(held, current.version, now):
+            return _claim_of(held)
+        return None
 
     def increment(self, counter: str, limit: int | None, expires_in_s: float,
                   amount: int = 1) -> int | None:

@@ -14,7 +14,7 @@ from ..ports import ClaimState, Entry, IdempotencyStorage
 from .policy import IdempotencyStore
 
 # KEYS[1] the entry; ARGV: now, state, version, expires_at, destination, message_id,
-# message, [expected version]. An entry whose expires_at passed counts as absent even
+# message, held_until, [expected version]. An entry whose expires_at passed counts as absent even
 # before Redis removed it (the caller's clock decides, as for every backend).
 _LIVE = """
 local function live(now)
@@ -24,7 +24,8 @@ end
 local function write()
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'state', ARGV[2], 'version', ARGV[3], 'expires_at', ARGV[4],
-             'destination', ARGV[5], 'message_id', ARGV[6], 'message', ARGV[7])
+             'destination', ARGV[5], 'message_id', ARGV[6], 'message', ARGV[7],
+             'held_until', ARGV[8])
   redis.call('PEXPIREAT', KEYS[1], math.ceil(tonumber(ARGV[4]) * 1000))
 end
 """
@@ -34,7 +35,7 @@ write()
 return 1
 """
 REPLACE = _LIVE + """
-if not live(tonumber(ARGV[1])) or redis.call('HGET', KEYS[1], 'version') ~= ARGV[8] then
+if not live(tonumber(ARGV[1])) or redis.call('HGET', KEYS[1], 'version') ~= ARGV[9] then
   return 0
 end
 write()
@@ -53,7 +54,7 @@ v = redis.call('INCRBY', KEYS[1], n)
 if fresh then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
 return v
 """
-_FIELDS = ("state", "version", "expires_at", "destination", "message_id", "message")
+_FIELDS = ("state", "version", "expires_at", "destination", "message_id", "message", "held_until")
 
 
 class RedisStorage(IdempotencyStorage):
@@ -78,7 +79,8 @@ class RedisStorage(IdempotencyStorage):
     @staticmethod
     def _args(entry: Entry, now: float) -> list[Any]:
         return [repr(now), entry.state.value, entry.version, repr(entry.expires_at),
-                entry.destination or "", entry.message_id or "", entry.message or b""]
+                entry.destination or "", entry.message_id or "", entry.message or b"",
+                repr(entry.held_until)]
 
     def put_new(self, entry: Entry, now: float) -> bool:
         return bool(self._run(self._put_new, keys=[self.prefix + entry.key],
@@ -90,11 +92,12 @@ class RedisStorage(IdempotencyStorage):
 
     def get(self, key: str, now: float) -> Entry | None:
         values = self._run(self.client.hmget, self.prefix + key, _FIELDS)
-        state, version, expires_at, destination, message_id, message = values
+        state, version, expires_at, destination, message_id, message, held_until = values
         if state is None or float(expires_at) <= now:
             return None
         return Entry(key, ClaimState(state.decode()), version.decode(), float(expires_at),
-                     destination.decode() or None, message_id.decode() or None, message or None)
+                     destination.decode() or None, message_id.decode() or None, message or None,
+                     float(held_until or 0))
 
     def delete(self, key: str, expected_version: str) -> bool:
         return bool(self._run(self._delete, keys=[self.prefix + key], args=[expected_version]))

@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS records (
   destination TEXT,
   message_id TEXT,
   message BLOB,
-  version TEXT NOT NULL DEFAULT ''
+  version TEXT NOT NULL DEFAULT '',
+  held_until REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS counters (
   name TEXT PRIMARY KEY,
@@ -29,7 +30,9 @@ CREATE TABLE IF NOT EXISTS counters (
   expires_at REAL NOT NULL
 );
 """
-_COLUMNS = "key, state, version, expires_at, destination, message_id, message"
+_COLUMNS = "key, state, version, expires_at, destination, message_id, message, held_until"
+#: Columns a file written by an earlier release may lack, added on open.
+_ADDED = {"version": "TEXT NOT NULL DEFAULT ''", "held_until": "REAL NOT NULL DEFAULT 0"}
 T = TypeVar("T")
 
 
@@ -37,11 +40,12 @@ class SqliteStorage(IdempotencyStorage):
     def __init__(self, db: SqliteDb) -> None:
         self.db = db
         columns = {row[1] for row in db.conn.execute("PRAGMA table_info(records)")}
-        if "version" not in columns:  # a file written before entries carried a version
-            try:
-                db.conn.execute("ALTER TABLE records ADD COLUMN version TEXT NOT NULL DEFAULT ''")
-            except sqlite3.OperationalError:
-                pass  # another process added it first
+        for name, ddl in _ADDED.items():
+            if name not in columns:
+                try:
+                    db.conn.execute(f"ALTER TABLE records ADD COLUMN {name} {ddl}")
+                except sqlite3.OperationalError:
+                    pass  # another process added it first
 
     def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         try:
@@ -53,19 +57,21 @@ class SqliteStorage(IdempotencyStorage):
     @staticmethod
     def _row(entry: Entry) -> tuple[object, ...]:
         return (entry.key, entry.state.value, entry.version, entry.expires_at, entry.destination,
-                entry.message_id, entry.message)
+                entry.message_id, entry.message, entry.held_until)
 
     def put_new(self, entry: Entry, now: float) -> bool:
-        sql = (f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        sql = (f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                " ON CONFLICT (key) DO UPDATE SET state = excluded.state,"
                " version = excluded.version, expires_at = excluded.expires_at,"
                " destination = excluded.destination, message_id = excluded.message_id,"
-               " message = excluded.message WHERE records.expires_at <= ?")
+               " message = excluded.message, held_until = excluded.held_until"
+               " WHERE records.expires_at <= ?")
         return self._run(lambda c: c.execute(sql, (*self._row(entry), now)).rowcount == 1)
 
     def replace(self, entry: Entry, expected_version: str, now: float) -> bool:
         sql = ("UPDATE records SET state = ?, version = ?, expires_at = ?, destination = ?,"
-               " message_id = ?, message = ? WHERE key = ? AND version = ? AND expires_at > ?")
+               " message_id = ?, message = ?, held_until = ?"
+               " WHERE key = ? AND version = ? AND expires_at > ?")
         params = (*self._row(entry)[1:], entry.key, expected_version, now)
         return self._run(lambda c: c.execute(sql, params).rowcount == 1)
 
@@ -75,7 +81,7 @@ class SqliteStorage(IdempotencyStorage):
             (key, now)).fetchone())
         if row is None:
             return None
-        return Entry(row[0], ClaimState(row[1]), row[2], row[3], row[4], row[5], row[6])
+        return Entry(row[0], ClaimState(row[1]), row[2], row[3], row[4], row[5], row[6], row[7])
 
     def delete(self, key: str, expected_version: str) -> bool:
         return self._run(lambda c: c.execute(

@@ -35,6 +35,16 @@ class Limits:
         return self.every is not None or bool(self.per_api)
 
 
+#: Slots are spaced so that any N + 1 calls in a row span one second plus this guard: a
+#: gateway counting any one-second window (not only each second of its clock) still sees N
+#: when the network delays calls unevenly by up to this much.
+WINDOW_GUARD_S = 0.02
+#: A call further behind its slot than this when it is about to be sent (its process or
+#: thread was not scheduled in time) is not sent in it, but takes a later one: sent that
+#: late, it would crowd the one-second window of the call N slots after it.
+LATE_S = 0.01
+
+
 @dataclass(frozen=True)
 class Slot:
     """The answer to :meth:`RateLimiter.acquire`."""
@@ -43,6 +53,8 @@ class Slot:
     waited_s: float = 0.0
     #: the slot taken (None when the API is not limited or the store was unreachable)
     reservation: Reservation | None = None
+    #: when the slot was due, on the limiter's clock
+    due: float | None = None
 
 
 class RateLimiter:
@@ -74,7 +86,7 @@ class RateLimiter:
         """Waits for the next slot of ``api`` in ``region``, unless it lies later than
         ``deadline`` (``time.monotonic()``) minus ``reserve_s`` (the time the call itself
         needs): then returns at once, ungranted, having taken nothing."""
-        ceiling = self.limits.ceiling(api)
+        ceiling = self._spaced(api)
         if ceiling is None:
             return Slot(True)
         max_wait = deadline - self._clock() - reserve_s
@@ -89,14 +101,19 @@ class RateLimiter:
             return Slot(True)
         if reservation is None:
             return Slot(False)
+        due = self._clock() + reservation.wait_s
         if reservation.wait_s > 0:
             self._sleep(reservation.wait_s)
-        return Slot(True, reservation.wait_s, reservation)
+        return Slot(True, reservation.wait_s, reservation, due)
+
+    def missed(self, slot: Slot) -> bool:
+        """Whether a call about to be sent in ``slot`` is too far behind it (see LATE_S)."""
+        return slot.due is not None and self._clock() - slot.due > LATE_S
 
     def throttled(self, api: str, region: str, slot: Slot) -> float | None:
         """Reports a throttle answer to the call made in ``slot``: the fleet's new rate, or
         None when this episode was already answered (or the API is not limited)."""
-        ceiling = self.limits.ceiling(api)
+        ceiling = self._spaced(api)
         if ceiling is None or slot.reservation is None:
             return None
         try:
@@ -104,6 +121,11 @@ class RateLimiter:
         except RateStoreError as exc:
             self._store_error(exc)
             return None
+
+    def _spaced(self, api: str) -> float | None:
+        """The rate the store spaces slots at: the limit, less the window's guard."""
+        ceiling = self.limits.ceiling(api)
+        return None if ceiling is None else ceiling / (1.0 + WINDOW_GUARD_S)
 
     def _store_error(self, exc: RateStoreError) -> None:
         if self._on_store_error is not None:
