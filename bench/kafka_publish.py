@@ -50,7 +50,7 @@ def make_event(index: int, size: int) -> bytes:
 
 
 def _messages(n: int, size: int) -> list[Any]:
-    from ocrflow.models import OutgoingMessage
+    from ocrflow.core.models import OutgoingMessage
 
     out = []
     for i in range(n):
@@ -205,7 +205,7 @@ p.close(5)
     "ocrflow adapter": """
 import sys, time; sys.path.insert(0, "{shared}"); t0 = time.perf_counter()
 from ocrflow.queues.kafka import open_queue
-from ocrflow.models import OutgoingMessage
+from ocrflow.core.models import OutgoingMessage
 t1 = time.perf_counter()
 q = open_queue("kafka://{bootstrap}/{topic}")
 q.publish(OutgoingMessage(id="cold", type="ocr.result.v1", body=b'{{"id":"cold"}}', key="cold"))

@@ -243,10 +243,10 @@ def overhead(records: int, repeats: int) -> dict[str, Any]:
     import requests
 
     from ocrflow.config import load_settings
+    from ocrflow.core.signer import Credentials, sign
     from ocrflow.handler import handle
     from ocrflow.log import configure
     from ocrflow.runtime import build_runtime
-    from ocrflow.signer import Credentials, sign
 
     emu = Emulator("--no-recognition")
     ours, bare = [], []
@@ -743,8 +743,8 @@ def hostile_memory(runtime_python: str, runs: int) -> dict[str, Any]:
 
 # --- 5. queue publish throughput ----------------------------------------------------------------------
 def publish_throughput(n: int) -> dict[str, Any]:
+    from ocrflow.core.models import ObjectRef
     from ocrflow.messages import ResultMessage, outgoing
-    from ocrflow.models import ObjectRef
     from ocrflow.registry import open_queue
 
     def messages() -> list[Any]:

@@ -1,11 +1,11 @@
-"""Rewrites the README's table of OCRFLOW codes from ocrflow.errors (the one source)."""
+"""Rewrites the README's table of OCRFLOW codes from ocrflow.core.errors (the one source)."""
 
 import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
-from ocrflow.errors import codes_markdown  # noqa: E402
+from ocrflow.core.errors import codes_markdown  # noqa: E402
 
 readme = Path(__file__).resolve().parents[1] / "README.md"
 text = readme.read_text("utf-8")

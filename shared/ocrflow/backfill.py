@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote_plus
 
-from .models import ObjectInfo, OutgoingMessage
+from .core.models import ObjectInfo, OutgoingMessage
 from .ports import ObjectStore, Queue
 
 BATCH = 10  # SQS SendMessageBatch takes ten

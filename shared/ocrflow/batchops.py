@@ -26,13 +26,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import events, tracing
+from . import events
+from .core import tracing
+from .core.signer import Credentials
 from .delivery import Outcome
 from .log import get_logger
 from .pipeline import Pipeline
 from .routing import Route
 from .runtime import Runtime
-from .signer import Credentials
 
 SUCCEEDED, TEMPORARY, PERMANENT = "Succeeded", "TemporaryFailure", "PermanentFailure"
 #: What the job makes of a task the answer leaves out: every task is answered, so one left out

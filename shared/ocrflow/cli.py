@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import ConfigError, OcrflowError
+from .core.errors import ConfigError, OcrflowError
 from .terminal import json_line, json_text, shown
 
 EXIT_OK, EXIT_NOT_ALL_PUBLISHED, EXIT_USAGE = 0, 1, 2
@@ -100,9 +100,9 @@ def _short(text: str | None, width: int = 40) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .core.models import ObjectRef
     from .handler import credentials_for, summarise
     from .log import configure
-    from .models import ObjectRef
     from .pipeline import Pipeline
     from .runtime import build_runtime
 
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # a library's message may quote a credential: the trace is redacted
         import traceback
 
-        from . import redact
+        from .core import redact
 
         lines = redact.text(traceback.format_exc()).split("\n")
         sys.stderr.write("\n".join(shown(line) for line in lines))

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from . import catalogue, redact
-from .errors import Failure, ocrflow_failure
+from . import catalogue
+from .core import redact
+from .core.errors import Failure, ocrflow_failure
+from .core.signer import Credentials, sign
 from .httpsession import new_session, proxies_for
 from .metrics import billed_units
-from .signer import Credentials, sign
 from .usage import Usage
 
 if TYPE_CHECKING:

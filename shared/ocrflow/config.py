@@ -1,6 +1,6 @@
 """Configuration: one pydantic model read from the environment and validated once.
 
-A bad value stops the start with :class:`~ocrflow.errors.ConfigError`, whose message names
+A bad value stops the start with :class:`~ocrflow.core.errors.ConfigError`, whose message names
 the variable and says what is expected. Everything is checked here, once, before any record:
 numbers are finite and within sane bounds, JSON values are bounded in size and depth, and
 every URL is parsed by the adapter that will use it, without connecting
@@ -19,9 +19,10 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import boundedjson, catalogue, redact, urlcheck, urlmode
+from . import catalogue, urlcheck, urlmode
 from .confidence import review_problem
-from .errors import ConfigError
+from .core import boundedjson, redact
+from .core.errors import ConfigError
 from .metrics import DEFAULT_CES_ENDPOINT, DEFAULT_CES_NAMESPACE, MetricsMode, namespace_problem
 from .routing import RegionProblem, Route, RouteRule, option_problems, region_problems, rule_problems
 from .usage import price_problem

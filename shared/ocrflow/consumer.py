@@ -32,8 +32,15 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from . import boundedjson
-from .errors import BucketInvalid, KeyInvalid, ObjectNotFound, ObjectStoreError, ObjectTooLarge, OcrflowError
+from .core import boundedjson
+from .core.errors import (
+    BucketInvalid,
+    KeyInvalid,
+    ObjectNotFound,
+    ObjectStoreError,
+    ObjectTooLarge,
+    OcrflowError,
+)
 from .idempotency.policy import IdempotencyStore
 from .messages import FAILURE_TYPE, RESULT_TYPE, claim_check_location
 from .ports import ClaimState, ObjectStore

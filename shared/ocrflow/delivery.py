@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
 from . import messages
-from .errors import (
+from .core.errors import (
     IdempotencyError,
     ObjectStoreError,
     PagesPending,
@@ -34,13 +34,13 @@ from .errors import (
     RecordDeferred,
     ocrflow_failure,
 )
+from .core.models import ObjectRef
+from .core.signer import Credentials
+from .core.tracing import TraceContext
 from .log import get_logger
 from .messages import FailureMessage, Message, ResultMessage
-from .models import ObjectRef
 from .ports import Claim, ClaimState
 from .runtime import Runtime
-from .signer import Credentials
-from .tracing import TraceContext
 
 Status = Literal["result", "failure", "duplicate", "in_progress", "unpublished", "ignored"]
 T = TypeVar("T")

@@ -29,7 +29,7 @@ from typing import Any
 
 from . import filecheck, pdf
 from .catalogue import ApiLimits, Catalogue
-from .errors import FailureError
+from .core.errors import FailureError
 
 #: Below this size a multi-page PDF is sent whole with its page number (no split, no
 #: pypdf); above it, page by page. 1 MiB keeps eight concurrent page calls near the memory

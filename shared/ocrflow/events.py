@@ -11,7 +11,7 @@ does; its removal, a delete marker, a lifecycle expiry or transition, a restore,
 and replication events become an :class:`IgnoredEvent` (no read, no call, no message).
 
 Events come from whoever can write to the intake queue, so parsing is bounded: JSON text by
-:mod:`ocrflow.boundedjson` (size, depth, number forms), envelopes within envelopes by
+:mod:`ocrflow.core.boundedjson` (size, depth, number forms), envelopes within envelopes by
 :data:`MAX_WRAPPING`, and every field that ends up in a message by type and length. What
 does not fit becomes an :class:`InvalidRecord` of its own; the rest of the batch goes on.
 """
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote_plus
 
-from . import boundedjson, redact, tracing
-from .models import ObjectRef
+from .core import boundedjson, redact, tracing
+from .core.models import ObjectRef
 
 #: How much of an unparseable event or record a failure message carries.
 EXCERPT_CHARS = 1024

@@ -27,7 +27,7 @@ import struct
 from dataclasses import dataclass
 
 from .catalogue import ApiLimits, Catalogue
-from .errors import FailureError
+from .core.errors import FailureError
 
 #: JPEG segments read before giving up (and sending the file): real files have < 100.
 JPEG_MAX_SEGMENTS = 4096

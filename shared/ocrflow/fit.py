@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalogue import ApiLimits, Catalogue
-from .errors import FailureError
+from .core.errors import FailureError
 
 FIT_MAX_PIXELS = 24_000_000
 #: The most fitting one image may hold at once: the file, its decoded raster and every copy

@@ -18,15 +18,16 @@ import os
 import time
 from typing import Any
 
-from . import batchops, tracing
+from . import batchops
 from . import events as events_mod
 from .config import Settings
+from .core import tracing
+from .core.errors import OcrflowError
+from .core.signer import Credentials
 from .delivery import Outcome
-from .errors import OcrflowError
 from .log import bind_invocation, get_logger
 from .pipeline import PUBLISH_MARGIN_S, Pipeline
 from .runtime import Runtime, runtime
-from .signer import Credentials
 
 
 class RecordsNotPublished(OcrflowError):

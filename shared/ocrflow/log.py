@@ -8,12 +8,12 @@ traced, ``correlation_id`` when set, then the event's own keys; exceptions as
 
 Credentials, signatures, tokens, image bytes and whole events never reach a line: keys
 that could hold them are replaced by ``"***"`` (see :data:`REDACTED_KEYS`), and every line,
-exception and stack trace included, goes through :func:`ocrflow.redact.text`.
+exception and stack trace included, goes through :func:`ocrflow.core.redact.text`.
 
 Client libraries log through the standard ``logging`` module (pika, botocore, urllib3,
 redis, pypdf, and librdkafka through confluent-kafka's ``logger`` setting). Their records at
 WARNING and above become lines of the same format, with ``logger`` naming the library and
-passwords, signatures and keys scrubbed from the text (:func:`ocrflow.redact.text`); below WARNING they
+passwords, signatures and keys scrubbed from the text (:func:`ocrflow.core.redact.text`); below WARNING they
 are dropped. Python warnings (Pillow's ``DecompressionBombWarning``, a library's
 ``UserWarning``) become such lines too (``logger`` ``py.warnings``), and so do the messages
 libtiff writes to the process's stderr on its own once :func:`route_image_library_messages`
@@ -35,7 +35,7 @@ from typing import IO, Any, TextIO, cast
 import structlog
 from structlog.contextvars import bind_contextvars, clear_contextvars, merge_contextvars
 
-from . import redact
+from .core import redact
 from .terminal import json_text
 
 REDACTED_KEYS = frozenset({
@@ -96,7 +96,7 @@ def _exception(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMappi
 
 
 class _RedactedJson:
-    """The JSON renderer, then one :func:`ocrflow.redact.text` over the whole line: cheaper
+    """The JSON renderer, then one :func:`ocrflow.core.redact.text` over the whole line: cheaper
     than one pass per value (a few microseconds a line instead of about twenty), and
     nothing added by a processor or an exception escapes it. Characters that readers take
     for line ends (U+2028, U+2029, U+0085) and the other non-printable ones are written as

@@ -19,9 +19,9 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from .confidence import Confidence
-from .errors import Failure
-from .models import ObjectRef, OutgoingMessage
-from .tracing import TraceContext, new_trace
+from .core.errors import Failure
+from .core.models import ObjectRef, OutgoingMessage
+from .core.tracing import TraceContext, new_trace
 from .usage import Usage
 
 #: The CloudEvents extension attribute (and message attribute / header) of a result to review.

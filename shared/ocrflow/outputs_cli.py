@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import ConfigError, OcrflowError
+from .core.errors import ConfigError, OcrflowError
 from .terminal import shown
 
 EXIT_OK, EXIT_REPORTED = 0, 1

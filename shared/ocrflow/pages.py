@@ -26,11 +26,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .client import CallResult
+from .core.errors import Failure, FailureError, IdempotencyError, PagesPending
+from .core.models import ObjectRef
 from .documents import Document, Part
-from .errors import Failure, FailureError, IdempotencyError, PagesPending
 from .idempotency.policy import IdempotencyStore
 from .log import get_logger
-from .models import ObjectRef
 from .ports import ClaimState
 from .usage import Usage
 
@@ -105,7 +105,7 @@ def run_pages(document: Document, pending: list[int], saved: dict[int, PageAnswe
               earlier: Mapping[int, Usage] | None = None) -> PagesOutcome:
     """Calls ``pending`` pages (``call`` sends one part) and saves each answer with
     ``save``; an answer's usage adds what ``earlier`` deliveries spent on its page. Raises
-    :class:`~ocrflow.errors.PagesPending` when time ran out before every page was called."""
+    :class:`~ocrflow.core.errors.PagesPending` when time ran out before every page was called."""
     lock = threading.Lock()
     stop = threading.Event()
     answers: dict[int, PageAnswer] = dict(saved)

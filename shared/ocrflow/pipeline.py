@@ -18,15 +18,15 @@ from collections.abc import Callable, Iterable
 
 from structlog.contextvars import bound_contextvars
 
+from .core.models import ObjectRef
+from .core.signer import Credentials
+from .core.tracing import TraceContext, choose
 from .delivery import Delivery, Outcome
 from .events import IgnoredEvent, Record
 from .log import get_logger
-from .models import ObjectRef
 from .recognise import Recogniser
 from .routing import Route
 from .runtime import Runtime
-from .signer import Credentials
-from .tracing import TraceContext, choose
 
 #: Time kept back from the platform's deadline to store and publish the outcome.
 PUBLISH_MARGIN_S = 5.0

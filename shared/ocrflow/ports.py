@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from .errors import PublishError
-from .models import ObjectInfo, OutgoingMessage
+from .core.errors import PublishError
+from .core.models import ObjectInfo, OutgoingMessage
 
 if TYPE_CHECKING:
-    from .signer import Credentials
+    from .core.signer import Credentials
 
 
 class ObjectStore(abc.ABC):
@@ -134,7 +134,7 @@ class IdempotencyStorage(abc.ABC):
     :class:`ocrflow.idempotency.policy.IdempotencyStore`. Every primitive is atomic on its
     own and treats an entry whose ``expires_at`` is not after ``now`` as absent; ``now``
     comes from the caller, so one clock decides expiry whatever the backend. Errors of the
-    backend are raised as :class:`~ocrflow.errors.IdempotencyError`.
+    backend are raised as :class:`~ocrflow.core.errors.IdempotencyError`.
     """
 
     @abc.abstractmethod

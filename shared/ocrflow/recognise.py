@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import documents, filecheck, invoices, names, urlmode, usage
+from . import documents, filecheck, invoices, urlmode, usage
 from .catalogue import ApiLimits
 from .client import CallResult, is_throttle, wrap_base64
 from .confidence import (
@@ -30,8 +30,8 @@ from .confidence import (
     needs_review,
     review_threshold,
 )
-from .documents import Document, Part
-from .errors import (
+from .core import object_names
+from .core.errors import (
     Failure,
     FailureError,
     IdempotencyError,
@@ -40,13 +40,14 @@ from .errors import (
     RecordDeferred,
     ocrflow_failure,
 )
+from .core.models import ObjectInfo, ObjectRef
+from .core.signer import Credentials
+from .documents import Document, Part
 from .events import InvalidRecord
 from .log import get_logger
 from .messages import FailureMessage, Message, ResultMessage
-from .models import ObjectInfo, ObjectRef
 from .routing import Route
 from .runtime import Runtime
-from .signer import Credentials
 from .text import document_text, text_of
 from .usage import Usage
 
@@ -75,7 +76,7 @@ def check_key(key: str, store_scheme: str = "s3") -> None:
         raise FailureError.of("OCRFLOW.KEY_INVALID", "the key contains control characters")
     if ".." in key.split("/"):
         raise FailureError.of("OCRFLOW.KEY_INVALID", "the key has a '..' segment")
-    if store_scheme == "file" and (problem := names.file_key_problem(key)):
+    if store_scheme == "file" and (problem := object_names.file_key_problem(key)):
         raise FailureError.of("OCRFLOW.KEY_INVALID", problem)
 
 
@@ -118,7 +119,7 @@ class Recogniser:
         ref = record
         job = Job(ref, "", ref.delivery_id)
         try:
-            names.check_bucket(ref.bucket, self.rt.settings.object_store_scheme)
+            object_names.check_bucket(ref.bucket, self.rt.settings.object_store_scheme)
             check_key(ref.key, self.rt.settings.object_store_scheme)
             route = self.route if self.route is not None else self.rt.settings.routing
             info = self._head(ref, credentials) if route.needs_metadata else None

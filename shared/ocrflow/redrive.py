@@ -15,12 +15,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import messages
+from .core.models import ObjectRef
+from .core.signer import Credentials
+from .core.tracing import from_cloudevent
 from .delivery import Outcome
-from .models import ObjectRef
 from .pipeline import Pipeline
 from .runtime import Runtime
-from .signer import Credentials
-from .tracing import from_cloudevent
 
 
 @dataclass

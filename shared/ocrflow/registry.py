@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigError, UnknownSchemeError
+from .core.errors import ConfigError, UnknownSchemeError
 from .ports import ObjectStore, Queue
 
 if TYPE_CHECKING:

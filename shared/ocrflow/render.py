@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from . import filecheck
-from .errors import ObjectChanged, ObjectNotFound, ObjectStoreError, OcrflowError
+from .core.errors import ObjectChanged, ObjectNotFound, ObjectStoreError, OcrflowError
 from .text import text_of
 from .words import Block, blocks_of, split_words
 
@@ -442,7 +442,7 @@ def render_message(message: OcrResult | OcrFailure, fmt: str, store: ObjectStore
 def output_path(out_dir: Path, key: str, fmt: str) -> Path:
     """``DIR/<key><suffix>``, refused for a key that would leave ``DIR`` (``..``, an
     absolute path, an empty segment) or that the pipeline itself would refuse."""
-    from .errors import FailureError
+    from .core.errors import FailureError
     from .recognise import check_key
 
     try:

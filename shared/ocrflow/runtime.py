@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from . import catalogue as catalogue_mod
 from .config import Settings, catalogue_warnings, load_settings
-from .errors import ConfigError, PublishError
+from .core.errors import ConfigError, PublishError
 from .log import configure, get_logger
 from .metrics import CloudEye, Metrics
 from .ports import ObjectStore, Queue
@@ -30,8 +30,8 @@ from .registry import (
 
 if TYPE_CHECKING:
     from .client import OcrClient
+    from .core.signer import Credentials
     from .idempotency.policy import IdempotencyStore
-    from .signer import Credentials
 
 QUEUE_VARIABLES = {"result": "RESULT_QUEUE_URL", "failure": "FAILURE_QUEUE_URL"}
 

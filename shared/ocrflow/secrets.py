@@ -8,7 +8,7 @@ import json
 
 from .aws import client, error_code
 from .config import Settings, credential_problem
-from .errors import ConfigError
+from .core.errors import ConfigError
 
 VARIABLE = "HUAWEICLOUD_SDK_SECRET_ARN"
 

@@ -3,7 +3,7 @@ the library of the adapter that will use it (pika for AMQP, redis-py for Redis, 
 adapter's own parser, urllib3 for HTTP endpoints), so that a URL which would fail at the
 first record — an unknown scheme, a bad port, ``maxlen=abc``, a password whose unencoded
 ``#`` or ``/`` makes the parser read part of it as a port — stops the start instead, with
-one :class:`~ocrflow.errors.ConfigError` naming the variable. Library messages are never
+one :class:`~ocrflow.core.errors.ConfigError` naming the variable. Library messages are never
 quoted (they may hold a piece of the password); the URL is shown redacted.
 """
 
@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from . import redact
-from .errors import ConfigError, UnknownSchemeError
-from .names import bucket_problem
+from .core import redact
+from .core.errors import ConfigError, UnknownSchemeError
+from .core.object_names import bucket_problem
 
 _SQS_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
 _DYNAMODB_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")

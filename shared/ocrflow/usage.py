@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import IdempotencyError
+from .core.errors import IdempotencyError
 from .ports import ClaimState, Entry
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ class Ledger:
 
 def read_ledger(store: IdempotencyStore, record_key: str) -> Ledger:
     """The record's ledger (empty when no earlier delivery left one). Raises
-    :class:`~ocrflow.errors.IdempotencyError` when the store cannot be read."""
+    :class:`~ocrflow.core.errors.IdempotencyError` when the store cannot be read."""
     entry = store.storage.get(ledger_key(record_key), time.time())
     return Ledger() if entry is None else Ledger.decoded(entry.message)
 
@@ -125,7 +125,7 @@ def add_to_ledger(store: IdempotencyStore, record_key: str, whole: Usage,
                   pages: Mapping[int, Usage] | None = None, answered: Iterable[int] = ()) -> None:
     """Adds a delivery's unpublished spending to the record's ledger: a read and a
     conditional write, again if another writer came between (an expired claim taken over).
-    Raises :class:`~ocrflow.errors.IdempotencyError` when the store fails."""
+    Raises :class:`~ocrflow.core.errors.IdempotencyError` when the store fails."""
     key = ledger_key(record_key)
     storage = store.storage
     answered = list(answered)

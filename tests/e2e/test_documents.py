@@ -263,7 +263,7 @@ def _saved_pages(ws: Workspace, data: bytes) -> dict[int, Any]:
     import hashlib
 
     from ocrflow import pages
-    from ocrflow.models import ObjectRef
+    from ocrflow.core.models import ObjectRef
     from ocrflow.registry import open_idempotency_store
 
     store = open_idempotency_store(f"sqlite:///{ws.root / 'state' / 'idempotency.db'}")

@@ -14,8 +14,8 @@ import pytest
 import requests
 from PIL import Image
 
+from ocrflow.core.signer import Credentials, sign
 from ocrflow.emulator.server import RunningEmulator, start_emulator
-from ocrflow.signer import Credentials, sign
 
 CREDS = Credentials("EMUAK", "EMUSK")
 PROJECT = "proj"

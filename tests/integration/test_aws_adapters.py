@@ -13,9 +13,9 @@ import boto3
 import pytest
 from PIL import Image
 
-from ocrflow.errors import ObjectChanged, ObjectNotFound
+from ocrflow.core.errors import ObjectChanged, ObjectNotFound
+from ocrflow.core.models import ObjectRef
 from ocrflow.messages import ResultMessage, outgoing
-from ocrflow.models import ObjectRef
 from ocrflow.ports import ObjectStore
 from ocrflow.registry import open_object_store, open_queue
 from tests.support.harness import make_harness

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from ocrflow.config import load_settings
-from ocrflow.errors import ConfigError
+from ocrflow.core.errors import ConfigError
 from ocrflow.ports import ClaimState
 from ocrflow.registry import open_idempotency_store
 from ocrflow.secrets import with_secret_credentials

@@ -14,7 +14,7 @@ import pika
 import pytest
 import redis
 
-from ocrflow.errors import PublishError
+from ocrflow.core.errors import PublishError
 from ocrflow.ports import ClaimState
 from ocrflow.registry import open_idempotency_store, open_queue
 from tests.integration.test_aws_adapters import message, png

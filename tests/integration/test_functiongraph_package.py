@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ocrflow.signer import verify
+from ocrflow.core.signer import verify
 from tests.conftest import ROOT, load_event
 from tests.integration.test_aws_adapters import png
 from tests.integration.test_aws_adapters import s3 as s3  # noqa: F401 - fixture

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from ocrflow.errors import PublishError
-from ocrflow.models import OutgoingMessage
+from ocrflow.core.errors import PublishError
+from ocrflow.core.models import OutgoingMessage
 from ocrflow.queues.kafka import KafkaPublishError, open_queue
 from tests.integration.kafka_broker import TansuBroker, event, read_topic
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow.errors import ConfigError
+from ocrflow.core.errors import ConfigError
 from ocrflow.queues.kafka import (
     DEFAULT_DELIVERY_TIMEOUT_MS,
     cloudevent_headers,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ocrflow.errors import BucketInvalid, FailureError, ObjectNotFound, ObjectTooLarge
-from ocrflow.names import bucket_problem, check_bucket
+from ocrflow.core.errors import BucketInvalid, FailureError, ObjectNotFound, ObjectTooLarge
+from ocrflow.core.object_names import bucket_problem, check_bucket
 from ocrflow.stores.file import FileStore
 from tests.conftest import load_event
 from tests.support.platform import Platform, make_platform, tear_down

@@ -11,7 +11,7 @@ import pytest
 
 from ocrflow import catalogue, log, runtime
 from ocrflow.config import catalogue_warnings, load_settings
-from ocrflow.errors import ConfigError
+from ocrflow.core.errors import ConfigError
 from ocrflow.metrics import Metrics, billed_units
 
 CAT = catalogue.load()

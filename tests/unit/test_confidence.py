@@ -149,7 +149,7 @@ def test_messages_of_before_parse_without_the_new_fields(make: Any, replay: Repl
 def test_a_bad_review_price_or_topic_setting_names_its_variable(variable: str, value: str,
                                                                  words: str) -> None:
     from ocrflow.config import load_settings
-    from ocrflow.errors import ConfigError
+    from ocrflow.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as info:
         load_settings({variable: value})

@@ -6,7 +6,7 @@ import pytest
 
 from ocrflow import catalogue
 from ocrflow.config import load_settings
-from ocrflow.errors import ConfigError
+from ocrflow.core.errors import ConfigError
 from ocrflow.routing import DEFAULT_API
 
 

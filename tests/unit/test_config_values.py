@@ -14,10 +14,10 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocrflow import redact
 from ocrflow.config import ENV, SECRET_FIELDS, load_settings
-from ocrflow.errors import ConfigError
-from ocrflow.signer import Credentials, sign
+from ocrflow.core import redact
+from ocrflow.core.errors import ConfigError
+from ocrflow.core.signer import Credentials, sign
 from ocrflow.sqlite_util import parse_sqlite_url
 from tests.support.mutations import spliced
 

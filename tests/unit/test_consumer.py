@@ -22,9 +22,9 @@ from ocrflow.consumer import (
     result_of,
     text,
 )
-from ocrflow.errors import ocrflow_failure
+from ocrflow.core.errors import ocrflow_failure
+from ocrflow.core.models import ObjectRef
 from ocrflow.messages import FailureMessage, ResultMessage, outgoing
-from ocrflow.models import ObjectRef
 from ocrflow.registry import open_queue
 from tests.unit.test_cli import ocrflow
 

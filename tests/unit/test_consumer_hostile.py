@@ -19,8 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ocrflow.consumer import MessageError, OcrResult, ResultRefError, parse, parse_message, result_of
+from ocrflow.core.models import ObjectInfo, ObjectRef
 from ocrflow.messages import ResultMessage
-from ocrflow.models import ObjectInfo, ObjectRef
 from ocrflow.ports import ObjectStore
 from tests.conftest import ROOT
 from tests.support.mutations import spliced

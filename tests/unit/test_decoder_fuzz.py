@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from ocrflow import catalogue, documents
-from ocrflow.errors import OCRFLOW_CODES, FailureError
+from ocrflow.core.errors import OCRFLOW_CODES, FailureError
 from tests.conftest import ROOT
 from tests.support import hostile
 from tests.support.hostile import chunk, deflated_zeros
@@ -240,7 +240,7 @@ def test_what_libtiff_prints_goes_to_the_log_not_to_stderr(tmp_path: Path) -> No
         "from dataclasses import replace\n"
         "from ocrflow import catalogue, documents, log\n"
         "log.configure('ocrflow-test', 'INFO', sys.stdout)\n"
-        "from ocrflow.errors import FailureError\n"
+        "from ocrflow.core.errors import FailureError\n"
         "cat = catalogue.load()\n"
         "api = replace(cat.apis['general-text'], max_side=40, min_side=4)\n"
         "try:\n"

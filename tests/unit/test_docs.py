@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ocrflow.config import ENV
-from ocrflow.errors import OCRFLOW_CODES
+from ocrflow.core.errors import OCRFLOW_CODES
 from ocrflow.metrics import DEFAULT_CES_NAMESPACE
 from tests.conftest import ROOT
 

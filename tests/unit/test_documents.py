@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 from pypdf import PdfReader, PdfWriter
 
 from ocrflow import catalogue, documents, pdf
-from ocrflow.errors import FailureError
+from ocrflow.core.errors import FailureError
 
 ROOT = Path(__file__).resolve().parents[2]
 CAT = catalogue.load()

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from ocrflow import catalogue, filecheck
-from ocrflow.errors import FailureError
+from ocrflow.core.errors import FailureError
 
 CAT = catalogue.load()
 TEXT = CAT.apis["general-text"]

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from ocrflow import catalogue, filecheck
-from ocrflow.errors import FailureError
+from ocrflow.core.errors import FailureError
 
 CAT = catalogue.load()
 

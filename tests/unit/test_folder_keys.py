@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocrflow.errors import FailureError, KeyInvalid, ObjectNotFound
+from ocrflow.core.errors import FailureError, KeyInvalid, ObjectNotFound
 from ocrflow.recognise import check_key
 from ocrflow.stores.file import FileStore
 from tests.support.harness import Harness, make_harness

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ocrflow import invoices
-from ocrflow.errors import FailureError
+from ocrflow.core.errors import FailureError
 from ocrflow.handler import redrive_handle
 from ocrflow.urlmode import build_url
 from tests.support.harness import make_harness

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocrflow import redact
+from ocrflow.core import redact
 from ocrflow.log import get_logger
 from ocrflow.terminal import json_line, json_text, shown
 from tests.support.replay_server import ReplayServer
@@ -96,8 +96,8 @@ def test_errors_on_the_terminal_escape_the_names_they_quote(tmp_path: Path) -> N
 
 
 def test_queue_dump_lines_stay_lines_and_decode_to_the_same_names(tmp_path: Path) -> None:
+    from ocrflow.core.models import ObjectRef
     from ocrflow.messages import ResultMessage, outgoing
-    from ocrflow.models import ObjectRef
     from ocrflow.registry import open_queue
 
     names = ["a\u2028b.png", "c\x85d\u202e.png", "e\x1b[2Jf\x9b.png", "年\u2029.png"]

@@ -14,8 +14,8 @@ from botocore.credentials import Credentials as BotoCredentials
 from obs.auth import V4Authentication
 from obs.convertor import Adapter
 
-from ocrflow.errors import ConfigError, ObjectStoreError
-from ocrflow.signer import Credentials
+from ocrflow.core.errors import ConfigError, ObjectStoreError
+from ocrflow.core.signer import Credentials
 from ocrflow.stores.obs import ObsStore, open_store, sign_v4
 
 TEMP = Credentials("TEMPAK0123", "tempSecret/Key+0123", "token/with+special=chars==")

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from ocrflow.errors import ConfigError, PublishError
+from ocrflow.core.errors import ConfigError, PublishError
+from ocrflow.core.models import OutgoingMessage
 from ocrflow.handler import RecordsNotPublished
-from ocrflow.models import OutgoingMessage
 from ocrflow.ports import Queue
 from tests.conftest import load_event
 from tests.support.harness import Harness, make_harness
@@ -313,7 +313,7 @@ def test_a_claim_from_a_crashed_attempt_is_taken_over_after_its_expiry(
         tmp_path: Path, replay: ReplayServer) -> None:
     import time
 
-    from ocrflow.models import ObjectRef
+    from ocrflow.core.models import ObjectRef
     from ocrflow.recognise import record_key
     h = make_harness(tmp_path, replay.url + "/{region}", OCR_DEADLINE_S="2")
     data = png_bytes()

@@ -143,7 +143,7 @@ def test_limits_per_api() -> None:
 ])
 def test_a_bad_setting_stops_the_start_naming_the_variable(text: str, message: str) -> None:
     from ocrflow.config import load_settings
-    from ocrflow.errors import ConfigError
+    from ocrflow.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as err:
         load_settings({"OCR_MAX_CALLS_PER_SECOND": text})
@@ -164,7 +164,7 @@ def test_a_call_that_missed_its_slot_is_sent_in_a_later_one(tmp_path: Path, repl
     after it: the call takes the next slot; after MAX_MISSED_SLOTS it goes all the same."""
     from ocrflow.client import MAX_MISSED_SLOTS, OcrClient
     from ocrflow.config import load_settings
-    from ocrflow.signer import Credentials
+    from ocrflow.core.signer import Credentials
 
     now = [time.monotonic()]
     lateness = [LATE_S * 3] * 2 + [0.0]  # late for two slots, then on time

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow.errors import ConfigError
+from ocrflow.core.errors import ConfigError
 from ocrflow.idempotency.sqlite import open_store
 from ocrflow.queues.sqlite import open_queue
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from urllib3.util import parse_url
 
-from ocrflow.errors import FailureError
+from ocrflow.core.errors import FailureError
 from ocrflow.urlmode import build_url, template_problem
 from tests.support.platform import Platform, make_platform, tear_down
 from tests.support.replay_server import ReplayServer

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ocrflow import usage
-from ocrflow.errors import IdempotencyError
+from ocrflow.core.errors import IdempotencyError
 from ocrflow.handler import credentials_for
 from ocrflow.redrive import redrive
 from tests.support.harness import Harness, make_harness

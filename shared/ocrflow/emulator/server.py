@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalogue, filecheck
+from ..core.signer import VerifyError, verify
 from ..metrics import billed_units
-from ..signer import VerifyError, verify
 from .throttle import Throttle
 
 MAX_BODY = 12 * 1024 * 1024

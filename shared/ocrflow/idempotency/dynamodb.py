@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..aws import LazyClient, error_code
-from ..errors import ConfigError, IdempotencyError
+from ..core.errors import ConfigError, IdempotencyError
 from ..ports import ClaimState, Entry, IdempotencyStorage
 from .policy import IdempotencyStore
 

@@ -31,7 +31,7 @@ import time
 import uuid
 from dataclasses import replace
 
-from ..errors import IdempotencyError
+from ..core.errors import IdempotencyError
 from ..ports import Claim, ClaimState, Entry, IdempotencyStorage
 
 #: Attempts of a read-then-conditional-write before giving up to a concurrent writer.

@@ -9,7 +9,7 @@ import math
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from ..errors import IdempotencyError
+from ..core.errors import IdempotencyError
 from ..ports import ClaimState, Entry, IdempotencyStorage
 from .policy import IdempotencyStore
 

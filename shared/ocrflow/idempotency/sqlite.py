@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..errors import IdempotencyError
+from ..core.errors import IdempotencyError
 from ..ports import ClaimState, Entry, IdempotencyStorage
 from ..sqlite_util import SqliteDb, parse_sqlite_url, synchronous_mode
 from .policy import IdempotencyStore

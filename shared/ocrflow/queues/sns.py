@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..aws import LazyClient, error_code
-from ..errors import ConfigError, PublishError
-from ..models import OutgoingMessage
+from ..core.errors import ConfigError, PublishError
+from ..core.models import OutgoingMessage
 from ..ports import Queue
 from .sqs import MAX_MESSAGE_BYTES, attributes_of, fifo_ids
 

@@ -13,8 +13,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import ConfigError, PublishError
-from ..models import OutgoingMessage
+from ..core.errors import ConfigError, PublishError
+from ..core.models import OutgoingMessage
 from ..ports import Queue
 from ..sqlite_util import SqliteDb, parse_sqlite_url, synchronous_mode
 

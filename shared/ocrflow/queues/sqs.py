@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..aws import LazyClient, error_code
-from ..errors import ConfigError, PublishError
-from ..models import OutgoingMessage
+from ..core.errors import ConfigError, PublishError
+from ..core.models import OutgoingMessage
 from ..ports import Queue
 
 #: 256 KiB for body and attributes together; a little is kept for the attributes.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from .. import redact
-from ..errors import ConfigError
+from ..core import redact
+from ..core.errors import ConfigError
 
 OPTIONS = ("endpoint", "region", "addressing")
 

@@ -4,8 +4,8 @@ For local runs and tests. ETags are the MD5 of the content, as S3 gives for sing
 uploads. Versions are not kept: a ``version_id`` is ignored.
 
 Names come from events, so neither a bucket nor a key may leave the root: a bucket is one
-folder name (:func:`ocrflow.names.file_bucket_problem`), a key is the canonical path of a file
-(:func:`ocrflow.names.file_key_problem`: no ``.``, ``..`` or empty segment, no trailing
+folder name (:func:`ocrflow.core.object_names.file_bucket_problem`), a key is the canonical path of a file
+(:func:`ocrflow.core.object_names.file_key_problem`: no ``.``, ``..`` or empty segment, no trailing
 ``/``) and resolves (symbolic links followed) inside its bucket. Only regular files are
 objects: a named pipe or a device is refused from its type, opened without blocking, and never
 read.
@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ..errors import (
+from ..core.errors import (
     BucketInvalid,
     ConfigError,
     KeyInvalid,
@@ -30,8 +30,8 @@ from ..errors import (
     ObjectStoreError,
     ObjectTooLarge,
 )
-from ..models import ObjectInfo
-from ..names import file_bucket_problem, file_key_problem
+from ..core.models import ObjectInfo
+from ..core.object_names import file_bucket_problem, file_key_problem
 from ..ports import ObjectStore
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)

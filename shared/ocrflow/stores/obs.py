@@ -35,11 +35,17 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from ..errors import ConfigError, ObjectChanged, ObjectNotFound, ObjectStoreError, ObjectTooLarge
+from ..core.errors import (
+    ConfigError,
+    ObjectChanged,
+    ObjectNotFound,
+    ObjectStoreError,
+    ObjectTooLarge,
+)
+from ..core.models import ObjectInfo
+from ..core.signer import Credentials
 from ..httpsession import new_session, proxies_for
-from ..models import ObjectInfo
 from ..ports import ObjectStore
-from ..signer import Credentials
 from . import store_options
 
 if TYPE_CHECKING:

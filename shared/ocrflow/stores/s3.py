@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..aws import LazyClient, error_code, http_status
-from ..errors import ObjectChanged, ObjectNotFound, ObjectStoreError, ObjectTooLarge
-from ..models import ObjectInfo
+from ..core.errors import ObjectChanged, ObjectNotFound, ObjectStoreError, ObjectTooLarge
+from ..core.models import ObjectInfo
 from ..ports import ObjectStore
 from . import store_options
 

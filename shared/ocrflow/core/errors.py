@@ -211,7 +211,7 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
 
 class OcrflowError(Exception):
     """Base class of every error this package raises on purpose. Its text is redacted
-    (:mod:`ocrflow.redact`): it reaches logs, stderr and failure messages."""
+    (:mod:`ocrflow.core.redact`): it reaches logs, stderr and failure messages."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*(redact.text(a) if isinstance(a, str) else a for a in args))
@@ -335,7 +335,7 @@ class FailureError(OcrflowError):
 
 
 def codes_markdown() -> str:
-    """The README's table of ``OCRFLOW.*`` codes (``python -m ocrflow.errors`` prints it)."""
+    """The README's table of ``OCRFLOW.*`` codes (``python -m ocrflow.core.errors`` prints it)."""
     rows = ["| code | meaning | what to do |", "|---|---|---|"]
     rows += [f"| `{code}` | {info.meaning} | {info.action} |" for code, info in OCRFLOW_CODES.items()]
     return "\n".join(rows)
