@@ -245,7 +245,7 @@ def overhead(records: int, repeats: int) -> dict[str, Any]:
     from ocrflow.config import load_settings
     from ocrflow.core.signer import Credentials, sign
     from ocrflow.handler import handle
-    from ocrflow.log import configure
+    from ocrflow.observability.log import configure
     from ocrflow.runtime import build_runtime
 
     emu = Emulator("--no-recognition")
@@ -306,7 +306,7 @@ def overhead(records: int, repeats: int) -> dict[str, Any]:
 def burst(repeats: int, concurrency: int = 10, latency_ms: int = 200) -> dict[str, Any]:
     from ocrflow.config import load_settings
     from ocrflow.handler import handle
-    from ocrflow.log import configure
+    from ocrflow.observability.log import configure
     from ocrflow.runtime import build_runtime
 
     emu = Emulator("--no-recognition", "--latency-ms", str(latency_ms))
@@ -379,7 +379,7 @@ def cloud_eye_metrics(invocations: int, latency_ms: int = 30) -> dict[str, Any]:
     each invocation's records were done (published), which the metrics must not delay."""
     from ocrflow.config import load_settings
     from ocrflow.handler import handle
-    from ocrflow.log import configure
+    from ocrflow.observability.log import configure
     from ocrflow.runtime import build_runtime
 
     emu = Emulator("--no-recognition")

@@ -76,7 +76,7 @@ def validate_message() -> Any:
 @pytest.fixture
 def log_lines() -> Iterator[io.StringIO]:
     """Captures every structured log line written while the test runs."""
-    from ocrflow import log
+    from ocrflow.observability import log
 
     stream = io.StringIO()
     log._configured = None

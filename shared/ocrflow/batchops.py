@@ -30,7 +30,7 @@ from . import events
 from .core import tracing
 from .core.signer import Credentials
 from .delivery import Outcome
-from .log import get_logger
+from .observability.log import get_logger
 from .pipeline import Pipeline
 from .routing import Route
 from .runtime import Runtime

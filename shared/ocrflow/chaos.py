@@ -46,7 +46,7 @@ from urllib.parse import urlsplit, urlunsplit
 from . import events as events_mod
 from .config import load_settings
 from .handler import credentials_for
-from .log import configure
+from .observability.log import configure
 from .pipeline import Pipeline
 from .runtime import build_runtime
 

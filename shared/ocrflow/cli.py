@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .core.errors import ConfigError, OcrflowError
-from .terminal import json_line, json_text, shown
+from .observability.terminal import json_line, json_text, shown
 
 EXIT_OK, EXIT_NOT_ALL_PUBLISHED, EXIT_USAGE = 0, 1, 2
 
@@ -102,7 +102,7 @@ def _short(text: str | None, width: int = 40) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from .core.models import ObjectRef
     from .handler import credentials_for, summarise
-    from .log import configure
+    from .observability.log import configure
     from .pipeline import Pipeline
     from .runtime import build_runtime
 

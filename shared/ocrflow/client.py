@@ -35,14 +35,14 @@ from .core import redact
 from .core.errors import Failure, ocrflow_failure
 from .core.signer import Credentials, sign
 from .httpsession import new_session, proxies_for
-from .metrics import billed_units
+from .observability.metrics import billed_units
 from .usage import Usage
 
 if TYPE_CHECKING:
     import requests
 
     from .config import Settings
-    from .metrics import Metrics
+    from .observability.metrics import Metrics
     from .ratelimit.limiter import RateLimiter, Slot
 
 #: retried at whatever status they come with (the rest is decided by the status alone)
@@ -224,7 +224,7 @@ class OcrClient:
         assert self.limiter is not None
         rate = self.limiter.throttled(api, region, slot)
         if rate is not None:
-            from .log import get_logger
+            from .observability.log import get_logger
 
             get_logger().warning("throttled by the provider: fleet-wide rate lowered", api=api,
                                  region=region, calls_per_second=round(rate, 2),
@@ -361,7 +361,7 @@ def _limiter_for(settings: Settings) -> RateLimiter | None:
         return None
     import os
 
-    from .log import get_logger
+    from .observability.log import get_logger
     from .ratelimit import open_rate_store
     from .ratelimit.limiter import Limits, RateLimiter
 

@@ -23,7 +23,12 @@ from . import catalogue, urlcheck, urlmode
 from .confidence import review_problem
 from .core import boundedjson, redact
 from .core.errors import ConfigError
-from .metrics import DEFAULT_CES_ENDPOINT, DEFAULT_CES_NAMESPACE, MetricsMode, namespace_problem
+from .observability.metrics import (
+    DEFAULT_CES_ENDPOINT,
+    DEFAULT_CES_NAMESPACE,
+    MetricsMode,
+    namespace_problem,
+)
 from .routing import RegionProblem, Route, RouteRule, option_problems, region_problems, rule_problems
 from .usage import price_problem
 

@@ -37,8 +37,8 @@ from .core.errors import (
 from .core.models import ObjectRef
 from .core.signer import Credentials
 from .core.tracing import TraceContext
-from .log import get_logger
 from .messages import FailureMessage, Message, ResultMessage
+from .observability.log import get_logger
 from .ports import Claim, ClaimState
 from .runtime import Runtime
 

@@ -236,7 +236,7 @@ def _open(data: bytes, refusal: FailureError) -> Any:
     # Pillow's pixel-count guard: that one warns on stderr for a 90-megapixel greyscale scan
     # decoded within the budget and refuses a 200-megapixel photo decoded at 1/8
     Image.MAX_IMAGE_PIXELS = None
-    from .log import route_image_library_messages
+    from .observability.log import route_image_library_messages
 
     route_image_library_messages()
     if is_heif(data):

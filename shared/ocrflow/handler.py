@@ -25,7 +25,7 @@ from .core import tracing
 from .core.errors import OcrflowError
 from .core.signer import Credentials
 from .delivery import Outcome
-from .log import bind_invocation, get_logger
+from .observability.log import bind_invocation, get_logger
 from .pipeline import PUBLISH_MARGIN_S, Pipeline
 from .runtime import Runtime, runtime
 

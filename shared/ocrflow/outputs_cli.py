@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .core.errors import ConfigError, OcrflowError
-from .terminal import shown
+from .observability.terminal import shown
 
 EXIT_OK, EXIT_REPORTED = 0, 1
 

@@ -30,7 +30,7 @@ from .core.errors import Failure, FailureError, IdempotencyError, PagesPending
 from .core.models import ObjectRef
 from .documents import Document, Part
 from .idempotency.policy import IdempotencyStore
-from .log import get_logger
+from .observability.log import get_logger
 from .ports import ClaimState
 from .usage import Usage
 

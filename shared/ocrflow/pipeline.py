@@ -23,7 +23,7 @@ from .core.signer import Credentials
 from .core.tracing import TraceContext, choose
 from .delivery import Delivery, Outcome
 from .events import IgnoredEvent, Record
-from .log import get_logger
+from .observability.log import get_logger
 from .recognise import Recogniser
 from .routing import Route
 from .runtime import Runtime

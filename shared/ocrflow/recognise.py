@@ -44,8 +44,8 @@ from .core.models import ObjectInfo, ObjectRef
 from .core.signer import Credentials
 from .documents import Document, Part
 from .events import InvalidRecord
-from .log import get_logger
 from .messages import FailureMessage, Message, ResultMessage
+from .observability.log import get_logger
 from .routing import Route
 from .runtime import Runtime
 from .text import document_text, text_of

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from . import catalogue as catalogue_mod
 from .config import Settings, catalogue_warnings, load_settings
 from .core.errors import ConfigError, PublishError
-from .log import configure, get_logger
-from .metrics import CloudEye, Metrics
+from .observability.log import configure, get_logger
+from .observability.metrics import CloudEye, Metrics
 from .ports import ObjectStore, Queue
 from .registry import (
     check_backends,

@@ -3,7 +3,7 @@ reached it, across every delivery of the record.
 
 Both figures are counted by the OCR client at the very place it feeds the usage metrics
 (:class:`~ocrflow.client.CallResult`: ``calls`` where ``OcrCallsTotal`` is counted,
-``billed_units`` where ``OcrBilledUnits`` is, through :func:`ocrflow.metrics.billed_units`),
+``billed_units`` where ``OcrBilledUnits`` is, through :func:`ocrflow.observability.metrics.billed_units`),
 so the sum of ``data.usage`` over the messages equals what the metrics count.
 
 A delivery that ends without a message after paying for calls — throttled and handed back

@@ -163,7 +163,7 @@ def test_generated_invocations_always_send_valid_counts_in_one_request() -> None
     import random
 
     from ocrflow import catalogue
-    from ocrflow.metrics import CloudEye, Metrics
+    from ocrflow.observability.metrics import CloudEye, Metrics
 
     cat = catalogue.load()
     offered = sorted((api, region) for region, apis in cat.regions.items() for api in apis)

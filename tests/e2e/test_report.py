@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ocrflow import log
 from ocrflow.cli import main
 from ocrflow.emulator.server import start_emulator
+from ocrflow.observability import log
 from tests.support.documents import squash
 from tests.support.harness import run_env
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import catalogue, log, runtime
+from ocrflow import catalogue, runtime
 from ocrflow.config import catalogue_warnings, load_settings
 from ocrflow.core.errors import ConfigError
-from ocrflow.metrics import Metrics, billed_units
+from ocrflow.observability import log
+from ocrflow.observability.metrics import Metrics, billed_units
 
 CAT = catalogue.load()
 

@@ -16,7 +16,7 @@ import pytest
 from ocrflow.config import load_settings
 from ocrflow.core.errors import ConfigError
 from ocrflow.core.signer import verify
-from ocrflow.metrics import namespace_problem
+from ocrflow.observability.metrics import namespace_problem
 from tests.conftest import load_event
 from tests.support.platform import (
     FUNCTIONGRAPH_PROJECT_ID,

@@ -238,7 +238,8 @@ def test_what_libtiff_prints_goes_to_the_log_not_to_stderr(tmp_path: Path) -> No
     code = (
         "import sys\n"
         "from dataclasses import replace\n"
-        "from ocrflow import catalogue, documents, log\n"
+        "from ocrflow import catalogue, documents\n"
+        "from ocrflow.observability import log\n"
         "log.configure('ocrflow-test', 'INFO', sys.stdout)\n"
         "from ocrflow.core.errors import FailureError\n"
         "cat = catalogue.load()\n"

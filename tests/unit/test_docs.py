@@ -6,7 +6,7 @@ import re
 
 from ocrflow.config import ENV
 from ocrflow.core.errors import OCRFLOW_CODES
-from ocrflow.metrics import DEFAULT_CES_NAMESPACE
+from ocrflow.observability.metrics import DEFAULT_CES_NAMESPACE
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text("utf-8")

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ocrflow.core import redact
-from ocrflow.log import get_logger
-from ocrflow.terminal import json_line, json_text, shown
+from ocrflow.observability.log import get_logger
+from ocrflow.observability.terminal import json_line, json_text, shown
 from tests.support.replay_server import ReplayServer
 from tests.unit.test_cli import base_env, ocrflow
 from tests.unit.test_pipeline import png_bytes
@@ -49,7 +49,7 @@ def test_json_text_is_one_printable_line_with_the_same_value(value: object) -> N
 
 @given(key=hostile_text, value=hostile_text)
 def test_a_log_line_stays_one_json_line_whatever_a_key_holds(key: str, value: str) -> None:
-    from ocrflow import log
+    from ocrflow.observability import log
 
     stream = io.StringIO()
     log._configured = None

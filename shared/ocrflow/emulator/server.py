@@ -43,7 +43,7 @@ from typing import Any
 
 from .. import catalogue, filecheck
 from ..core.signer import VerifyError, verify
-from ..metrics import billed_units
+from ..observability.metrics import billed_units
 from .throttle import Throttle
 
 MAX_BODY = 12 * 1024 * 1024

@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import requests
 
-    from .core.signer import Credentials
+    from ..core.signer import Credentials
 
 MetricsMode = Literal["emf", "ces", "none"]
 DEFAULT_CES_ENDPOINT = "https://ces.{region}.myhuaweicloud.com"
@@ -136,7 +136,7 @@ class CloudEye:
         if credentials is None and not self._iam_token:
             return "no credentials (give the function an agency, or set AK/SK)"
         try:
-            from .core.signer import sign
+            from ..core.signer import sign
 
             url = self.url(project_id)
             payload = json.dumps(points, separators=(",", ":")).encode()
@@ -152,13 +152,13 @@ class CloudEye:
                 return None
             return _ces_refusal(response)
         except Exception as exc:  # noqa: BLE001 - a metrics sink must not fail the invocation
-            from .core.redact import exception
+            from ..core.redact import exception
 
             return f"{type(exc).__name__}: {exception(exc)[:200]}"
 
 
 def _ces_refusal(response: requests.Response) -> str:
-    from .core.redact import text
+    from ..core.redact import text
 
     code = None
     try:
@@ -290,7 +290,7 @@ def billed_units(api: str, result: Any) -> int:
 
     auto-classification answers a list with a status per document and bills each document
     it recognised; every other API bills the answer once."""
-    from .catalogue import load
+    from ..catalogue import load
 
     limits = load().apis.get(api)
     if limits is None or limits.billing != "per_document":

@@ -35,7 +35,7 @@ from typing import IO, Any, TextIO, cast
 import structlog
 from structlog.contextvars import bind_contextvars, clear_contextvars, merge_contextvars
 
-from .core import redact
+from ..core import redact
 from .terminal import json_text
 
 REDACTED_KEYS = frozenset({
