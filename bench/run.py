@@ -689,7 +689,7 @@ def hostile_memory(runtime_python: str, runs: int) -> dict[str, Any]:
     image (the growth, and the process's absolute peak with the interpreter and libraries),
     beside the largest image the API takes whole measured in the same run, and how each
     ended (a coded failure before decoding, or a fitted result)."""
-    from ocrflow.registry import open_queue
+    from ocrflow.adapters.registry import open_queue
     from tests.support import hostile
 
     cases: dict[str, tuple[Callable[[], bytes], str]] = {
@@ -743,9 +743,9 @@ def hostile_memory(runtime_python: str, runs: int) -> dict[str, Any]:
 
 # --- 5. queue publish throughput ----------------------------------------------------------------------
 def publish_throughput(n: int) -> dict[str, Any]:
+    from ocrflow.adapters.registry import open_queue
     from ocrflow.core.models import ObjectRef
     from ocrflow.messages import ResultMessage, outgoing
-    from ocrflow.registry import open_queue
 
     def messages() -> list[Any]:
         ref = ObjectRef("bench", "k.png", None, "e" * 32, 100)

@@ -445,7 +445,7 @@ class Fleet:
             time.sleep(max(1.0, self.claim_grace_s / 2))
 
     def messages(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        from .registry import open_queue
+        from .adapters.registry import open_queue
 
         out = []
         for url in (self.result_url, self.failure_url):

@@ -190,14 +190,14 @@ def cmd_queue_dump(args: argparse.Namespace) -> int:
     """Every message it can print, one JSON line each; with ``--resolve``, a message whose
     claim check cannot be followed (or that is not an ocrflow message) is reported on stderr
     instead, the dump goes on, and the exit status says some were left out."""
-    from .registry import open_queue
+    from .adapters.registry import open_queue
 
     queue = open_queue(args.url, "QUEUE_URL")
     store: Any = None
     left_out = 0
     try:
         if args.resolve:
-            from .registry import open_object_store
+            from .adapters.registry import open_object_store
 
             store = open_object_store(args.store or _settings().object_store_url, "OBJECT_STORE_URL")
         for message in queue.dump():
@@ -248,8 +248,8 @@ def cmd_redrive(args: argparse.Namespace) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
     from urllib.parse import urlsplit
 
+    from .adapters.registry import open_object_store, open_queue
     from .backfill import backfill
-    from .registry import open_object_store, open_queue
 
     parts = urlsplit(args.source)
     if parts.scheme not in ("s3", "obs", "file") or (parts.scheme != "file" and not parts.netloc):

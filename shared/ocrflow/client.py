@@ -11,7 +11,7 @@ Answers map to outcomes by HTTP status and ``error_code`` — never by message t
 * not retried now but published ``retryable`` with ``retry_after``: a code whose error table
   advises a wait (``AIS.0118``, the tax authority's interface timed out: after 2 hours);
 * throttling with ``OCR_MAX_CALLS_PER_SECOND`` set: every attempt first waits for a slot of
-  the fleet-wide rate (:mod:`ocrflow.ratelimit`), and a throttle answer lowers that rate
+  the fleet-wide rate (:mod:`ocrflow.adapters.ratelimit`), and a throttle answer lowers that rate
   for the whole fleet; when no slot comes before the deadline, the call ends in
   ``OCRFLOW.RATE_LIMITED`` (nothing billed: see :func:`is_throttle`);
 * never retried: input errors (``AIS.*``), ``ModelArts.4204`` (package not in this region),
@@ -31,19 +31,19 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from . import catalogue
+from .adapters.httpsession import new_session, proxies_for
 from .core import redact
 from .core.errors import Failure, ocrflow_failure
 from .core.signer import Credentials, sign
-from .httpsession import new_session, proxies_for
 from .observability.metrics import billed_units
 from .usage import Usage
 
 if TYPE_CHECKING:
     import requests
 
+    from .adapters.ratelimit.limiter import RateLimiter, Slot
     from .config import Settings
     from .observability.metrics import Metrics
-    from .ratelimit.limiter import RateLimiter, Slot
 
 #: retried at whatever status they come with (the rest is decided by the status alone)
 RETRYABLE_CODES = frozenset({"APIG.0308", "ModelArts.4401"})
@@ -361,9 +361,9 @@ def _limiter_for(settings: Settings) -> RateLimiter | None:
         return None
     import os
 
+    from .adapters.ratelimit import open_rate_store
+    from .adapters.ratelimit.limiter import Limits, RateLimiter
     from .observability.log import get_logger
-    from .ratelimit import open_rate_store
-    from .ratelimit.limiter import Limits, RateLimiter
 
     url = settings.idempotency_url
     if url.startswith("sqlite:") and (os.environ.get("AWS_LAMBDA_FUNCTION_NAME")

@@ -234,7 +234,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         else:
             raw[field] = value.strip()
     raw.update(overrides)
-    from .ratelimit import limits_problem
+    from .adapters.ratelimit import limits_problem
 
     for field, check in (("max_calls_per_second", limits_problem), ("review_below", review_problem),
                          ("price_per_unit", price_problem)):  # before pydantic's union messages
@@ -355,7 +355,7 @@ def _check(settings: Settings, source: dict[str, str]) -> None:
                 problems.append("input 'url' needs OCR_URL_ALLOWED_HOSTS")
         if problems:
             raise ConfigError(var("routes"), f"{problems[0]} (at {i})")
-    from .ratelimit import limits_problem
+    from .adapters.ratelimit import limits_problem
 
     for field, check in (("max_calls_per_second", limits_problem), ("review_below", review_problem),
                          ("price_per_unit", price_problem)):

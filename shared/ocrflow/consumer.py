@@ -32,6 +32,8 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from .adapters.idempotency.policy import IdempotencyStore
+from .adapters.ports import ClaimState, ObjectStore
 from .core import boundedjson
 from .core.errors import (
     BucketInvalid,
@@ -41,9 +43,7 @@ from .core.errors import (
     ObjectTooLarge,
     OcrflowError,
 )
-from .idempotency.policy import IdempotencyStore
 from .messages import FAILURE_TYPE, RESULT_TYPE, claim_check_location
-from .ports import ClaimState, ObjectStore
 from .text import document_text, text_of
 
 #: The longest message body parsed: above every queue's own limit (RabbitMQ's default
@@ -279,7 +279,7 @@ def fetch_ref(message: OcrResult, store: ObjectStore | str | None = None, *,
     The reference is followed only to the object ocrflow writes for this message:
     ``PREFIX + id + '.json'`` in the claim-check location (``claim_check_url``, by default
     ``CLAIM_CHECK_URL``; without one, ``ocrflow-results/`` in the upload's bucket), read
-    through ``store`` — an :class:`~ocrflow.ports.ObjectStore` or its URL as
+    through ``store`` — an :class:`~ocrflow.adapters.ports.ObjectStore` or its URL as
     ``OBJECT_STORE_URL`` takes it (OBS: ``obs://?region=REGION`` or ``obs://?endpoint=…``).
     Without a store, an ``s3://`` / ``obs://`` reference is read through that scheme's store
     with the usual configuration, and a ``file://`` one through ``OBJECT_STORE_URL``'s folder
@@ -319,8 +319,8 @@ def fetch_ref(message: OcrResult, store: ObjectStore | str | None = None, *,
 
 
 def _store_for(scheme: str, store: ObjectStore | str | None, shown: str) -> ObjectStore:
-    from .registry import open_object_store
-    from .stores.file import FileStore
+    from .adapters.registry import open_object_store
+    from .adapters.stores.file import FileStore
 
     if store is None:
         configured = os.environ.get("OBJECT_STORE_URL", "")
@@ -343,7 +343,7 @@ def _check_file_ref(url: str, shown: str, store: ObjectStore, bucket: str, key: 
         raise ResultRefError(f"{shown}: a file:// reference names no host")
     if parts.query or parts.fragment:
         raise ResultRefError(f"{shown}: a file:// reference has no query or fragment")
-    from .stores.file import FileStore
+    from .adapters.stores.file import FileStore
 
     assert isinstance(store, FileStore)  # _store_for chose it for a file:// reference
     root = store.root
@@ -440,7 +440,7 @@ class ConsumerGuard:
     def __init__(self, store: IdempotencyStore | str, *, namespace: str = "consumer",
                  lease_s: float = 300.0) -> None:
         if isinstance(store, str):
-            from .registry import open_idempotency_store
+            from .adapters.registry import open_idempotency_store
 
             store = open_idempotency_store(store, "store")
         self.store, self.namespace, self.lease_s = store, namespace, lease_s
@@ -482,7 +482,7 @@ def render(message: Any, fmt: str, store: ObjectStore | str | None = None, *, dp
     """One message as a file people keep: ``fmt`` is ``pdf`` (searchable: the page images
     with the text as an invisible layer), ``markdown``, ``hocr`` or ``text``. ``message``
     is a parsed message or one as a queue delivers it; ``store`` (an
-    :class:`~ocrflow.ports.ObjectStore` or its URL) holds the original upload and any
+    :class:`~ocrflow.adapters.ports.ObjectStore` or its URL) holds the original upload and any
     claim-checked result. Raises :class:`ocrflow.render.RenderError` for a failure message
     or an original that is gone. ``pdf`` and ``hocr`` need ``pip install 'ocrflow[render]'``."""
     from .render import needs_original, render_message, require
@@ -492,7 +492,7 @@ def render(message: Any, fmt: str, store: ObjectStore | str | None = None, *, dp
         message = parse_message(message)
     opened = store
     if isinstance(store, str) or (store is None and needs_original(fmt)):
-        from .registry import open_object_store
+        from .adapters.registry import open_object_store
 
         opened = open_object_store(store or "s3://", "OBJECT_STORE_URL")
     try:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
 from . import messages
+from .adapters.ports import Claim, ClaimState
 from .core.errors import (
     IdempotencyError,
     ObjectStoreError,
@@ -39,7 +40,6 @@ from .core.signer import Credentials
 from .core.tracing import TraceContext
 from .messages import FailureMessage, Message, ResultMessage
 from .observability.log import get_logger
-from .ports import Claim, ClaimState
 from .runtime import Runtime
 
 Status = Literal["result", "failure", "duplicate", "in_progress", "unpublished", "ignored"]

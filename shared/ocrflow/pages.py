@@ -25,13 +25,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .adapters.idempotency.policy import IdempotencyStore
+from .adapters.ports import ClaimState
 from .client import CallResult
 from .core.errors import Failure, FailureError, IdempotencyError, PagesPending
 from .core.models import ObjectRef
 from .documents import Document, Part
-from .idempotency.policy import IdempotencyStore
 from .observability.log import get_logger
-from .ports import ClaimState
 from .usage import Usage
 
 #: A page is started only with at least this much of the record's time left.

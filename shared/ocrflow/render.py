@@ -33,8 +33,8 @@ from .text import text_of
 from .words import Block, blocks_of, split_words
 
 if TYPE_CHECKING:
+    from .adapters.ports import ObjectStore
     from .consumer import OcrFailure, OcrResult
-    from .ports import ObjectStore
 
 FORMATS = ("pdf", "markdown", "hocr", "text")
 SUFFIXES = {"pdf": ".pdf", "markdown": ".md", "hocr": ".hocr", "text": ".txt"}

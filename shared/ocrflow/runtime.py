@@ -15,23 +15,23 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from . import catalogue as catalogue_mod
-from .config import Settings, catalogue_warnings, load_settings
-from .core.errors import ConfigError, PublishError
-from .observability.log import configure, get_logger
-from .observability.metrics import CloudEye, Metrics
-from .ports import ObjectStore, Queue
-from .registry import (
+from .adapters.ports import ObjectStore, Queue
+from .adapters.registry import (
     check_backends,
     open_idempotency_store,
     open_object_store,
     open_queue,
     queue_max_message_bytes,
 )
+from .config import Settings, catalogue_warnings, load_settings
+from .core.errors import ConfigError, PublishError
+from .observability.log import configure, get_logger
+from .observability.metrics import CloudEye, Metrics
 
 if TYPE_CHECKING:
+    from .adapters.idempotency.policy import IdempotencyStore
     from .client import OcrClient
     from .core.signer import Credentials
-    from .idempotency.policy import IdempotencyStore
 
 QUEUE_VARIABLES = {"result": "RESULT_QUEUE_URL", "failure": "FAILURE_QUEUE_URL"}
 

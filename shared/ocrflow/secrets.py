@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from .aws import client, error_code
+from .adapters.aws import client, error_code
 from .config import Settings, credential_problem
 from .core.errors import ConfigError
 

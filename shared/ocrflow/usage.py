@@ -26,11 +26,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .adapters.ports import ClaimState, Entry
 from .core.errors import IdempotencyError
-from .ports import ClaimState, Entry
 
 if TYPE_CHECKING:
-    from .idempotency.policy import IdempotencyStore
+    from .adapters.idempotency.policy import IdempotencyStore
 
 #: Attempts of the ledger's read-then-conditional-write before giving up to a concurrent writer.
 _RACE_ATTEMPTS = 5

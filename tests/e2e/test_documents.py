@@ -172,7 +172,7 @@ def test_a_crash_between_pages_pays_on_redelivery_only_for_pages_not_answered(
 
         # the redelivery comes once the dead invocation's claim has lapsed
         from ocrflow import cli
-        from ocrflow.idempotency import policy as idempotency_policy
+        from ocrflow.adapters.idempotency import policy as idempotency_policy
 
         class AnHourLater:
             @staticmethod
@@ -263,8 +263,8 @@ def _saved_pages(ws: Workspace, data: bytes) -> dict[int, Any]:
     import hashlib
 
     from ocrflow import pages
+    from ocrflow.adapters.registry import open_idempotency_store
     from ocrflow.core.models import ObjectRef
-    from ocrflow.registry import open_idempotency_store
 
     store = open_idempotency_store(f"sqlite:///{ws.root / 'state' / 'idempotency.db'}")
     etag = hashlib.md5(data, usedforsecurity=False).hexdigest()

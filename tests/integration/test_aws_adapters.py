@@ -13,11 +13,11 @@ import boto3
 import pytest
 from PIL import Image
 
+from ocrflow.adapters.ports import ObjectStore
+from ocrflow.adapters.registry import open_object_store, open_queue
 from ocrflow.core.errors import ObjectChanged, ObjectNotFound
 from ocrflow.core.models import ObjectRef
 from ocrflow.messages import ResultMessage, outgoing
-from ocrflow.ports import ObjectStore
-from ocrflow.registry import open_object_store, open_queue
 from tests.support.harness import make_harness
 from tests.support.replay_server import Answer, ReplayServer
 

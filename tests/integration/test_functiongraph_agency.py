@@ -17,8 +17,8 @@ from urllib.parse import quote
 import pytest
 import trustme
 
+from ocrflow.adapters.registry import open_queue
 from ocrflow.core.signer import verify
-from ocrflow.registry import open_queue
 from ocrflow.runtime import reset_runtime, runtime
 from tests.conftest import ROOT, load_event
 from tests.integration.test_aws_adapters import png

@@ -15,9 +15,9 @@ from collections import defaultdict
 import pytest
 from kafka.partitioner.default import murmur2
 
+from ocrflow.adapters.queues.kafka import KafkaPublishError, KafkaReadError, open_queue
+from ocrflow.adapters.registry import open_queue as open_registered_queue
 from ocrflow.core.errors import PublishError
-from ocrflow.queues.kafka import KafkaPublishError, KafkaReadError, open_queue
-from ocrflow.registry import open_queue as open_registered_queue
 from tests.integration.kafka_broker import TansuBroker, event, read_topic, record_batches
 
 pytestmark = pytest.mark.integration

@@ -14,9 +14,9 @@ import time
 
 import pytest
 
+from ocrflow.adapters.queues.kafka import KafkaPublishError, open_queue
 from ocrflow.core.errors import PublishError
 from ocrflow.core.models import OutgoingMessage
-from ocrflow.queues.kafka import KafkaPublishError, open_queue
 from tests.integration.kafka_broker import TansuBroker, event, read_topic
 
 pytestmark = pytest.mark.integration

@@ -14,11 +14,11 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ocrflow.adapters.sqlite import parse_sqlite_url
 from ocrflow.config import ENV, SECRET_FIELDS, load_settings
 from ocrflow.core import redact
 from ocrflow.core.errors import ConfigError
 from ocrflow.core.signer import Credentials, sign
-from ocrflow.sqlite_util import parse_sqlite_url
 from tests.support.mutations import spliced
 
 #: One value each variable takes, to be mutated.

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ocrflow.adapters.ports import ObjectStore
 from ocrflow.consumer import MessageError, OcrResult, ResultRefError, parse, parse_message, result_of
 from ocrflow.core.models import ObjectInfo, ObjectRef
 from ocrflow.messages import ResultMessage
-from ocrflow.ports import ObjectStore
 from tests.conftest import ROOT
 from tests.support.mutations import spliced
 

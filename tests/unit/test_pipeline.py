@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from ocrflow.adapters.ports import Queue
 from ocrflow.core.errors import ConfigError, PublishError
 from ocrflow.core.models import OutgoingMessage
 from ocrflow.handler import RecordsNotPublished
-from ocrflow.ports import Queue
 from tests.conftest import load_event
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from ocrflow import catalogue
-from ocrflow.ratelimit import limits_problem
-from ocrflow.ratelimit.base import RateStore, RateStoreError
-from ocrflow.ratelimit.limiter import LATE_S, WINDOW_GUARD_S, Limits, RateLimiter
-from ocrflow.ratelimit.policy import Reservation
-from ocrflow.ratelimit.sqlite import open_store
+from ocrflow.adapters.ratelimit import limits_problem
+from ocrflow.adapters.ratelimit.base import RateStore, RateStoreError
+from ocrflow.adapters.ratelimit.limiter import LATE_S, WINDOW_GUARD_S, Limits, RateLimiter
+from ocrflow.adapters.ratelimit.policy import Reservation
+from ocrflow.adapters.ratelimit.sqlite import open_store
 
 
 class Sleeps:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from ocrflow.adapters.ratelimit.limiter import WINDOW_GUARD_S
 from ocrflow.events import parse_event
 from ocrflow.handler import RecordsNotPublished, credentials_for
 from ocrflow.pipeline import Pipeline
-from ocrflow.ratelimit.limiter import WINDOW_GUARD_S
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer
 from tests.unit.test_pipeline import png_bytes, s3_event

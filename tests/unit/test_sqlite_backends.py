@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from ocrflow.adapters.idempotency.sqlite import open_store
+from ocrflow.adapters.queues.sqlite import open_queue
 from ocrflow.core.errors import ConfigError
-from ocrflow.idempotency.sqlite import open_store
-from ocrflow.queues.sqlite import open_queue
 
 # PRAGMA synchronous answers 1 for NORMAL, 2 for FULL, 3 for EXTRA
 LEVELS = {"": 1, "&synchronous=normal": 1, "&synchronous=full": 2, "&synchronous=EXTRA": 3}
@@ -48,7 +48,7 @@ def test_a_state_file_of_an_earlier_release_is_read_and_its_saved_message_publis
     import sqlite3
     import time
 
-    from ocrflow.ports import ClaimState
+    from ocrflow.adapters.ports import ClaimState
 
     path = tmp_path / "idempotency.db"
     old = sqlite3.connect(path)

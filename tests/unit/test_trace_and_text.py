@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ocrflow.adapters.queues.kafka import cloudevent_headers
 from ocrflow.consumer import OcrResult, parse_message
 from ocrflow.messages import outgoing
-from ocrflow.queues.kafka import cloudevent_headers
 from tests.conftest import ROOT, load_event
 from tests.support.harness import make_harness
 from tests.support.replay_server import ReplayServer

@@ -3,7 +3,7 @@
 Table: partition key ``pk`` (string), TTL attribute ``expires`` (epoch seconds). Each
 primitive is one conditional write, so exactly one writer wins; ``expires_at`` holds the
 precise expiry the conditions compare (DynamoDB's TTL deletes items only eventually).
-The policy is in :mod:`ocrflow.idempotency.policy`.
+The policy is in :mod:`ocrflow.adapters.idempotency.policy`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import math
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ...core.errors import ConfigError, IdempotencyError
 from ..aws import LazyClient, error_code
-from ..core.errors import ConfigError, IdempotencyError
 from ..ports import ClaimState, Entry, IdempotencyStorage
 from .policy import IdempotencyStore
 

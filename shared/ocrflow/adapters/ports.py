@@ -1,7 +1,7 @@
 """The small interfaces behind which every backend sits.
 
 Adapters live one module per backend (``stores/``, ``queues/``, ``idempotency/``) and are
-chosen by URL scheme in :mod:`ocrflow.registry`, imported only when that scheme is used.
+chosen by URL scheme in :mod:`ocrflow.adapters.registry`, imported only when that scheme is used.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from .core.errors import PublishError
-from .core.models import ObjectInfo, OutgoingMessage
+from ..core.errors import PublishError
+from ..core.models import ObjectInfo, OutgoingMessage
 
 if TYPE_CHECKING:
-    from .core.signer import Credentials
+    from ..core.signer import Credentials
 
 
 class ObjectStore(abc.ABC):
@@ -131,7 +131,7 @@ class IdempotencyStorage(abc.ABC):
     """The few atomic primitives an idempotency backend provides (sqlite, Redis, DynamoDB).
 
     The states, their expiry and who may take over what are decided once, above these, in
-    :class:`ocrflow.idempotency.policy.IdempotencyStore`. Every primitive is atomic on its
+    :class:`ocrflow.adapters.idempotency.policy.IdempotencyStore`. Every primitive is atomic on its
     own and treats an entry whose ``expires_at`` is not after ``now`` as absent; ``now``
     comes from the caller, so one clock decides expiry whatever the backend. Errors of the
     backend are raised as :class:`~ocrflow.core.errors.IdempotencyError`.

@@ -1,7 +1,7 @@
 """``redis://host:port/db[?prefix=ocrflow:]``: the idempotency store for several function
 instances (Huawei DCS, ElastiCache). Each primitive is one Lua script, atomic on the
 server; an entry is a hash that Redis also deletes at its ``expires_at`` (``PEXPIREAT``).
-The policy is in :mod:`ocrflow.idempotency.policy`."""
+The policy is in :mod:`ocrflow.adapters.idempotency.policy`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from ..core.errors import IdempotencyError
+from ...core.errors import IdempotencyError
 from ..ports import ClaimState, Entry, IdempotencyStorage
 from .policy import IdempotencyStore
 

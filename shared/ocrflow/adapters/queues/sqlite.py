@@ -13,10 +13,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..core.errors import ConfigError, PublishError
-from ..core.models import OutgoingMessage
+from ...core.errors import ConfigError, PublishError
+from ...core.models import OutgoingMessage
 from ..ports import Queue
-from ..sqlite_util import SqliteDb, parse_sqlite_url, synchronous_mode
+from ..sqlite import SqliteDb, parse_sqlite_url, synchronous_mode
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (

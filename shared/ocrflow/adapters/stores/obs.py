@@ -35,15 +35,15 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from ..core.errors import (
+from ...core.errors import (
     ConfigError,
     ObjectChanged,
     ObjectNotFound,
     ObjectStoreError,
     ObjectTooLarge,
 )
-from ..core.models import ObjectInfo
-from ..core.signer import Credentials
+from ...core.models import ObjectInfo
+from ...core.signer import Credentials
 from ..httpsession import new_session, proxies_for
 from ..ports import ObjectStore
 from . import store_options

@@ -1,6 +1,6 @@
 """``sqlite:///PATH.db``: the embedded idempotency store (one machine, one process or
 several). Each primitive is one SQL statement, atomic on its own; the counter is one
-``BEGIN IMMEDIATE`` transaction. The policy is in :mod:`ocrflow.idempotency.policy`."""
+``BEGIN IMMEDIATE`` transaction. The policy is in :mod:`ocrflow.adapters.idempotency.policy`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..core.errors import IdempotencyError
+from ...core.errors import IdempotencyError
 from ..ports import ClaimState, Entry, IdempotencyStorage
-from ..sqlite_util import SqliteDb, parse_sqlite_url, synchronous_mode
+from ..sqlite import SqliteDb, parse_sqlite_url, synchronous_mode
 from .policy import IdempotencyStore
 
 SCHEMA = """

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from ..core.errors import ConfigError, PublishError
-from ..core.models import OutgoingMessage
+from ...core.errors import ConfigError, PublishError
+from ...core.models import OutgoingMessage
 from ..ports import Queue
 
 

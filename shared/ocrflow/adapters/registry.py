@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .core.errors import ConfigError, UnknownSchemeError
+from ..core.errors import ConfigError, UnknownSchemeError
 from .ports import ObjectStore, Queue
 
 if TYPE_CHECKING:
@@ -17,36 +17,36 @@ if TYPE_CHECKING:
 
 # scheme -> "module:factory"; a factory takes the URL (and for stores the variable name).
 _STORES = {
-    "file": "ocrflow.stores.file:open_store",
-    "s3": "ocrflow.stores.s3:open_store",
-    "obs": "ocrflow.stores.obs:open_store",
+    "file": "ocrflow.adapters.stores.file:open_store",
+    "s3": "ocrflow.adapters.stores.s3:open_store",
+    "obs": "ocrflow.adapters.stores.obs:open_store",
 }
 _QUEUES = {
-    "sqlite": "ocrflow.queues.sqlite:open_queue",
-    "https": "ocrflow.queues.sqs:open_queue",
-    "http": "ocrflow.queues.sqs:open_queue",  # a local SQS endpoint (moto, ElasticMQ)
-    "sqs": "ocrflow.queues.sqs:open_queue",
-    "amqp": "ocrflow.queues.amqp:open_queue",
-    "amqps": "ocrflow.queues.amqp:open_queue",
-    "redis": "ocrflow.queues.redis_streams:open_queue",
-    "rediss": "ocrflow.queues.redis_streams:open_queue",
-    "kafka": "ocrflow.queues.kafka:open_queue",
-    "arn": "ocrflow.queues.sns:open_queue",  # an SNS topic ARN, as !Ref gives it
+    "sqlite": "ocrflow.adapters.queues.sqlite:open_queue",
+    "https": "ocrflow.adapters.queues.sqs:open_queue",
+    "http": "ocrflow.adapters.queues.sqs:open_queue",  # a local SQS endpoint (moto, ElasticMQ)
+    "sqs": "ocrflow.adapters.queues.sqs:open_queue",
+    "amqp": "ocrflow.adapters.queues.amqp:open_queue",
+    "amqps": "ocrflow.adapters.queues.amqp:open_queue",
+    "redis": "ocrflow.adapters.queues.redis_streams:open_queue",
+    "rediss": "ocrflow.adapters.queues.redis_streams:open_queue",
+    "kafka": "ocrflow.adapters.queues.kafka:open_queue",
+    "arn": "ocrflow.adapters.queues.sns:open_queue",  # an SNS topic ARN, as !Ref gives it
 }
 # scheme -> "module:function" giving the largest body a queue takes, read from its URL
 # alone; schemes not listed have no practical limit.
 _QUEUE_LIMITS = {
-    "https": "ocrflow.queues.sqs:max_message_bytes",
-    "http": "ocrflow.queues.sqs:max_message_bytes",
-    "sqs": "ocrflow.queues.sqs:max_message_bytes",
-    "kafka": "ocrflow.queues.kafka:max_message_bytes",
-    "arn": "ocrflow.queues.sns:max_message_bytes",
+    "https": "ocrflow.adapters.queues.sqs:max_message_bytes",
+    "http": "ocrflow.adapters.queues.sqs:max_message_bytes",
+    "sqs": "ocrflow.adapters.queues.sqs:max_message_bytes",
+    "kafka": "ocrflow.adapters.queues.kafka:max_message_bytes",
+    "arn": "ocrflow.adapters.queues.sns:max_message_bytes",
 }
 _IDEMPOTENCY = {
-    "sqlite": "ocrflow.idempotency.sqlite:open_store",
-    "redis": "ocrflow.idempotency.redis:open_store",
-    "rediss": "ocrflow.idempotency.redis:open_store",
-    "dynamodb": "ocrflow.idempotency.dynamodb:open_store",
+    "sqlite": "ocrflow.adapters.idempotency.sqlite:open_store",
+    "redis": "ocrflow.adapters.idempotency.redis:open_store",
+    "rediss": "ocrflow.adapters.idempotency.redis:open_store",
+    "dynamodb": "ocrflow.adapters.idempotency.dynamodb:open_store",
 }
 
 

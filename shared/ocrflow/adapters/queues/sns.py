@@ -15,9 +15,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from ...core.errors import ConfigError, PublishError
+from ...core.models import OutgoingMessage
 from ..aws import LazyClient, error_code
-from ..core.errors import ConfigError, PublishError
-from ..core.models import OutgoingMessage
 from ..ports import Queue
 from .sqs import MAX_MESSAGE_BYTES, attributes_of, fifo_ids
 

@@ -46,10 +46,10 @@ def limits_problem(value: Any, apis: set[str] | None = None) -> str | None:
 
 
 _BACKENDS = {
-    "sqlite": "ocrflow.ratelimit.sqlite:open_store",
-    "redis": "ocrflow.ratelimit.redis:open_store",
-    "rediss": "ocrflow.ratelimit.redis:open_store",
-    "dynamodb": "ocrflow.ratelimit.dynamodb:open_store",
+    "sqlite": "ocrflow.adapters.ratelimit.sqlite:open_store",
+    "redis": "ocrflow.adapters.ratelimit.redis:open_store",
+    "rediss": "ocrflow.adapters.ratelimit.redis:open_store",
+    "dynamodb": "ocrflow.adapters.ratelimit.dynamodb:open_store",
 }
 
 

@@ -8,7 +8,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 
-from ..sqlite_util import SqliteDb, parse_sqlite_url, synchronous_mode
+from ..sqlite import SqliteDb, parse_sqlite_url, synchronous_mode
 from . import policy
 from .base import RateStoreError, ReadModifyWriteStore
 

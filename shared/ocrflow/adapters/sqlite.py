@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .core.errors import ConfigError
+from ..core.errors import ConfigError
 
 
 def parse_sqlite_url(url: str, variable: str) -> tuple[Path, dict[str, str]]:

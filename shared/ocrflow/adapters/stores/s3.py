@@ -2,7 +2,7 @@
 
 The endpoint comes from ``AWS_ENDPOINT_URL`` or the URL's ``?endpoint=``; the region from
 ``?region=`` or ``AWS_REGION``. (Huawei OBS has its own store, ``obs://``, which needs no SDK
-and takes the invocation's credentials: :mod:`ocrflow.stores.obs`.) Reads name the exact
+and takes the invocation's credentials: :mod:`ocrflow.adapters.stores.obs`.) Reads name the exact
 version when the event does, and are refused if the ETag no longer matches.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ...core.errors import ObjectChanged, ObjectNotFound, ObjectStoreError, ObjectTooLarge
+from ...core.models import ObjectInfo
 from ..aws import LazyClient, error_code, http_status
-from ..core.errors import ObjectChanged, ObjectNotFound, ObjectStoreError, ObjectTooLarge
-from ..core.models import ObjectInfo
 from ..ports import ObjectStore
 from . import store_options
 

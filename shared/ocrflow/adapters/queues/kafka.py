@@ -41,9 +41,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import confluent_kafka
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
-from ..core import redact as redaction
-from ..core.errors import ConfigError, OcrflowError, PublishError
-from ..core.models import OutgoingMessage
+from ...core import redact as redaction
+from ...core.errors import ConfigError, OcrflowError, PublishError
+from ...core.models import OutgoingMessage
 from ..ports import Queue
 
 LOG = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...core.errors import ConfigError, PublishError
+from ...core.models import OutgoingMessage
 from ..aws import LazyClient, error_code
-from ..core.errors import ConfigError, PublishError
-from ..core.models import OutgoingMessage
 from ..ports import Queue
 
 #: 256 KiB for body and attributes together; a little is kept for the attributes.

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ..core.errors import (
+from ...core.errors import (
     BucketInvalid,
     ConfigError,
     KeyInvalid,
@@ -30,8 +30,8 @@ from ..core.errors import (
     ObjectStoreError,
     ObjectTooLarge,
 )
-from ..core.models import ObjectInfo
-from ..core.object_names import file_bucket_problem, file_key_problem
+from ...core.models import ObjectInfo
+from ...core.object_names import file_bucket_problem, file_key_problem
 from ..ports import ObjectStore
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
