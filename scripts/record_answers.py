@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 
-from ocrflow import catalogue  # noqa: E402
 from ocrflow.emulator.server import RECORDED, TEXT_APIS  # noqa: E402
+from ocrflow.provider import catalogue  # noqa: E402
 from tests.contract.official import official_apis, result_skeleton, version  # noqa: E402
 
 #: answers taken from the API reference's examples, not generated

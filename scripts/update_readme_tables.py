@@ -1,5 +1,5 @@
 """Rewrites the README's generated tables from the code's data: the OCRFLOW codes
-(``ocrflow.core.errors``) and the API × region table (``ocrflow.catalogue``). A test checks that
+(``ocrflow.core.errors``) and the API × region table (``ocrflow.provider.catalogue``). A test checks that
 the README matches, so run this after changing either."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "shared"))
 
-from ocrflow.catalogue import regions_markdown  # noqa: E402
 from ocrflow.core.errors import codes_markdown  # noqa: E402
+from ocrflow.provider.catalogue import regions_markdown  # noqa: E402
 
 BLOCKS = {"codes": codes_markdown, "regions": regions_markdown}
 

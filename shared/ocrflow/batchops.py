@@ -32,7 +32,7 @@ from .core.signer import Credentials
 from .delivery import Outcome
 from .observability.log import get_logger
 from .pipeline import Pipeline
-from .routing import Route
+from .provider.routing import Route
 from .runtime import Runtime
 
 SUCCEEDED, TEMPORARY, PERMANENT = "Succeeded", "TemporaryFailure", "PermanentFailure"

@@ -19,8 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import catalogue, urlcheck, urlmode
-from .confidence import review_problem
+from . import urlcheck
 from .core import boundedjson, redact
 from .core.errors import ConfigError
 from .observability.metrics import (
@@ -29,8 +28,17 @@ from .observability.metrics import (
     MetricsMode,
     namespace_problem,
 )
-from .routing import RegionProblem, Route, RouteRule, option_problems, region_problems, rule_problems
-from .usage import price_problem
+from .provider import catalogue, urlmode
+from .provider.confidence import review_problem
+from .provider.routing import (
+    RegionProblem,
+    Route,
+    RouteRule,
+    option_problems,
+    region_problems,
+    rule_problems,
+)
+from .provider.usage import price_problem
 
 # field name -> environment variables, first one set wins
 ENV: dict[str, tuple[str, ...]] = {

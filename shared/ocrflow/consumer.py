@@ -44,7 +44,7 @@ from .core.errors import (
     OcrflowError,
 )
 from .messages import FAILURE_TYPE, RESULT_TYPE, claim_check_location
-from .text import document_text, text_of
+from .provider.text import document_text, text_of
 
 #: The longest message body parsed: above every queue's own limit (RabbitMQ's default
 #: 128 MiB aside, which no ocrflow message comes near), and a bound on a consumer's memory.

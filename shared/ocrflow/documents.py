@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import filecheck, pdf
-from .catalogue import ApiLimits, Catalogue
 from .core.errors import FailureError
+from .provider.catalogue import ApiLimits, Catalogue
 
 #: Below this size a multi-page PDF is sent whole with its page number (no split, no
 #: pypdf); above it, page by page. 1 MiB keeps eight concurrent page calls near the memory

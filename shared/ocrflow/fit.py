@@ -32,8 +32,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from .catalogue import ApiLimits, Catalogue
 from .core.errors import FailureError
+from .provider.catalogue import ApiLimits, Catalogue
 
 FIT_MAX_PIXELS = 24_000_000
 #: The most fitting one image may hold at once: the file, its decoded raster and every copy

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from .confidence import Confidence
 from .core.errors import Failure
 from .core.models import ObjectRef, OutgoingMessage
 from .core.tracing import TraceContext, new_trace
-from .usage import Usage
+from .provider.confidence import Confidence
+from .provider.usage import Usage
 
 #: The CloudEvents extension attribute (and message attribute / header) of a result to review.
 REVIEW_ATTRIBUTE = "ocrreview"
@@ -139,10 +139,10 @@ class ResultMessage(Message):
     pages_total: int | None = None
     #: What was sent when ocrflow changed the file: {"format", "width", "height", "scale"}.
     input: dict[str, Any] | None = None
-    #: Text APIs: the recognised lines in reading order (:func:`ocrflow.text.text_of`); for a
+    #: Text APIs: the recognised lines in reading order (:func:`ocrflow.provider.text.text_of`); for a
     #: document, the whole document's (each page's is in its entry of ``pages``).
     text: str | None = None
-    #: The provider's confidences over the recognised words or fields (:mod:`ocrflow.confidence`);
+    #: The provider's confidences over the recognised words or fields (:mod:`ocrflow.provider.confidence`);
     #: None when its answer has none. For a document, the whole document's.
     confidence: Confidence | None = None
     #: Below ``OCR_REVIEW_BELOW``: the event carries the extension attribute ``ocrreview``.

@@ -27,12 +27,12 @@ from typing import Any
 
 from .adapters.idempotency.policy import IdempotencyStore
 from .adapters.ports import ClaimState
-from .client import CallResult
 from .core.errors import Failure, FailureError, IdempotencyError, PagesPending
 from .core.models import ObjectRef
 from .documents import Document, Part
 from .observability.log import get_logger
-from .usage import Usage
+from .provider.client import CallResult
+from .provider.usage import Usage
 
 #: A page is started only with at least this much of the record's time left.
 MIN_PAGE_S = 2.0

@@ -24,8 +24,8 @@ from .core.tracing import TraceContext, choose
 from .delivery import Delivery, Outcome
 from .events import IgnoredEvent, Record
 from .observability.log import get_logger
+from .provider.routing import Route
 from .recognise import Recogniser
-from .routing import Route
 from .runtime import Runtime
 
 #: Time kept back from the platform's deadline to store and publish the outcome.

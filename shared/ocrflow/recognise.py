@@ -20,16 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import documents, filecheck, invoices, urlmode, usage
-from .catalogue import ApiLimits
-from .client import CallResult, is_throttle, wrap_base64
-from .confidence import (
-    Confidence,
-    confidence_of,
-    document_confidence,
-    needs_review,
-    review_threshold,
-)
+from . import documents, filecheck
 from .core import object_names
 from .core.errors import (
     Failure,
@@ -46,10 +37,20 @@ from .documents import Document, Part
 from .events import InvalidRecord
 from .messages import FailureMessage, Message, ResultMessage
 from .observability.log import get_logger
-from .routing import Route
+from .provider import invoices, urlmode, usage
+from .provider.catalogue import ApiLimits
+from .provider.client import CallResult, is_throttle, wrap_base64
+from .provider.confidence import (
+    Confidence,
+    confidence_of,
+    document_confidence,
+    needs_review,
+    review_threshold,
+)
+from .provider.routing import Route
+from .provider.text import document_text, text_of
+from .provider.usage import Usage
 from .runtime import Runtime
-from .text import document_text, text_of
-from .usage import Usage
 
 MAX_KEY_BYTES = 1024
 

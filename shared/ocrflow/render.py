@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import filecheck
 from .core.errors import ObjectChanged, ObjectNotFound, ObjectStoreError, OcrflowError
-from .text import text_of
-from .words import Block, blocks_of, split_words
+from .provider.text import text_of
+from .provider.words import Block, blocks_of, split_words
 
 if TYPE_CHECKING:
     from .adapters.ports import ObjectStore

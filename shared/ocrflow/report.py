@@ -11,6 +11,8 @@ import html
 import io
 from typing import Any
 
+from .provider.text import text_of
+from .provider.words import Block, blocks_of
 from .render import (
     PageResult,
     RenderError,
@@ -19,8 +21,6 @@ from .render import (
     pages_of,
     read_original,
 )
-from .text import text_of
-from .words import Block, blocks_of
 
 #: Widest page image in the report, in pixels (the page itself is shown at most this wide).
 MAX_WIDTH = 640

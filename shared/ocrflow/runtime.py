@@ -14,7 +14,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from . import catalogue as catalogue_mod
 from .adapters.ports import ObjectStore, Queue
 from .adapters.registry import (
     check_backends,
@@ -27,11 +26,12 @@ from .config import Settings, catalogue_warnings, load_settings
 from .core.errors import ConfigError, PublishError
 from .observability.log import configure, get_logger
 from .observability.metrics import CloudEye, Metrics
+from .provider import catalogue as catalogue_mod
 
 if TYPE_CHECKING:
     from .adapters.idempotency.policy import IdempotencyStore
-    from .client import OcrClient
     from .core.signer import Credentials
+    from .provider.client import OcrClient
 
 QUEUE_VARIABLES = {"result": "RESULT_QUEUE_URL", "failure": "FAILURE_QUEUE_URL"}
 
@@ -41,7 +41,7 @@ class Runtime:
     settings, the HTTP session, adapters. Adapters open lazily on first use."""
 
     def __init__(self, settings: Settings) -> None:
-        from .client import OcrClient
+        from .provider.client import OcrClient
 
         # a backend whose extra is missing stops the start, not a record in the middle
         check_backends({

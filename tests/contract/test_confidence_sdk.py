@@ -15,7 +15,7 @@ from typing import Any
 import huaweicloudsdkocr.v1 as v1
 import pytest
 
-from ocrflow import catalogue, confidence
+from ocrflow.provider import catalogue, confidence
 from tests.contract.official import official_apis
 
 CAT = catalogue.load()

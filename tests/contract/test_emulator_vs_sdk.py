@@ -16,8 +16,8 @@ from huaweicloudsdkcore.region.region import Region
 from huaweicloudsdkocr.v1 import OcrClient
 from PIL import Image
 
-from ocrflow import catalogue
 from ocrflow.emulator.server import RunningEmulator, start_emulator
+from ocrflow.provider import catalogue
 from tests.contract.official import OfficialApi, official_apis
 
 CAT = catalogue.load()

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from ocrflow import catalogue, invoices
+from ocrflow.provider import catalogue, invoices
 from tests.contract.official import PINNED, official_apis, version
 
 CAT = catalogue.load()

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from ocrflow import catalogue
 from ocrflow.emulator.server import RunningEmulator, start_emulator
+from ocrflow.provider import catalogue
 from tests.conftest import ROOT
 from tests.support.documents import font, squash, text_page, text_pdf, words
 

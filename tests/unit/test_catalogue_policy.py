@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import catalogue, runtime
+from ocrflow import runtime
 from ocrflow.config import catalogue_warnings, load_settings
 from ocrflow.core.errors import ConfigError
 from ocrflow.observability import log
 from ocrflow.observability.metrics import Metrics, billed_units
+from ocrflow.provider import catalogue
 
 CAT = catalogue.load()
 

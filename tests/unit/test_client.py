@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from ocrflow.client import OcrClient, wrap_base64
 from ocrflow.config import load_settings
 from ocrflow.core.signer import Credentials, verify
 from ocrflow.observability.metrics import Metrics
+from ocrflow.provider.client import OcrClient, wrap_base64
 from tests.support.replay_server import OK_RESULT, Answer, ReplayServer
 
 CREDS = Credentials("TESTAK", "TESTSK")

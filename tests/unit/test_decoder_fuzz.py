@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from ocrflow import catalogue, documents
+from ocrflow import documents
 from ocrflow.core.errors import OCRFLOW_CODES, FailureError
+from ocrflow.provider import catalogue
 from tests.conftest import ROOT
 from tests.support import hostile
 from tests.support.hostile import chunk, deflated_zeros
@@ -238,7 +239,8 @@ def test_what_libtiff_prints_goes_to_the_log_not_to_stderr(tmp_path: Path) -> No
     code = (
         "import sys\n"
         "from dataclasses import replace\n"
-        "from ocrflow import catalogue, documents\n"
+        "from ocrflow import documents\n"
+        "from ocrflow.provider import catalogue\n"
         "from ocrflow.observability import log\n"
         "log.configure('ocrflow-test', 'INFO', sys.stdout)\n"
         "from ocrflow.core.errors import FailureError\n"

@@ -36,7 +36,7 @@ def test_every_configuration_variable_is_documented() -> None:
 
 
 def test_the_api_region_table_is_generated_from_the_catalogue() -> None:
-    from ocrflow.catalogue import regions_markdown
+    from ocrflow.provider.catalogue import regions_markdown
 
     block = README.split("<!-- regions:start -->\n")[1].split("\n<!-- regions:end -->")[0]
     assert block == regions_markdown(), "run: python scripts/update_readme_tables.py"
@@ -45,7 +45,7 @@ def test_the_api_region_table_is_generated_from_the_catalogue() -> None:
 
 
 def test_the_region_advice_in_the_readme_matches_the_catalogue() -> None:
-    from ocrflow.catalogue import load
+    from ocrflow.provider.catalogue import load
 
     prose = " ".join(README.split("### Routing")[1].split("### APIs and regions")[0].split())
     offered = re.search(r"`cn-south-1` offers only (.+?)\.", prose)

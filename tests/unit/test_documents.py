@@ -18,8 +18,9 @@ import tomllib
 from PIL import Image, ImageDraw
 from pypdf import PdfReader, PdfWriter
 
-from ocrflow import catalogue, documents, pdf
+from ocrflow import documents, pdf
 from ocrflow.core.errors import FailureError
+from ocrflow.provider import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 CAT = catalogue.load()
@@ -94,7 +95,8 @@ def test_an_unreadable_pdf_is_not_counted_so_it_is_sent_whole() -> None:
 def test_a_one_page_pdf_or_a_plain_image_imports_no_image_or_pdf_library() -> None:
     code = textwrap_code = (
         "import sys, io, json\n"
-        "from ocrflow import catalogue, documents\n"
+        "from ocrflow import documents\n"
+        "from ocrflow.provider import catalogue\n"
         "cat = catalogue.load()\n"
         f"one_page = bytes.fromhex({pdf_of(1).hex()!r})\n"
         f"png = bytes.fromhex({encoded(Image.new('L', (64, 32), 255), 'PNG').hex()!r})\n"

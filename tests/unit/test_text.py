@@ -9,9 +9,9 @@ import pytest
 from huaweicloudsdkcore.utils.http_utils import sanitize_for_serialization
 from huaweicloudsdkocr.v1 import model as sdk
 
-from ocrflow.catalogue import load
 from ocrflow.emulator.server import text_result
-from ocrflow.text import TEXT_APIS, document_text, text_of
+from ocrflow.provider.catalogue import load
+from ocrflow.provider.text import TEXT_APIS, document_text, text_of
 
 BOX = [[10, 10], [90, 10], [90, 30], [10, 30]]
 

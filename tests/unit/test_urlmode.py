@@ -11,7 +11,7 @@ import pytest
 from urllib3.util import parse_url
 
 from ocrflow.core.errors import FailureError
-from ocrflow.urlmode import build_url, template_problem
+from ocrflow.provider.urlmode import build_url, template_problem
 from tests.support.platform import Platform, make_platform, tear_down
 from tests.support.replay_server import ReplayServer
 from tests.unit.test_bucket_names import eventbridge

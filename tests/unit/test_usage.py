@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from ocrflow import usage
 from ocrflow.core.errors import IdempotencyError
 from ocrflow.handler import credentials_for
+from ocrflow.provider import usage
 from ocrflow.redrive import redrive
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import OK_RESULT, Answer, ReplayServer

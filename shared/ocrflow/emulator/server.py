@@ -41,9 +41,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .. import catalogue, filecheck
+from .. import filecheck
 from ..core.signer import VerifyError, verify
 from ..observability.metrics import billed_units
+from ..provider import catalogue
 from .throttle import Throttle
 
 MAX_BODY = 12 * 1024 * 1024

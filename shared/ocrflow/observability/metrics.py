@@ -290,7 +290,7 @@ def billed_units(api: str, result: Any) -> int:
 
     auto-classification answers a list with a status per document and bills each document
     it recognised; every other API bills the answer once."""
-    from ..catalogue import load
+    from ..provider.catalogue import load
 
     limits = load().apis.get(api)
     if limits is None or limits.billing != "per_document":

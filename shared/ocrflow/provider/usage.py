@@ -2,7 +2,7 @@
 reached it, across every delivery of the record.
 
 Both figures are counted by the OCR client at the very place it feeds the usage metrics
-(:class:`~ocrflow.client.CallResult`: ``calls`` where ``OcrCallsTotal`` is counted,
+(:class:`~ocrflow.provider.client.CallResult`: ``calls`` where ``OcrCallsTotal`` is counted,
 ``billed_units`` where ``OcrBilledUnits`` is, through :func:`ocrflow.observability.metrics.billed_units`),
 so the sum of ``data.usage`` over the messages equals what the metrics count.
 
@@ -26,11 +26,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .adapters.ports import ClaimState, Entry
-from .core.errors import IdempotencyError
+from ..adapters.ports import ClaimState, Entry
+from ..core.errors import IdempotencyError
 
 if TYPE_CHECKING:
-    from .adapters.idempotency.policy import IdempotencyStore
+    from ..adapters.idempotency.policy import IdempotencyStore
 
 #: Attempts of the ledger's read-then-conditional-write before giving up to a concurrent writer.
 _RACE_ATTEMPTS = 5

@@ -30,20 +30,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from ..adapters.httpsession import new_session, proxies_for
+from ..core import redact
+from ..core.errors import Failure, ocrflow_failure
+from ..core.signer import Credentials, sign
+from ..observability.metrics import billed_units
 from . import catalogue
-from .adapters.httpsession import new_session, proxies_for
-from .core import redact
-from .core.errors import Failure, ocrflow_failure
-from .core.signer import Credentials, sign
-from .observability.metrics import billed_units
 from .usage import Usage
 
 if TYPE_CHECKING:
     import requests
 
-    from .adapters.ratelimit.limiter import RateLimiter, Slot
-    from .config import Settings
-    from .observability.metrics import Metrics
+    from ..adapters.ratelimit.limiter import RateLimiter, Slot
+    from ..config import Settings
+    from ..observability.metrics import Metrics
 
 #: retried at whatever status they come with (the rest is decided by the status alone)
 RETRYABLE_CODES = frozenset({"APIG.0308", "ModelArts.4401"})
@@ -224,7 +224,7 @@ class OcrClient:
         assert self.limiter is not None
         rate = self.limiter.throttled(api, region, slot)
         if rate is not None:
-            from .observability.log import get_logger
+            from ..observability.log import get_logger
 
             get_logger().warning("throttled by the provider: fleet-wide rate lowered", api=api,
                                  region=region, calls_per_second=round(rate, 2),
@@ -361,9 +361,9 @@ def _limiter_for(settings: Settings) -> RateLimiter | None:
         return None
     import os
 
-    from .adapters.ratelimit import open_rate_store
-    from .adapters.ratelimit.limiter import Limits, RateLimiter
-    from .observability.log import get_logger
+    from ..adapters.ratelimit import open_rate_store
+    from ..adapters.ratelimit.limiter import Limits, RateLimiter
+    from ..observability.log import get_logger
 
     url = settings.idempotency_url
     if url.startswith("sqlite:") and (os.environ.get("AWS_LAMBDA_FUNCTION_NAME")

@@ -1,6 +1,6 @@
 """Where each piece of recognised text is: text, box and confidence, per block.
 
-:mod:`ocrflow.text` gives the text; the outputs (searchable PDF, hOCR, the run report) also
+:mod:`ocrflow.provider.text` gives the text; the outputs (searchable PDF, hOCR, the run report) also
 need its place. Shapes, as the official SDK's result models name them: a block has
 ``words``, ``location`` (four ``[x, y]`` points, origin top left, x right, y down, in the
 pixels of the image the service read) and ``confidence`` (0–1); general-table cells also

@@ -257,7 +257,7 @@ def _parse(doc: dict[str, Any]) -> Catalogue:
 def load() -> Catalogue:
     # a plain path, not importlib.resources: the package is always unpacked on the function
     # platforms, and this keeps importlib.resources out of the cold start
-    raw = (Path(__file__).parent / "data" / "catalogue.json").read_text("utf-8")
+    raw = (Path(__file__).parents[1] / "data" / "catalogue.json").read_text("utf-8")
     return _parse(json.loads(raw))
 
 
@@ -267,7 +267,7 @@ _SITE_NAMES = {"cn-site": "China site", "intl-site": "international site",
 
 
 def regions_markdown(cat: Catalogue | None = None) -> str:
-    """The README's API × region table (``python -m ocrflow.catalogue`` prints it)."""
+    """The README's API × region table (``python -m ocrflow.provider.catalogue`` prints it)."""
     cat = cat or load()
     regions = [r for r in KNOWN_REGIONS if r in cat.regions]
     rows = ["| API | " + " | ".join(regions) + " |", "|---|" + "---|" * len(regions)]

@@ -13,7 +13,7 @@ import json
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from .core.errors import FailureError
+from ..core.errors import FailureError
 
 CHINA = timezone(timedelta(hours=8))  # issue dates are Beijing dates
 DAILY_LIMIT = 5

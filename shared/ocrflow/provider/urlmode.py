@@ -16,8 +16,8 @@ import ipaddress
 import string
 from urllib.parse import quote, urlsplit
 
-from .core.errors import FailureError
-from .core.object_names import dns_bucket_problem
+from ..core.errors import FailureError
+from ..core.object_names import dns_bucket_problem
 
 PLACEHOLDERS = ("bucket", "key", "region")
 #: Values that stand in for an event's names when a template is checked at start.
