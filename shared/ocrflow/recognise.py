@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import documents, filecheck
+from . import documents
 from .core import object_names
 from .core.errors import (
     Failure,
@@ -33,7 +33,7 @@ from .core.errors import (
 )
 from .core.models import ObjectInfo, ObjectRef
 from .core.signer import Credentials
-from .documents import Document, Part
+from .documents import Document, Part, filecheck
 from .events import InvalidRecord
 from .messages import FailureMessage, Message, ResultMessage
 from .observability.log import get_logger

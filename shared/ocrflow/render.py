@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from . import filecheck
 from .core.errors import ObjectChanged, ObjectNotFound, ObjectStoreError, OcrflowError
+from .documents import filecheck
 from .provider.text import text_of
 from .provider.words import Block, blocks_of, split_words
 
@@ -165,7 +165,7 @@ def _photo(original: bytes, sent: dict[str, Any] | None) -> tuple[Any, bytes | N
         from PIL import Image, ImageOps, UnidentifiedImageError
     except ImportError as exc:
         raise RenderError(_extra(exc)) from None
-    from .fit import is_heif
+    from .documents.fit import is_heif
 
     if is_heif(original):
         try:
@@ -187,7 +187,7 @@ def _photo(original: bytes, sent: dict[str, Any] | None) -> tuple[Any, bytes | N
         image = ImageOps.exif_transpose(image)
         if image.size != (sent["width"], sent["height"]):
             image = image.resize((sent["width"], sent["height"]), Image.Resampling.LANCZOS)
-    from .fit import _flatten
+    from .documents.fit import _flatten
 
     return _flatten(image), encoded
 

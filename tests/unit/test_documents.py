@@ -18,8 +18,9 @@ import tomllib
 from PIL import Image, ImageDraw
 from pypdf import PdfReader, PdfWriter
 
-from ocrflow import documents, pdf
+from ocrflow import documents
 from ocrflow.core.errors import FailureError
+from ocrflow.documents import pdf
 from ocrflow.provider import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -274,7 +275,7 @@ def test_an_image_whose_decode_is_beyond_the_budget_is_refused_before_decoding()
 
 
 def test_an_image_within_the_budget_is_fitted_as_large_as_the_budget_allows() -> None:
-    from ocrflow import fit
+    from ocrflow.documents import fit
     from tests.support import hostile
 
     # 27 megapixels of palette: its RGB copy alone takes 108 MB, so the card's full 8192 px

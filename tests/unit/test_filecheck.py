@@ -9,8 +9,8 @@ import zlib
 import pytest
 from PIL import Image
 
-from ocrflow import filecheck
 from ocrflow.core.errors import FailureError
+from ocrflow.documents import filecheck
 from ocrflow.provider import catalogue
 
 CAT = catalogue.load()

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from ocrflow import pdf
+from ocrflow.documents import pdf
 from ocrflow.handler import credentials_for
 from ocrflow.redrive import redrive
 from tests.support.harness import Harness, make_harness

@@ -41,8 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .. import filecheck
 from ..core.signer import VerifyError, verify
+from ..documents import filecheck
 from ..observability.metrics import billed_units
 from ..provider import catalogue
 from .throttle import Throttle

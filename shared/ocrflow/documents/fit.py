@@ -32,8 +32,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from .core.errors import FailureError
-from .provider.catalogue import ApiLimits, Catalogue
+from ..core.errors import FailureError
+from ..provider.catalogue import ApiLimits, Catalogue
 
 FIT_MAX_PIXELS = 24_000_000
 #: The most fitting one image may hold at once: the file, its decoded raster and every copy
@@ -236,7 +236,7 @@ def _open(data: bytes, refusal: FailureError) -> Any:
     # Pillow's pixel-count guard: that one warns on stderr for a 90-megapixel greyscale scan
     # decoded within the budget and refuses a 200-megapixel photo decoded at 1/8
     Image.MAX_IMAGE_PIXELS = None
-    from .observability.log import route_image_library_messages
+    from ..observability.log import route_image_library_messages
 
     route_image_library_messages()
     if is_heif(data):

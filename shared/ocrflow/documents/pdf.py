@@ -20,7 +20,7 @@ import re
 import threading
 from typing import Any
 
-from .core.errors import FailureError
+from ..core.errors import FailureError
 
 #: The most objects a PDF may have to be parsed with pypdf (to count or split its pages).
 PDF_MAX_OBJECTS = 100_000

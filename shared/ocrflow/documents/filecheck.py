@@ -26,8 +26,8 @@ import re
 import struct
 from dataclasses import dataclass
 
-from .core.errors import FailureError
-from .provider.catalogue import ApiLimits, Catalogue
+from ..core.errors import FailureError
+from ..provider.catalogue import ApiLimits, Catalogue
 
 #: JPEG segments read before giving up (and sending the file): real files have < 100.
 JPEG_MAX_SEGMENTS = 4096

@@ -12,11 +12,11 @@ with an ``OCRFLOW.*`` code, before anything is paid — only what no call could 
   about 1/N of it each;
 * a PDF longer than ``OCR_MAX_PDF_PAGES`` is refused before any call;
 * a page that cannot be split out (a broken structure, or more objects than
-  :data:`~ocrflow.pdf.PDF_MAX_OBJECTS`) is read by the API's page field from the whole file
+  :data:`~ocrflow.documents.pdf.PDF_MAX_OBJECTS`) is read by the API's page field from the whole file
   when the API has one and takes the file's size; otherwise the document ends in a coded
   failure (``OCRFLOW.PDF_UNREADABLE``, ``OCRFLOW.DECODE_LIMIT``), since no call could read
   that page;
-* an image the API would refuse for its bytes, sides or format is fitted (:mod:`ocrflow.fit`)
+* an image the API would refuse for its bytes, sides or format is fitted (:mod:`ocrflow.documents.fit`)
   when ``OCR_FIT_IMAGES`` is on.
 
 Parts are produced on demand, so a 50-page document never holds 50 bodies at once.
@@ -27,9 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.errors import FailureError
+from ..provider.catalogue import ApiLimits, Catalogue
 from . import filecheck, pdf
-from .core.errors import FailureError
-from .provider.catalogue import ApiLimits, Catalogue
 
 #: Below this size a multi-page PDF is sent whole with its page number (no split, no
 #: pypdf); above it, page by page. 1 MiB keeps eight concurrent page calls near the memory
