@@ -744,8 +744,8 @@ def hostile_memory(runtime_python: str, runs: int) -> dict[str, Any]:
 # --- 5. queue publish throughput ----------------------------------------------------------------------
 def publish_throughput(n: int) -> dict[str, Any]:
     from ocrflow.adapters.registry import open_queue
+    from ocrflow.contract.messages import ResultMessage, outgoing
     from ocrflow.core.models import ObjectRef
-    from ocrflow.messages import ResultMessage, outgoing
 
     def messages() -> list[Any]:
         ref = ObjectRef("bench", "k.png", None, "e" * 32, 100)

@@ -56,7 +56,8 @@ def validate_message() -> Any:
     the official CloudEvents SDK, and reads it back with the consumer helper."""
     import jsonschema
 
-    from ocrflow import consumer, messages
+    from ocrflow import consumer
+    from ocrflow.contract import messages
 
     checkers = {kind: jsonschema.Draft202012Validator(
         messages.schema(kind), format_checker=jsonschema.FormatChecker())

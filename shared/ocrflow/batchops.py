@@ -1,7 +1,7 @@
 """S3 Batch Operations: AWS's engine for bulk work on objects already in a bucket.
 
 A job over an S3 Inventory report or a CSV manifest invokes the function with its tasks
-(``invocationSchemaVersion`` 1.0 or 2.0, see :func:`ocrflow.events.s3_batch_task`) and reads
+(``invocationSchemaVersion`` 1.0 or 2.0, see :func:`ocrflow.contract.events.s3_batch_task`) and reads
 one result per task from the answer:
 
 * ``Succeeded`` — the object's message is published: a result, or a coded failure (a failure
@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import events
+from .contract import events
 from .core import tracing
 from .core.signer import Credentials
 from .delivery import Outcome

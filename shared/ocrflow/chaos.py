@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from . import events as events_mod
 from .config import load_settings
+from .contract import events as events_mod
 from .handler import credentials_for
 from .observability.log import configure
 from .pipeline import Pipeline

@@ -202,7 +202,7 @@ def cmd_queue_dump(args: argparse.Namespace) -> int:
             store = open_object_store(args.store or _settings().object_store_url, "OBJECT_STORE_URL")
         for message in queue.dump():
             if store is not None:
-                from .consumer import MessageError, ResultRefError, resolved
+                from .contract.consumer import MessageError, ResultRefError, resolved
 
                 try:
                     message = resolved(message, store)

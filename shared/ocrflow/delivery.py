@@ -25,8 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
-from . import messages
 from .adapters.ports import Claim, ClaimState
+from .contract import messages
+from .contract.messages import FailureMessage, Message, ResultMessage
 from .core.errors import (
     IdempotencyError,
     ObjectStoreError,
@@ -38,7 +39,6 @@ from .core.errors import (
 from .core.models import ObjectRef
 from .core.signer import Credentials
 from .core.tracing import TraceContext
-from .messages import FailureMessage, Message, ResultMessage
 from .observability.log import get_logger
 from .runtime import Runtime
 

@@ -19,8 +19,8 @@ import time
 from typing import Any
 
 from . import batchops
-from . import events as events_mod
 from .config import Settings
+from .contract import events as events_mod
 from .core import tracing
 from .core.errors import OcrflowError
 from .core.signer import Credentials

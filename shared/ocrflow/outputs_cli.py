@@ -18,7 +18,7 @@ def cmd_render(args: argparse.Namespace, settings: Any) -> int:
     key replaces the earlier file); each message that renders nothing is reported on
     stderr with its key, and the others go on."""
     from .adapters.registry import open_object_store, open_queue
-    from .consumer import MessageError, OcrFailure, parse
+    from .contract.consumer import MessageError, OcrFailure, parse
     from .render import RenderError, output_path, render_message, require
 
     try:

@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable
 
 from structlog.contextvars import bound_contextvars
 
+from .contract.events import IgnoredEvent, Record
 from .core.models import ObjectRef
 from .core.signer import Credentials
 from .core.tracing import TraceContext, choose
 from .delivery import Delivery, Outcome
-from .events import IgnoredEvent, Record
 from .observability.log import get_logger
 from .provider.routing import Route
 from .recognise import Recogniser

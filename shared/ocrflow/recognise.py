@@ -3,8 +3,8 @@
 :meth:`Recogniser.prepare` takes the decisions that need no paid call — key check, route,
 region, the object's identity — and gives a :class:`Job`: the record's idempotency key and,
 when the record already failed, its failure message. :meth:`Recogniser.recognise` reads,
-checks and calls, and returns the typed message (:class:`~ocrflow.messages.ResultMessage`
-or :class:`~ocrflow.messages.FailureMessage`). Sending it is
+checks and calls, and returns the typed message (:class:`~ocrflow.contract.messages.ResultMessage`
+or :class:`~ocrflow.contract.messages.FailureMessage`). Sending it is
 :class:`~ocrflow.delivery.Delivery`'s job. (These steps used to be methods of
 ``pipeline.Pipeline``; ``record_key`` and ``check_key`` moved here from ``pipeline.py``.)
 """
@@ -21,6 +21,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import documents
+from .contract.events import InvalidRecord
+from .contract.messages import FailureMessage, Message, ResultMessage
 from .core import object_names
 from .core.errors import (
     Failure,
@@ -34,8 +36,6 @@ from .core.errors import (
 from .core.models import ObjectInfo, ObjectRef
 from .core.signer import Credentials
 from .documents import Document, Part, filecheck
-from .events import InvalidRecord
-from .messages import FailureMessage, Message, ResultMessage
 from .observability.log import get_logger
 from .provider import invoices, urlmode, usage
 from .provider.catalogue import ApiLimits

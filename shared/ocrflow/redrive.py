@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from . import messages
+from .contract import messages
 from .core.models import ObjectRef
 from .core.signer import Credentials
 from .core.tracing import from_cloudevent

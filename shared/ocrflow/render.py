@@ -34,7 +34,7 @@ from .provider.words import Block, blocks_of, split_words
 
 if TYPE_CHECKING:
     from .adapters.ports import ObjectStore
-    from .consumer import OcrFailure, OcrResult
+    from .contract.consumer import OcrFailure, OcrResult
 
 FORMATS = ("pdf", "markdown", "hocr", "text")
 SUFFIXES = {"pdf": ".pdf", "markdown": ".md", "hocr": ".hocr", "text": ".txt"}
@@ -90,7 +90,7 @@ def needs_original(fmt: str) -> bool:
 def pages_of(message: OcrResult, store: ObjectStore | str | None = None) -> list[PageResult]:
     """The result's pages (claim checks resolved): one for a one-call upload, one per page
     of a multi-page document."""
-    from .consumer import result_of
+    from .contract.consumer import result_of
 
     stored = result_of(message, store)
     if message.data.pages_total is not None:
@@ -198,7 +198,7 @@ def _extra(exc: ImportError) -> str:
 
 # --- text -------------------------------------------------------------------------------------
 def to_text(message: OcrResult, store: ObjectStore | str | None = None) -> bytes:
-    from .consumer import text
+    from .contract.consumer import text
 
     found = text(message, store)
     if found is None:
@@ -424,7 +424,7 @@ def render_message(message: OcrResult | OcrFailure, fmt: str, store: ObjectStore
                    dpi: float = DEFAULT_DPI) -> bytes:
     """The file ``fmt`` makes of ``message``. Raises :class:`RenderError` for a failure
     message, an original that is gone, or a result with nothing to render."""
-    from .consumer import OcrFailure
+    from .contract.consumer import OcrFailure
 
     require(fmt)
     if isinstance(message, OcrFailure):

@@ -137,7 +137,7 @@ def _original_only(message: Any, store: Any) -> str:
 
 
 def _file_html(outcome: Any, event: dict[str, Any] | None, store: Any) -> str:
-    from .consumer import OcrFailure, parse
+    from .contract.consumer import OcrFailure, parse
 
     key = outcome.ref.key if outcome.ref else "?"
     message = None

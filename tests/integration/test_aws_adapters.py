@@ -15,9 +15,9 @@ from PIL import Image
 
 from ocrflow.adapters.ports import ObjectStore
 from ocrflow.adapters.registry import open_object_store, open_queue
+from ocrflow.contract.messages import ResultMessage, outgoing
 from ocrflow.core.errors import ObjectChanged, ObjectNotFound
 from ocrflow.core.models import ObjectRef
-from ocrflow.messages import ResultMessage, outgoing
 from tests.support.harness import make_harness
 from tests.support.replay_server import Answer, ReplayServer
 

@@ -16,8 +16,8 @@ import pika
 import redis
 
 from ocrflow.consumer import OcrResult, parse_message
+from ocrflow.contract.events import parse_event
 from ocrflow.delivery import Outcome
-from ocrflow.events import parse_event
 from ocrflow.handler import credentials_for
 from ocrflow.pipeline import Pipeline
 from tests.conftest import ROOT

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocrflow import consumer, messages
+from ocrflow import consumer
+from ocrflow.contract import messages
 from ocrflow.provider import confidence
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer

@@ -23,9 +23,9 @@ from ocrflow.consumer import (
     result_of,
     text,
 )
+from ocrflow.contract.messages import FailureMessage, ResultMessage, outgoing
 from ocrflow.core.errors import ocrflow_failure
 from ocrflow.core.models import ObjectRef
-from ocrflow.messages import FailureMessage, ResultMessage, outgoing
 from tests.unit.test_cli import ocrflow
 
 REF = ObjectRef("uploads", "scans/a b.png", None, "e" * 32, 10)

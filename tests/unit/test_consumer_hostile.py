@@ -19,9 +19,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ocrflow.adapters.ports import ObjectStore
-from ocrflow.consumer import MessageError, OcrResult, ResultRefError, parse, parse_message, result_of
+from ocrflow.consumer import (
+    MessageError,
+    OcrResult,
+    ResultRefError,
+    parse,
+    parse_message,
+    result_of,
+)
+from ocrflow.contract.messages import ResultMessage
 from ocrflow.core.models import ObjectInfo, ObjectRef
-from ocrflow.messages import ResultMessage
 from tests.conftest import ROOT
 from tests.support.mutations import spliced
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from ocrflow.contract.events import IgnoredEvent, InvalidRecord, delivery_ids, parse_event
 from ocrflow.core.models import ObjectRef
-from ocrflow.events import IgnoredEvent, InvalidRecord, delivery_ids, parse_event
 from tests.conftest import load_event
 
 

@@ -97,8 +97,8 @@ def test_errors_on_the_terminal_escape_the_names_they_quote(tmp_path: Path) -> N
 
 def test_queue_dump_lines_stay_lines_and_decode_to_the_same_names(tmp_path: Path) -> None:
     from ocrflow.adapters.registry import open_queue
+    from ocrflow.contract.messages import ResultMessage, outgoing
     from ocrflow.core.models import ObjectRef
-    from ocrflow.messages import ResultMessage, outgoing
 
     names = ["a\u2028b.png", "c\x85d\u202e.png", "e\x1b[2Jf\x9b.png", "年\u2029.png"]
     url = f"sqlite:///{tmp_path / 'q.db'}?queue=results"

@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
+from ocrflow.contract.events import IgnoredEvent, is_creation, parse_event
 from ocrflow.core.models import ObjectRef
-from ocrflow.events import IgnoredEvent, is_creation, parse_event
 from tests.conftest import load_event
 from tests.support.platform import Platform, make_platform, tear_down
 from tests.support.replay_server import ReplayServer

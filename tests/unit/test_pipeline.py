@@ -68,7 +68,7 @@ def test_multi_record_event_gives_one_message_per_record(h: Harness, replay: Rep
 
 def test_every_sample_event_shape_runs_through_the_handler(tmp_path: Path, replay: ReplayServer,
                                                           validate_message: Any) -> None:
-    from ocrflow.events import parse_event
+    from ocrflow.contract.events import parse_event
     for name in ["s3_put.json", "s3_multi_record.json", "eventbridge_object_created.json",
                  "sns_s3.json", "sqs_sns_s3.json", "obs_s3_compatible.json", "obs_native_v3.json",
                  "eventgrid_obs.json"]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ocrflow.adapters.ratelimit.limiter import WINDOW_GUARD_S
-from ocrflow.events import parse_event
+from ocrflow.contract.events import parse_event
 from ocrflow.handler import RecordsNotPublished, credentials_for
 from ocrflow.pipeline import Pipeline
 from tests.support.harness import Harness, make_harness

@@ -10,7 +10,7 @@ from typing import Any
 
 from ocrflow.adapters.queues.kafka import cloudevent_headers
 from ocrflow.consumer import OcrResult, parse_message
-from ocrflow.messages import outgoing
+from ocrflow.contract.messages import outgoing
 from tests.conftest import ROOT, load_event
 from tests.support.harness import make_harness
 from tests.support.replay_server import ReplayServer

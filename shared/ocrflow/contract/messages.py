@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from .core.errors import Failure
-from .core.models import ObjectRef, OutgoingMessage
-from .core.tracing import TraceContext, new_trace
-from .provider.confidence import Confidence
-from .provider.usage import Usage
+from ..core.errors import Failure
+from ..core.models import ObjectRef, OutgoingMessage
+from ..core.tracing import TraceContext, new_trace
+from ..provider.confidence import Confidence
+from ..provider.usage import Usage
 
 #: The CloudEvents extension attribute (and message attribute / header) of a result to review.
 REVIEW_ATTRIBUTE = "ocrreview"
@@ -254,5 +254,5 @@ def outgoing(event: dict[str, Any], body: bytes | None = None) -> OutgoingMessag
 
 
 def schema(kind: str) -> dict[str, Any]:
-    text = (Path(__file__).parent / "data" / "schemas" / SCHEMA_FILES[kind]).read_text("utf-8")
+    text = (Path(__file__).parents[1] / "data" / "schemas" / SCHEMA_FILES[kind]).read_text("utf-8")
     return json.loads(text)

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote_plus
 
-from .core import boundedjson, redact, tracing
-from .core.models import ObjectRef
+from ..core import boundedjson, redact, tracing
+from ..core.models import ObjectRef
 
 #: How much of an unparseable event or record a failure message carries.
 EXCERPT_CHARS = 1024
