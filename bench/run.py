@@ -242,7 +242,7 @@ def first_message(sdk_python: str, runtime_python: str, runs: int) -> dict[str, 
 def overhead(records: int, repeats: int) -> dict[str, Any]:
     import requests
 
-    from ocrflow.config import load_settings
+    from ocrflow.config.settings import load_settings
     from ocrflow.core.signer import Credentials, sign
     from ocrflow.handler import handle
     from ocrflow.observability.log import configure
@@ -304,7 +304,7 @@ def overhead(records: int, repeats: int) -> dict[str, Any]:
 
 # --- 3. burst -----------------------------------------------------------------------------------------
 def burst(repeats: int, concurrency: int = 10, latency_ms: int = 200) -> dict[str, Any]:
-    from ocrflow.config import load_settings
+    from ocrflow.config.settings import load_settings
     from ocrflow.handler import handle
     from ocrflow.observability.log import configure
     from ocrflow.runtime import build_runtime
@@ -377,7 +377,7 @@ def cloud_eye_metrics(invocations: int, latency_ms: int = 30) -> dict[str, Any]:
     """One upload per invocation, OCR_METRICS=ces (one signed request to a local Cloud Eye
     answering after ``latency_ms``) against emf (a line on a stream), interleaved. Also when
     each invocation's records were done (published), which the metrics must not delay."""
-    from ocrflow.config import load_settings
+    from ocrflow.config.settings import load_settings
     from ocrflow.handler import handle
     from ocrflow.observability.log import configure
     from ocrflow.runtime import build_runtime

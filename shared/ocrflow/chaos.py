@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .config import load_settings
+from .config.settings import load_settings
 from .contract import events as events_mod
 from .handler import credentials_for
 from .observability.log import configure

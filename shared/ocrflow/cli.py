@@ -18,7 +18,7 @@ EXIT_OK, EXIT_NOT_ALL_PUBLISHED, EXIT_USAGE = 0, 1, 2
 
 
 def _settings(**overrides: Any) -> Any:
-    from .config import load_settings
+    from .config.settings import load_settings
 
     return load_settings(**overrides)
 

@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from . import batchops
-from .config import Settings
+from .config.settings import Settings
 from .contract import events as events_mod
 from .core import tracing
 from .core.errors import OcrflowError

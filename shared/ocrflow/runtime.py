@@ -22,7 +22,7 @@ from .adapters.registry import (
     open_queue,
     queue_max_message_bytes,
 )
-from .config import Settings, catalogue_warnings, load_settings
+from .config.settings import Settings, catalogue_warnings, load_settings
 from .core.errors import ConfigError, PublishError
 from .observability.log import configure, get_logger
 from .observability.metrics import CloudEye, Metrics
@@ -185,7 +185,7 @@ def runtime(settings: Settings | None = None) -> Runtime:
             if _runtime is None:
                 settings = settings or load_settings()
                 if settings.credentials_secret:
-                    from .secrets import with_secret_credentials
+                    from .config.secrets import with_secret_credentials
 
                     settings = with_secret_credentials(settings)
                 configure(settings.service_name, settings.log_level)

@@ -12,9 +12,9 @@ import pytest
 
 from ocrflow.adapters.ports import ClaimState
 from ocrflow.adapters.registry import open_idempotency_store
-from ocrflow.config import load_settings
+from ocrflow.config.secrets import with_secret_credentials
+from ocrflow.config.settings import load_settings
 from ocrflow.core.errors import ConfigError
-from ocrflow.secrets import with_secret_credentials
 from tests.support.races import claim_race
 
 

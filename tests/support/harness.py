@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ocrflow.config import Settings, load_settings
+from ocrflow.config.settings import Settings, load_settings
 from ocrflow.handler import handle
 from ocrflow.runtime import Runtime, build_runtime
 

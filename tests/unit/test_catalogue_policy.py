@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ocrflow import runtime
-from ocrflow.config import catalogue_warnings, load_settings
+from ocrflow.config.settings import catalogue_warnings, load_settings
 from ocrflow.core.errors import ConfigError
 from ocrflow.observability import log
 from ocrflow.observability.metrics import Metrics, billed_units

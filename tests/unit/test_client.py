@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ocrflow.config import load_settings
+from ocrflow.config.settings import load_settings
 from ocrflow.core.signer import Credentials, verify
 from ocrflow.observability.metrics import Metrics
 from ocrflow.provider.client import OcrClient, wrap_base64

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ocrflow.config import load_settings
+from ocrflow.config.settings import load_settings
 from ocrflow.core.errors import ConfigError
 from ocrflow.core.signer import verify
 from ocrflow.observability.metrics import namespace_problem

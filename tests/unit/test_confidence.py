@@ -150,7 +150,7 @@ def test_messages_of_before_parse_without_the_new_fields(make: Any, replay: Repl
 ])
 def test_a_bad_review_price_or_topic_setting_names_its_variable(variable: str, value: str,
                                                                  words: str) -> None:
-    from ocrflow.config import load_settings
+    from ocrflow.config.settings import load_settings
     from ocrflow.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as info:
@@ -159,7 +159,7 @@ def test_a_bad_review_price_or_topic_setting_names_its_variable(variable: str, v
 
 
 def test_review_and_price_settings_read_as_given() -> None:
-    from ocrflow.config import load_settings
+    from ocrflow.config.settings import load_settings
 
     settings = load_settings({"OCR_REVIEW_BELOW": '{"vat-invoice": 0.9}',
                               "OCR_PRICE_PER_UNIT": '{"general-text": 0.0035}'})

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ocrflow import cli
-from ocrflow.config import ENV, load_settings
+from ocrflow.config.settings import ENV, load_settings
 from ocrflow.core import redact
 from ocrflow.core.errors import ConfigError
 from ocrflow.observability import log

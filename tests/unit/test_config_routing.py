@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ocrflow.config import load_settings
+from ocrflow.config.settings import load_settings
 from ocrflow.core.errors import ConfigError
 from ocrflow.provider import catalogue
 from ocrflow.provider.routing import DEFAULT_API

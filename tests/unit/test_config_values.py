@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ocrflow.adapters.sqlite import parse_sqlite_url
-from ocrflow.config import ENV, SECRET_FIELDS, load_settings
+from ocrflow.config.settings import ENV, SECRET_FIELDS, load_settings
 from ocrflow.core import redact
 from ocrflow.core.errors import ConfigError
 from ocrflow.core.signer import Credentials, sign

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ocrflow.config import ENV
+from ocrflow.config.settings import ENV
 from ocrflow.core.errors import OCRFLOW_CODES
 from ocrflow.observability.metrics import DEFAULT_CES_NAMESPACE
 from tests.conftest import ROOT

@@ -26,7 +26,7 @@ import pytest
 from pypdf import PdfReader
 
 from ocrflow import consumer, redrive
-from ocrflow.config import load_settings
+from ocrflow.config.settings import load_settings
 from ocrflow.core.signer import Credentials
 from ocrflow.handler import redrive_handle
 from ocrflow.provider import catalogue

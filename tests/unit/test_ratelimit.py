@@ -142,7 +142,7 @@ def test_limits_per_api() -> None:
     ("fast", "OCR_MAX_CALLS_PER_SECOND: is not valid JSON"),
 ])
 def test_a_bad_setting_stops_the_start_naming_the_variable(text: str, message: str) -> None:
-    from ocrflow.config import load_settings
+    from ocrflow.config.settings import load_settings
     from ocrflow.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as err:
@@ -151,7 +151,7 @@ def test_a_bad_setting_stops_the_start_naming_the_variable(text: str, message: s
 
 
 def test_the_setting_is_read_as_a_number_or_per_api() -> None:
-    from ocrflow.config import load_settings
+    from ocrflow.config.settings import load_settings
 
     assert load_settings({"OCR_MAX_CALLS_PER_SECOND": "12.5"}).max_calls_per_second == 12.5
     per_api = load_settings({"OCR_MAX_CALLS_PER_SECOND": '{"general-text": 10, "vat-invoice": 5}'})
@@ -162,7 +162,7 @@ def test_the_setting_is_read_as_a_number_or_per_api() -> None:
 def test_a_call_that_missed_its_slot_is_sent_in_a_later_one(tmp_path: Path, replay: Any) -> None:
     """A process descheduled past its slot does not crowd the window of the call N slots
     after it: the call takes the next slot; after MAX_MISSED_SLOTS it goes all the same."""
-    from ocrflow.config import load_settings
+    from ocrflow.config.settings import load_settings
     from ocrflow.core.signer import Credentials
     from ocrflow.provider.client import MAX_MISSED_SLOTS, OcrClient
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ocrflow.config import ENV
+from ocrflow.config.settings import ENV
 from ocrflow.observability.metrics import DEFAULT_CES_NAMESPACE, Metrics
 from scripts.pin_terraform_schema import used_types
 from tests.support.terraform import (

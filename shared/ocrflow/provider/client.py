@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     import requests
 
     from ..adapters.ratelimit.limiter import RateLimiter, Slot
-    from ..config import Settings
+    from ..config.settings import Settings
     from ..observability.metrics import Metrics
 
 #: retried at whatever status they come with (the rest is decided by the status alone)

@@ -21,7 +21,7 @@ def store_options(url: str) -> dict[str, str]:
         raise ConfigError("OBJECT_STORE_URL", "addressing is virtual or path")
     endpoint = query.get("endpoint")
     if endpoint is not None:  # read as the client library will read it
-        from ...urlcheck import http_endpoint
+        from ...config.urls import http_endpoint
 
         if not endpoint.lower().startswith(("http://", "https://")):
             raise ConfigError("OBJECT_STORE_URL",

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from .core import redact
-from .core.errors import ConfigError, UnknownSchemeError
-from .core.object_names import bucket_problem
+from ..core import redact
+from ..core.errors import ConfigError, UnknownSchemeError
+from ..core.object_names import bucket_problem
 
 _SQS_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
 _DYNAMODB_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
@@ -92,7 +92,7 @@ def http_endpoint(url: str, variable: str, allow_credentials: bool = False) -> N
 
 # --- queues -----------------------------------------------------------------------------------
 def _sqlite(url: str, variable: str, needs_queue: bool) -> None:
-    from .adapters.sqlite import parse_sqlite_url, synchronous_mode
+    from ..adapters.sqlite import parse_sqlite_url, synchronous_mode
 
     # the file's folder is made when it is opened; one that cannot be made then is a
     # queue or store that is down (redelivered, a paid answer kept), not a refusal here
@@ -156,7 +156,7 @@ def _redis(url: str, variable: str, stream: bool) -> None:
 
 
 def _kafka(url: str, variable: str) -> None:
-    from .adapters.queues.kafka import parse_url
+    from ..adapters.queues.kafka import parse_url
 
     parse_url(url, variable)
 
@@ -175,7 +175,7 @@ def _sqs(url: str, variable: str) -> None:
 
 
 def _sns(url: str, variable: str) -> None:
-    from .adapters.queues.sns import parse_arn
+    from ..adapters.queues.sns import parse_arn
 
     parse_arn(url, variable)
 
@@ -213,7 +213,7 @@ _IDEMPOTENCY_CHECKS: dict[str, Callable[[str, str], None]] = {
 
 # --- entry points -----------------------------------------------------------------------------
 def _scheme(url: str, variable: str, known: Callable[[], list[str]]) -> str:
-    from .adapters.registry import known_forms
+    from ..adapters.registry import known_forms
 
     match = _SCHEME.match(url)
     scheme = match.group(1).lower() if match else ""
@@ -225,14 +225,14 @@ def _scheme(url: str, variable: str, known: Callable[[], list[str]]) -> str:
 
 
 def queue(url: str, variable: str) -> None:
-    from .adapters.registry import queue_schemes
+    from ..adapters.registry import queue_schemes
 
     scheme = _scheme(url, variable, queue_schemes)
     _run(_QUEUE_CHECKS[scheme], url, variable, scheme)
 
 
 def idempotency_store(url: str, variable: str) -> None:
-    from .adapters.registry import idempotency_schemes
+    from ..adapters.registry import idempotency_schemes
 
     scheme = _scheme(url, variable, idempotency_schemes)
     _run(_IDEMPOTENCY_CHECKS[scheme], url, variable, scheme)
@@ -241,7 +241,7 @@ def idempotency_store(url: str, variable: str) -> None:
 def object_store(url: str, variable: str) -> str:
     """Opens the store's adapter (which reads its URL and connects to nothing); returns the
     scheme."""
-    from .adapters.registry import open_object_store, store_schemes
+    from ..adapters.registry import open_object_store, store_schemes
 
     scheme = _scheme(url, variable, store_schemes)
     _run(lambda u, v: open_object_store(u, v).close(), url, variable, scheme)
@@ -251,7 +251,7 @@ def object_store(url: str, variable: str) -> str:
 def claim_check(url: str, variable: str, store_scheme: str) -> None:
     """``s3://BUCKET/PREFIX`` (or ``obs://``, ``file://BUCKET/PREFIX``): written through the
     object store, so the bucket must be one that store can address."""
-    from .adapters.registry import store_schemes
+    from ..adapters.registry import store_schemes
 
     _scheme(url, variable, store_schemes)
     bucket = urlsplit(url).netloc
@@ -261,7 +261,7 @@ def claim_check(url: str, variable: str, store_scheme: str) -> None:
 
 
 def _run(check: Callable[[str, str], None], url: str, variable: str, scheme: str) -> None:
-    from .adapters.registry import check_installed
+    from ..adapters.registry import check_installed
 
     check_installed(url, variable)  # names the extra to install
     try:

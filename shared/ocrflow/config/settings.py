@@ -4,7 +4,7 @@ A bad value stops the start with :class:`~ocrflow.core.errors.ConfigError`, whos
 the variable and says what is expected. Everything is checked here, once, before any record:
 numbers are finite and within sane bounds, JSON values are bounded in size and depth, and
 every URL is parsed by the adapter that will use it, without connecting
-(:mod:`ocrflow.urlcheck`). Secrets are registered for redaction before anything is checked,
+(:mod:`ocrflow.config.urls`). Secrets are registered for redaction before anything is checked,
 so no message can quote them.
 """
 
@@ -19,18 +19,17 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import urlcheck
-from .core import boundedjson, redact
-from .core.errors import ConfigError
-from .observability.metrics import (
+from ..core import boundedjson, redact
+from ..core.errors import ConfigError
+from ..observability.metrics import (
     DEFAULT_CES_ENDPOINT,
     DEFAULT_CES_NAMESPACE,
     MetricsMode,
     namespace_problem,
 )
-from .provider import catalogue, urlmode
-from .provider.confidence import review_problem
-from .provider.routing import (
+from ..provider import catalogue, urlmode
+from ..provider.confidence import review_problem
+from ..provider.routing import (
     RegionProblem,
     Route,
     RouteRule,
@@ -38,7 +37,8 @@ from .provider.routing import (
     region_problems,
     rule_problems,
 )
-from .provider.usage import price_problem
+from ..provider.usage import price_problem
+from . import urls
 
 # field name -> environment variables, first one set wins
 ENV: dict[str, tuple[str, ...]] = {
@@ -242,7 +242,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         else:
             raw[field] = value.strip()
     raw.update(overrides)
-    from .adapters.ratelimit import limits_problem
+    from ..adapters.ratelimit import limits_problem
 
     for field, check in (("max_calls_per_second", limits_problem), ("review_below", review_problem),
                          ("price_per_unit", price_problem)):  # before pydantic's union messages
@@ -363,7 +363,7 @@ def _check(settings: Settings, source: dict[str, str]) -> None:
                 problems.append("input 'url' needs OCR_URL_ALLOWED_HOSTS")
         if problems:
             raise ConfigError(var("routes"), f"{problems[0]} (at {i})")
-    from .adapters.ratelimit import limits_problem
+    from ..adapters.ratelimit import limits_problem
 
     for field, check in (("max_calls_per_second", limits_problem), ("review_below", review_problem),
                          ("price_per_unit", price_problem)):
@@ -383,15 +383,15 @@ def _check(settings: Settings, source: dict[str, str]) -> None:
     for field in ("result_queue_url", "failure_queue_url"):
         url = getattr(settings, field)
         if url:
-            urlcheck.queue(url, var(field))
-    store_scheme = urlcheck.object_store(settings.object_store_url, var("object_store_url"))
+            urls.queue(url, var(field))
+    store_scheme = urls.object_store(settings.object_store_url, var("object_store_url"))
     if settings.claim_check_url:
-        urlcheck.claim_check(settings.claim_check_url, var("claim_check_url"), store_scheme)
+        urls.claim_check(settings.claim_check_url, var("claim_check_url"), store_scheme)
     if settings.idempotency_store_url:
-        urlcheck.idempotency_store(settings.idempotency_store_url, var("idempotency_store_url"))
+        urls.idempotency_store(settings.idempotency_store_url, var("idempotency_store_url"))
     if not (settings.result_queue_url and settings.failure_queue_url
             and settings.idempotency_store_url):
-        urlcheck.writable_folder(Path(settings.state_dir), var("state_dir"))
+        urls.writable_folder(Path(settings.state_dir), var("state_dir"))
 
 
 def _check_endpoint(template: str, variable: str) -> None:
@@ -401,7 +401,7 @@ def _check_endpoint(template: str, variable: str) -> None:
     url = template.rstrip("/").replace("{region}", "cn-north-4")
     if "{" in url or "}" in url:
         raise ConfigError(variable, "{region} is the only placeholder of the endpoint template")
-    urlcheck.http_endpoint(url, variable)
+    urls.http_endpoint(url, variable)
     parts = urlsplit(url)
     if parts.query or parts.fragment:
         raise ConfigError(variable, "the endpoint template may carry a path prefix but no query "

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 
-from .adapters.aws import client, error_code
-from .config import Settings, credential_problem
-from .core.errors import ConfigError
+from ..adapters.aws import client, error_code
+from ..core.errors import ConfigError
+from .settings import Settings, credential_problem
 
 VARIABLE = "HUAWEICLOUD_SDK_SECRET_ARN"
 
