@@ -45,9 +45,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .config.settings import load_settings
 from .contract import events as events_mod
+from .flow.pipeline import Pipeline
 from .handler import credentials_for
 from .observability.log import configure
-from .pipeline import Pipeline
 from .runtime import build_runtime
 
 if TYPE_CHECKING:
@@ -220,7 +220,7 @@ def write_uploads(folder: Path, uploads: int, documents: int = 0, pages: int = 3
 #: cut can take tens of seconds, and a shorter hold would let it be taken over meanwhile.)
 _RUN_TAKING_OVER_SOONER = (
     "import sys\n"
-    "from ocrflow import pipeline\n"
+    "from ocrflow.flow import pipeline\n"
     "pipeline.CLAIM_GRACE_S = float(sys.argv[1])\n"
     "from ocrflow.cli import main\n"
     "sys.exit(main(['run', sys.argv[2]]))\n")

@@ -101,9 +101,9 @@ def _short(text: str | None, width: int = 40) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .core.models import ObjectRef
+    from .flow.pipeline import Pipeline
     from .handler import credentials_for, summarise
     from .observability.log import configure
-    from .pipeline import Pipeline
     from .runtime import build_runtime
 
     root = Path(args.dir).resolve()
@@ -230,8 +230,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_redrive(args: argparse.Namespace) -> int:
+    from .flow.redrive import redrive
     from .handler import credentials_for, deadline_for
-    from .redrive import redrive
     from .runtime import build_runtime
 
     settings = _settings()
@@ -249,7 +249,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from urllib.parse import urlsplit
 
     from .adapters.registry import open_object_store, open_queue
-    from .backfill import backfill
+    from .flow.backfill import backfill
 
     parts = urlsplit(args.source)
     if parts.scheme not in ("s3", "obs", "file") or (parts.scheme != "file" and not parts.netloc):

@@ -262,9 +262,9 @@ def _png(img: Image.Image) -> bytes:
 def _saved_pages(ws: Workspace, data: bytes) -> dict[int, Any]:
     import hashlib
 
-    from ocrflow import pages
     from ocrflow.adapters.registry import open_idempotency_store
     from ocrflow.core.models import ObjectRef
+    from ocrflow.flow import pages
 
     store = open_idempotency_store(f"sqlite:///{ws.root / 'state' / 'idempotency.db'}")
     etag = hashlib.md5(data, usedforsecurity=False).hexdigest()

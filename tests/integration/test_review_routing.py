@@ -17,9 +17,9 @@ import redis
 
 from ocrflow.consumer import OcrResult, parse_message
 from ocrflow.contract.events import parse_event
-from ocrflow.delivery import Outcome
+from ocrflow.flow.delivery import Outcome
+from ocrflow.flow.pipeline import Pipeline
 from ocrflow.handler import credentials_for
-from ocrflow.pipeline import Pipeline
 from tests.conftest import ROOT
 from tests.integration.kafka_broker import TansuBroker, read_topic
 from tests.integration.test_kafka import topic_for

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from ocrflow import batchops
 from ocrflow.contract.events import InvalidRecord
 from ocrflow.core.models import ObjectRef
+from ocrflow.flow import batchops
 from tests.conftest import load_event
 from tests.integration.conftest import free_port
 from tests.support.platform import Platform, make_platform, tear_down

@@ -314,7 +314,7 @@ def test_a_claim_from_a_crashed_attempt_is_taken_over_after_its_expiry(
     import time
 
     from ocrflow.core.models import ObjectRef
-    from ocrflow.recognise import record_key
+    from ocrflow.flow.recognize import record_key
     h = make_harness(tmp_path, replay.url + "/{region}", OCR_DEADLINE_S="2")
     data = png_bytes()
     h.put("ocrflow-uploads", "crash.png", data)

@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from ocrflow import consumer, redrive
+from ocrflow import consumer
 from ocrflow.config.settings import load_settings
 from ocrflow.core.signer import Credentials
+from ocrflow.flow import redrive
 from ocrflow.handler import redrive_handle
 from ocrflow.provider import catalogue
 from ocrflow.provider.client import OcrClient, is_retryable

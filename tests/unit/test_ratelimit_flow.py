@@ -16,8 +16,8 @@ import pytest
 
 from ocrflow.adapters.ratelimit.limiter import WINDOW_GUARD_S
 from ocrflow.contract.events import parse_event
+from ocrflow.flow.pipeline import Pipeline
 from ocrflow.handler import RecordsNotPublished, credentials_for
-from ocrflow.pipeline import Pipeline
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer
 from tests.unit.test_pipeline import png_bytes, s3_event

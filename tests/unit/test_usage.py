@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from ocrflow.core.errors import IdempotencyError
+from ocrflow.flow.redrive import redrive
 from ocrflow.handler import credentials_for
 from ocrflow.provider import usage
-from ocrflow.redrive import redrive
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import OK_RESULT, Answer, ReplayServer
 from tests.unit.test_documents import pdf_of

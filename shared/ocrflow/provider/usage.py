@@ -10,7 +10,7 @@ A delivery that ends without a message after paying for calls — throttled and 
 to the platform, or a document whose page failed that way — leaves what it spent in the
 record's *ledger*, an entry in the idempotency store kept as long as the record is
 remembered (``IDEMPOTENCY_TTL_S``); the delivery that finally publishes adds it. A page
-answer saved for the next delivery keeps its own usage beside it (:mod:`ocrflow.pages`).
+answer saved for the next delivery keeps its own usage beside it (:mod:`ocrflow.flow.pages`).
 Each paid call is thus counted in exactly one message.
 
 The ledger is one read per record before its first call (a failure there costs nothing:

@@ -5,7 +5,7 @@ for a local endpoint), or ``sqs://NAME`` (looked up; ``AWS_ENDPOINT_URL`` honour
 Message attributes carry ``type``, ``api``, ``region`` (and ``error_code`` on failures).
 FIFO queues (``.fifo``) group by object key, so one object's messages stay in order, and
 deduplicate by the CloudEvent id. Bodies over the SQS limit go through the claim check
-(:mod:`ocrflow.delivery`), which reads the limit from :func:`max_message_bytes`.
+(:mod:`ocrflow.flow.delivery`), which reads the limit from :func:`max_message_bytes`.
 """
 
 from __future__ import annotations

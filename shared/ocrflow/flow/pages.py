@@ -25,14 +25,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .adapters.idempotency.policy import IdempotencyStore
-from .adapters.ports import ClaimState
-from .core.errors import Failure, FailureError, IdempotencyError, PagesPending
-from .core.models import ObjectRef
-from .documents import Document, Part
-from .observability.log import get_logger
-from .provider.client import CallResult
-from .provider.usage import Usage
+from ..adapters.idempotency.policy import IdempotencyStore
+from ..adapters.ports import ClaimState
+from ..core.errors import Failure, FailureError, IdempotencyError, PagesPending
+from ..core.models import ObjectRef
+from ..documents import Document, Part
+from ..observability.log import get_logger
+from ..provider.client import CallResult
+from ..provider.usage import Usage
 
 #: A page is started only with at least this much of the record's time left.
 MIN_PAGE_S = 2.0
@@ -42,7 +42,7 @@ def document_key(ref: ObjectRef, api: str, region: str) -> str:
     """Where a document's page answers are saved: the object's identity with the API and
     region, but not a redrive's mark, so a redrive of a failed document pays only for the
     pages that were not answered."""
-    from .recognise import record_key
+    from .recognize import record_key
 
     return "doc:" + record_key(replace(ref, redrive_of=None), api, region).removeprefix("rec:")
 

@@ -5,7 +5,7 @@ region, the object's identity — and gives a :class:`Job`: the record's idempot
 when the record already failed, its failure message. :meth:`Recogniser.recognise` reads,
 checks and calls, and returns the typed message (:class:`~ocrflow.contract.messages.ResultMessage`
 or :class:`~ocrflow.contract.messages.FailureMessage`). Sending it is
-:class:`~ocrflow.delivery.Delivery`'s job. (These steps used to be methods of
+:class:`~ocrflow.flow.delivery.Delivery`'s job. (These steps used to be methods of
 ``pipeline.Pipeline``; ``record_key`` and ``check_key`` moved here from ``pipeline.py``.)
 """
 
@@ -20,11 +20,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import documents
-from .contract.events import InvalidRecord
-from .contract.messages import FailureMessage, Message, ResultMessage
-from .core import object_names
-from .core.errors import (
+from .. import documents
+from ..contract.events import InvalidRecord
+from ..contract.messages import FailureMessage, Message, ResultMessage
+from ..core import object_names
+from ..core.errors import (
     Failure,
     FailureError,
     IdempotencyError,
@@ -33,24 +33,24 @@ from .core.errors import (
     RecordDeferred,
     ocrflow_failure,
 )
-from .core.models import ObjectInfo, ObjectRef
-from .core.signer import Credentials
-from .documents import Document, Part, filecheck
-from .observability.log import get_logger
-from .provider import invoices, urlmode, usage
-from .provider.catalogue import ApiLimits
-from .provider.client import CallResult, is_throttle, wrap_base64
-from .provider.confidence import (
+from ..core.models import ObjectInfo, ObjectRef
+from ..core.signer import Credentials
+from ..documents import Document, Part, filecheck
+from ..observability.log import get_logger
+from ..provider import invoices, urlmode, usage
+from ..provider.catalogue import ApiLimits
+from ..provider.client import CallResult, is_throttle, wrap_base64
+from ..provider.confidence import (
     Confidence,
     confidence_of,
     document_confidence,
     needs_review,
     review_threshold,
 )
-from .provider.routing import Route
-from .provider.text import document_text, text_of
-from .provider.usage import Usage
-from .runtime import Runtime
+from ..provider.routing import Route
+from ..provider.text import document_text, text_of
+from ..provider.usage import Usage
+from ..runtime import Runtime
 
 MAX_KEY_BYTES = 1024
 

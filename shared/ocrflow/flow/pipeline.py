@@ -1,13 +1,13 @@
 """The flow of a batch, one record after the other or concurrently (design.md §2).
 
-event record → :meth:`Recogniser.prepare <ocrflow.recognise.Recogniser.prepare>` (key
-check, route, region: no call) → :class:`~ocrflow.delivery.Delivery` (claim → recognise →
-save → claim check → publish → complete) → :class:`~ocrflow.delivery.Outcome`.
+event record → :meth:`Recogniser.prepare <ocrflow.flow.recognize.Recogniser.prepare>` (key
+check, route, region: no call) → :class:`~ocrflow.flow.delivery.Delivery` (claim → recognise →
+save → claim check → publish → complete) → :class:`~ocrflow.flow.delivery.Outcome`.
 
 This module only orders the steps and keeps a record's error from taking the batch down.
 What moved out of it: ``Runtime`` (wiring) to :mod:`ocrflow.runtime`; route, read, check
-and call to :mod:`ocrflow.recognise` (with ``record_key`` and ``check_key``); storing and
-publishing, ``Outcome`` and ``first_line`` to :mod:`ocrflow.delivery`.
+and call to :mod:`ocrflow.flow.recognize` (with ``record_key`` and ``check_key``); storing and
+publishing, ``Outcome`` and ``first_line`` to :mod:`ocrflow.flow.delivery`.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from collections.abc import Callable, Iterable
 
 from structlog.contextvars import bound_contextvars
 
-from .contract.events import IgnoredEvent, Record
-from .core.models import ObjectRef
-from .core.signer import Credentials
-from .core.tracing import TraceContext, choose
+from ..contract.events import IgnoredEvent, Record
+from ..core.models import ObjectRef
+from ..core.signer import Credentials
+from ..core.tracing import TraceContext, choose
+from ..observability.log import get_logger
+from ..provider.routing import Route
+from ..runtime import Runtime
 from .delivery import Delivery, Outcome
-from .observability.log import get_logger
-from .provider.routing import Route
-from .recognise import Recogniser
-from .runtime import Runtime
+from .recognize import Recogniser
 
 #: Time kept back from the platform's deadline to store and publish the outcome.
 PUBLISH_MARGIN_S = 5.0

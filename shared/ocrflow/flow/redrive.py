@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .contract import messages
-from .core.models import ObjectRef
-from .core.signer import Credentials
-from .core.tracing import from_cloudevent
+from ..contract import messages
+from ..core.models import ObjectRef
+from ..core.signer import Credentials
+from ..core.tracing import from_cloudevent
+from ..runtime import Runtime
 from .delivery import Outcome
 from .pipeline import Pipeline
-from .runtime import Runtime
 
 
 @dataclass

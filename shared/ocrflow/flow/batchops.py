@@ -26,14 +26,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .contract import events
-from .core import tracing
-from .core.signer import Credentials
+from ..contract import events
+from ..core import tracing
+from ..core.signer import Credentials
+from ..observability.log import get_logger
+from ..provider.routing import Route
+from ..runtime import Runtime
 from .delivery import Outcome
-from .observability.log import get_logger
 from .pipeline import Pipeline
-from .provider.routing import Route
-from .runtime import Runtime
 
 SUCCEEDED, TEMPORARY, PERMANENT = "Succeeded", "TemporaryFailure", "PermanentFailure"
 #: What the job makes of a task the answer leaves out: every task is answered, so one left out

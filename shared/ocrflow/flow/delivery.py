@@ -25,10 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
-from .adapters.ports import Claim, ClaimState
-from .contract import messages
-from .contract.messages import FailureMessage, Message, ResultMessage
-from .core.errors import (
+from ..adapters.ports import Claim, ClaimState
+from ..contract import messages
+from ..contract.messages import FailureMessage, Message, ResultMessage
+from ..core.errors import (
     IdempotencyError,
     ObjectStoreError,
     PagesPending,
@@ -36,11 +36,11 @@ from .core.errors import (
     RecordDeferred,
     ocrflow_failure,
 )
-from .core.models import ObjectRef
-from .core.signer import Credentials
-from .core.tracing import TraceContext
-from .observability.log import get_logger
-from .runtime import Runtime
+from ..core.models import ObjectRef
+from ..core.signer import Credentials
+from ..core.tracing import TraceContext
+from ..observability.log import get_logger
+from ..runtime import Runtime
 
 Status = Literal["result", "failure", "duplicate", "in_progress", "unpublished", "ignored"]
 T = TypeVar("T")

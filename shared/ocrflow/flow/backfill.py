@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote_plus
 
-from .adapters.ports import ObjectStore, Queue
-from .core.models import ObjectInfo, OutgoingMessage
+from ..adapters.ports import ObjectStore, Queue
+from ..core.models import ObjectInfo, OutgoingMessage
 
 BATCH = 10  # SQS SendMessageBatch takes ten
 
