@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT / "shared"))
 
 from ocrflow.emulator.pdfpages import render_page  # noqa: E402
 from ocrflow.emulator.server import Recogniser  # noqa: E402
+from ocrflow.outputs.render import FONT  # noqa: E402
 from ocrflow.provider.words import Block, blocks_of  # noqa: E402
-from ocrflow.render import FONT  # noqa: E402
 
 DPI = 144
 Page = tuple[bytes, int, int, list[Block]]  # jpeg, width px, height px, blocks
@@ -62,7 +62,7 @@ def pt(v: float) -> float:
 def with_fpdf2(doc: list[Page]) -> bytes:
     from fpdf import FPDF
 
-    from ocrflow.render import lay_text
+    from ocrflow.outputs.render import lay_text
 
     pdf = FPDF(unit="pt")
     pdf.set_auto_page_break(False)

@@ -152,7 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(summarise(outcomes), out)
     if args.report:
-        from .outputs_cli import write_run_report
+        from .outputs.cli import write_run_report
 
         out.write(f"Report: {write_run_report(args.report, outcomes, settings, root)}\n")
     return EXIT_OK if counts["unpublished"] == 0 else EXIT_NOT_ALL_PUBLISHED
@@ -224,7 +224,7 @@ def cmd_queue_dump(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from .outputs_cli import cmd_render as render
+    from .outputs.cli import cmd_render as render
 
     return render(args, _settings())
 
@@ -313,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_queue_dump)
 
     try:
-        from .outputs_cli import add_render_parser
+        from .outputs.cli import add_render_parser
     except ImportError:  # the function bundle leaves the document outputs out (a tool)
         pass
     else:

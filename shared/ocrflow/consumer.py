@@ -43,9 +43,9 @@ def render(message: Any, fmt: str, store: ObjectStore | str | None = None, *, dp
     with the text as an invisible layer), ``markdown``, ``hocr`` or ``text``. ``message``
     is a parsed message or one as a queue delivers it; ``store`` (an object store or its URL)
     holds the original upload and any claim-checked result. Raises
-    :class:`ocrflow.render.RenderError` for a failure message or an original that is
+    :class:`ocrflow.outputs.render.RenderError` for a failure message or an original that is
     gone. ``pdf`` and ``hocr`` need ``pip install 'ocrflow[render]'``."""
-    from .render import needs_original, render_message, require
+    from .outputs.render import needs_original, render_message, require
 
     require(fmt)
     if not isinstance(message, (OcrResult, OcrFailure)):

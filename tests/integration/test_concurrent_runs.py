@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ocrflow.adapters.registry import open_queue
-from ocrflow.chaos import RunCounts, count_messages, start_run, write_uploads
+from ocrflow.chaos.run import RunCounts, count_messages, start_run, write_uploads
 from ocrflow.emulator.server import start_emulator
 from tests.conftest import ROOT
 

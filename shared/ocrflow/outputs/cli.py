@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from .core.errors import ConfigError, OcrflowError
-from .observability.terminal import shown
+from ..core.errors import ConfigError, OcrflowError
+from ..observability.terminal import shown
 
 EXIT_OK, EXIT_REPORTED = 0, 1
 
@@ -17,8 +17,8 @@ def cmd_render(args: argparse.Namespace, settings: Any) -> int:
     """One file per result message on the queue, oldest first (a later message for the same
     key replaces the earlier file); each message that renders nothing is reported on
     stderr with its key, and the others go on."""
-    from .adapters.registry import open_object_store, open_queue
-    from .contract.consumer import MessageError, OcrFailure, parse
+    from ..adapters.registry import open_object_store, open_queue
+    from ..contract.consumer import MessageError, OcrFailure, parse
     from .render import RenderError, output_path, render_message, require
 
     try:
@@ -77,7 +77,7 @@ def add_render_parser(sub: Any, func: Any) -> None:
 
 def write_run_report(path: str, outcomes: list[Any], settings: Any, root: Path) -> str:
     """The run's HTML report at ``path``; returns the path written."""
-    from .adapters.registry import open_object_store, open_queue
+    from ..adapters.registry import open_object_store, open_queue
     from .report import build_report
 
     by_id: dict[str, dict[str, Any]] = {}

@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .core.errors import ObjectChanged, ObjectNotFound, ObjectStoreError, OcrflowError
-from .documents import filecheck
-from .provider.text import text_of
-from .provider.words import Block, blocks_of, split_words
+from ..core.errors import ObjectChanged, ObjectNotFound, ObjectStoreError, OcrflowError
+from ..documents import filecheck
+from ..provider.text import text_of
+from ..provider.words import Block, blocks_of, split_words
 
 if TYPE_CHECKING:
-    from .adapters.ports import ObjectStore
-    from .contract.consumer import OcrFailure, OcrResult
+    from ..adapters.ports import ObjectStore
+    from ..contract.consumer import OcrFailure, OcrResult
 
 FORMATS = ("pdf", "markdown", "hocr", "text")
 SUFFIXES = {"pdf": ".pdf", "markdown": ".md", "hocr": ".hocr", "text": ".txt"}
@@ -44,7 +44,7 @@ SERVICE_PDF_DPI = 144
 #: The resolution PDF pages are rendered at, and at which an image's pixels are laid on a
 #: PDF page (a photo of 1440 px is 10 inches wide).
 DEFAULT_DPI = 144
-FONT = Path(__file__).parent / "data" / "glyphless.ttf"
+FONT = Path(__file__).parent / "glyphless.ttf"
 
 
 class RenderError(OcrflowError):
@@ -90,7 +90,7 @@ def needs_original(fmt: str) -> bool:
 def pages_of(message: OcrResult, store: ObjectStore | str | None = None) -> list[PageResult]:
     """The result's pages (claim checks resolved): one for a one-call upload, one per page
     of a multi-page document."""
-    from .contract.consumer import result_of
+    from ..contract.consumer import result_of
 
     stored = result_of(message, store)
     if message.data.pages_total is not None:
@@ -165,7 +165,7 @@ def _photo(original: bytes, sent: dict[str, Any] | None) -> tuple[Any, bytes | N
         from PIL import Image, ImageOps, UnidentifiedImageError
     except ImportError as exc:
         raise RenderError(_extra(exc)) from None
-    from .documents.fit import is_heif
+    from ..documents.fit import is_heif
 
     if is_heif(original):
         try:
@@ -187,7 +187,7 @@ def _photo(original: bytes, sent: dict[str, Any] | None) -> tuple[Any, bytes | N
         image = ImageOps.exif_transpose(image)
         if image.size != (sent["width"], sent["height"]):
             image = image.resize((sent["width"], sent["height"]), Image.Resampling.LANCZOS)
-    from .documents.fit import _flatten
+    from ..documents.fit import _flatten
 
     return _flatten(image), encoded
 
@@ -198,7 +198,7 @@ def _extra(exc: ImportError) -> str:
 
 # --- text -------------------------------------------------------------------------------------
 def to_text(message: OcrResult, store: ObjectStore | str | None = None) -> bytes:
-    from .contract.consumer import text
+    from ..contract.consumer import text
 
     found = text(message, store)
     if found is None:
@@ -424,7 +424,7 @@ def render_message(message: OcrResult | OcrFailure, fmt: str, store: ObjectStore
                    dpi: float = DEFAULT_DPI) -> bytes:
     """The file ``fmt`` makes of ``message``. Raises :class:`RenderError` for a failure
     message, an original that is gone, or a result with nothing to render."""
-    from .contract.consumer import OcrFailure
+    from ..contract.consumer import OcrFailure
 
     require(fmt)
     if isinstance(message, OcrFailure):
@@ -442,8 +442,8 @@ def render_message(message: OcrResult | OcrFailure, fmt: str, store: ObjectStore
 def output_path(out_dir: Path, key: str, fmt: str) -> Path:
     """``DIR/<key><suffix>``, refused for a key that would leave ``DIR`` (``..``, an
     absolute path, an empty segment) or that the pipeline itself would refuse."""
-    from .core.errors import FailureError
-    from .flow.recognize import check_key
+    from ..core.errors import FailureError
+    from ..flow.recognize import check_key
 
     try:
         check_key(key)

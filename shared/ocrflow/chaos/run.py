@@ -43,15 +43,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .config.settings import load_settings
-from .contract import events as events_mod
-from .flow.pipeline import Pipeline
-from .handler import credentials_for
-from .observability.log import configure
-from .runtime import build_runtime
+from ..config.settings import load_settings
+from ..contract import events as events_mod
+from ..flow.pipeline import Pipeline
+from ..handler import credentials_for
+from ..observability.log import configure
+from ..runtime import build_runtime
 
 if TYPE_CHECKING:
-    from .emulator.server import RunningEmulator
+    from ..emulator.server import RunningEmulator
 
 
 @dataclass
@@ -105,7 +105,7 @@ def run_chaos(uploads: int = 200, fault_rate: float = 0.3, seed: int = 7,
               batch: int = 10, workdir: Path | None = None, read_timeout_s: float = 2.0,
               slow_ms: int = 3000, documents: int = 0, pages: int = 3) -> ChaosReport:
     """``documents`` of the uploads are PDFs of ``pages`` pages (one call per page)."""
-    from .emulator.server import start_emulator
+    from ..emulator.server import start_emulator
 
     tmp = Path(workdir or tempfile.mkdtemp(prefix="ocrflow-chaos-"))
     keys = write_uploads(tmp / "buckets" / "chaos", uploads, documents, pages)
@@ -394,7 +394,7 @@ class Fleet:
         self.failure_url = f"{services.amqp_url}?queue={self.tag}-failures"
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
             "OCR_ENDPOINT": emulator.url + "/{region}", "OCR_PROJECT_ID": "chaos-project",
             "HUAWEICLOUD_SDK_AK": "CHAOSAK", "HUAWEICLOUD_SDK_SK": "CHAOSSK",
             # each record's outcome: who published what, which publish failed
@@ -445,7 +445,7 @@ class Fleet:
             time.sleep(max(1.0, self.claim_grace_s / 2))
 
     def messages(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        from .adapters.registry import open_queue
+        from ..adapters.registry import open_queue
 
         out = []
         for url in (self.result_url, self.failure_url):
@@ -543,7 +543,7 @@ def run_fleet_chaos(processes: int = 4, uploads: int = 300, fault_rate: float = 
     it has seen ``cut_after_calls``; then every upload redelivered until all are published,
     and once more. Records the killed process claimed are taken over ``claim_grace_s`` after
     their deadline (10 s), not a minute."""
-    from .emulator.server import start_emulator
+    from ..emulator.server import start_emulator
 
     tmp = Path(workdir or tempfile.mkdtemp(prefix="ocrflow-chaos-"))
     with start_emulator(fault_rate=fault_rate, faults=list(faults), seed=seed, recognition=False,
@@ -641,7 +641,7 @@ def outage_cost(outage_s: float, deadline_s: float = 4.0, calls: int = 8, latenc
 def _window_cost(window: str, calls: int, latency_ms: int, outage_s: float, deadline_s: float,
                  services: Services | None, workdir: Path | None,
                  claim_grace_s: float) -> WindowCost:
-    from .emulator.server import start_emulator
+    from ..emulator.server import start_emulator
 
     tmp = Path(workdir or tempfile.mkdtemp(prefix="ocrflow-chaos-"))
     uploads = 2 * calls  # half in flight at the cut, half still to come

@@ -11,16 +11,9 @@ import html
 import io
 from typing import Any
 
-from .provider.text import text_of
-from .provider.words import Block, blocks_of
-from .render import (
-    PageResult,
-    RenderError,
-    fields_of,
-    page_images,
-    pages_of,
-    read_original,
-)
+from ..provider.text import text_of
+from ..provider.words import Block, blocks_of
+from .render import PageResult, RenderError, fields_of, page_images, pages_of, read_original
 
 #: Widest page image in the report, in pixels (the page itself is shown at most this wide).
 MAX_WIDTH = 640
@@ -137,7 +130,7 @@ def _original_only(message: Any, store: Any) -> str:
 
 
 def _file_html(outcome: Any, event: dict[str, Any] | None, store: Any) -> str:
-    from .contract.consumer import OcrFailure, parse
+    from ..contract.consumer import OcrFailure, parse
 
     key = outcome.ref.key if outcome.ref else "?"
     message = None
