@@ -13,8 +13,9 @@ from ocrflow import runtime
 from ocrflow.config.settings import catalogue_warnings, load_settings
 from ocrflow.core.errors import ConfigError
 from ocrflow.observability import log
-from ocrflow.observability.metrics import Metrics, billed_units
+from ocrflow.observability.metrics import Metrics
 from ocrflow.provider import catalogue
+from ocrflow.provider.usage import billed_units
 
 CAT = catalogue.load()
 

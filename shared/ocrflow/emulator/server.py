@@ -43,8 +43,8 @@ from typing import Any
 
 from ..core.signer import VerifyError, verify
 from ..documents import filecheck
-from ..observability.metrics import billed_units
 from ..provider import catalogue
+from ..provider.usage import billed_units
 from .throttle import Throttle
 
 MAX_BODY = 12 * 1024 * 1024

@@ -51,6 +51,7 @@ from ..provider.routing import Route
 from ..provider.text import document_text, text_of
 from ..provider.usage import Usage
 from ..runtime import Runtime
+from . import ledger
 
 MAX_KEY_BYTES = 1024
 
@@ -191,7 +192,7 @@ class Recogniser:
         info = job.info
         sent: dict[str, Any] | None = None
         # before anything is paid: a store that cannot be read costs a redelivery, no call
-        earlier = usage.read_ledger(self.rt.idempotency, job.key)
+        earlier = ledger.read_ledger(self.rt.idempotency, job.key)
         try:
             takes_file = api_limits.body_field != "json" and job.input != "url"
             for size in (ref.size, info.size if info else None):
@@ -270,7 +271,7 @@ class Recogniser:
         return wrap_base64(body_field, encoded, {**options, **part.options})
 
     def _pages(self, job: Job, document: Document, credentials: Credentials | None,
-               deadline: float, earlier: usage.Ledger) -> Message:
+               deadline: float, earlier: ledger.Ledger) -> Message:
         """One call per page not yet answered; one message for the whole document."""
         ref, api, region = job.ref, job.api, job.region
         assert ref is not None and api is not None and region is not None
@@ -346,7 +347,7 @@ class Recogniser:
                 "throttled:" + job.key, None, self.rt.settings.idempotency_ttl_s)
             if deliveries is not None and deliveries >= self.rt.settings.max_attempts:
                 return
-            usage.add_to_ledger(self.rt.idempotency, job.key, spent, pages_spent, answered or ())
+            ledger.add_to_ledger(self.rt.idempotency, job.key, spent, pages_spent, answered or ())
         except IdempotencyError as exc:
             raise RecordDeferred("OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc)) from None
         raise RecordDeferred("OCRFLOW.RATE_LIMITED",

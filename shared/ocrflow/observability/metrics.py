@@ -279,30 +279,3 @@ class Metrics:
             stream.write(json.dumps(doc, separators=(",", ":")) + "\n")
         stream.flush()
         return docs
-
-
-#: per-document statuses that mean "recognised" (the item's own status code)
-_RECOGNISED = frozenset({"", "0", "AIS.0000"})
-
-
-def billed_units(api: str, result: Any) -> int:
-    """Units the provider bills for one 2xx answer of ``api``.
-
-    auto-classification answers a list with a status per document and bills each document
-    it recognised; every other API bills the answer once."""
-    from ..provider.catalogue import load
-
-    limits = load().apis.get(api)
-    if limits is None or limits.billing != "per_document":
-        return 1
-    if not isinstance(result, list):
-        return 1
-    units = 0
-    for item in result:
-        if not isinstance(item, dict):
-            continue
-        status = item.get("status")
-        code = status.get("error_code") if isinstance(status, dict) else None
-        if (code is None or str(code) in _RECOGNISED) and item.get("content") is not None:
-            units += 1
-    return units

@@ -34,9 +34,8 @@ from ..adapters.httpsession import new_session, proxies_for
 from ..core import redact
 from ..core.errors import Failure, ocrflow_failure
 from ..core.signer import Credentials, sign
-from ..observability.metrics import billed_units
 from . import catalogue
-from .usage import Usage
+from .usage import Usage, billed_units
 
 if TYPE_CHECKING:
     import requests
