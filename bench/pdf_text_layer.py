@@ -28,8 +28,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "shared"))
 
+from ocrflow.emulator.models import TextEngine  # noqa: E402
 from ocrflow.emulator.pdfpages import render_page  # noqa: E402
-from ocrflow.emulator.server import Recogniser  # noqa: E402
 from ocrflow.outputs.render import FONT  # noqa: E402
 from ocrflow.provider.words import Block, blocks_of  # noqa: E402
 
@@ -40,7 +40,7 @@ Page = tuple[bytes, int, int, list[Block]]  # jpeg, width px, height px, blocks
 def pages() -> list[Page]:
     from PIL import Image
 
-    rec = Recogniser()
+    rec = TextEngine()
     images = [(ROOT / "samples" / "english-letter.png").read_bytes(),
               (ROOT / "samples" / "chinese-notice.png").read_bytes()]
     pdf = (ROOT / "samples" / "annual-review.pdf").read_bytes()

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 
-from ocrflow.emulator.server import RECORDED, TEXT_APIS  # noqa: E402
+from ocrflow.emulator.models import RECORDED, TEXT_APIS  # noqa: E402
 from ocrflow.provider import catalogue  # noqa: E402
 from tests.contract.official import official_apis, result_skeleton, version  # noqa: E402
 

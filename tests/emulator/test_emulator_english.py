@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from ocrflow.emulator.models import TextEngine
 from ocrflow.emulator.pdfpages import render_page
-from ocrflow.emulator.server import Recogniser
 
 ROOT = Path(__file__).resolve().parents[2]
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -20,22 +20,22 @@ WORDS = ("green leaf cafe annual review thank you latte order total invoice pape
 
 
 @pytest.fixture(scope="module")
-def recogniser() -> Recogniser:
-    return Recogniser()
+def engine() -> TextEngine:
+    return TextEngine()
 
 
-def lines_of(recogniser: Recogniser, image: bytes) -> list[str]:
-    return [b["words"] for b in recogniser.words(image)]
+def lines_of(engine: TextEngine, image: bytes) -> list[str]:
+    return [b["words"] for b in engine.words(image)]
 
 
-def test_the_demo_samples_keep_their_spaces(recogniser: Recogniser) -> None:
-    receipt = lines_of(recogniser, (ROOT / "samples" / "receipt.jpg").read_bytes())
+def test_the_demo_samples_keep_their_spaces(engine: TextEngine) -> None:
+    receipt = lines_of(engine, (ROOT / "samples" / "receipt.jpg").read_bytes())
     assert "GREEN LEAF CAFE" in receipt and "Thank you" in receipt and "Latte x2" in receipt
     page = render_page((ROOT / "samples" / "annual-review.pdf").read_bytes(), 1)
-    assert lines_of(recogniser, page)[:2] == ["Annual Review 2026", "Page 1: sales rose in every region"]
+    assert lines_of(engine, page)[:2] == ["Annual Review 2026", "Page 1: sales rose in every region"]
 
 
-def test_generated_english_lines_keep_their_spaces(recogniser: Recogniser) -> None:
+def test_generated_english_lines_keep_their_spaces(engine: TextEngine) -> None:
     if not FONT.exists():
         pytest.fail(f"the font {FONT} is missing: `make test` installs it (fonts-wqy-microhei)")
     rng = random.Random(7)
@@ -52,7 +52,7 @@ def test_generated_english_lines_keep_their_spaces(recogniser: Recogniser) -> No
             draw.text((30, 20 + j * (size + 18)), line, fill="black", font=font)
         out = io.BytesIO()
         image.save(out, "PNG")
-        got = lines_of(recogniser, out.getvalue())
+        got = lines_of(engine, out.getvalue())
         for line in lines:
             total += 1
             exact += line in got

@@ -9,7 +9,7 @@ import pytest
 from huaweicloudsdkcore.utils.http_utils import sanitize_for_serialization
 from huaweicloudsdkocr.v1 import model as sdk
 
-from ocrflow.emulator.server import text_result
+from ocrflow.emulator.models import text_result
 from ocrflow.provider.catalogue import load
 from ocrflow.provider.text import TEXT_APIS, document_text, text_of
 

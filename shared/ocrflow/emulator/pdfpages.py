@@ -11,7 +11,7 @@ import io
 import threading
 from typing import Any
 
-from .server import Answer
+from .exceptions import Answer
 
 RENDER_DPI = 144
 #: pixels of one rendered page at most: a page of PDF's largest size (200 inches a side)
