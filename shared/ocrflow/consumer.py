@@ -17,12 +17,22 @@ from typing import Any
 
 from .adapters.ports import ObjectStore
 from .contract.consumer import (
+    FETCH_TIMEOUT_S,
+    MAX_MESSAGE_BYTES,
+    MAX_RESULT_BYTES,
+    Confidence,
     ConsumerGuard,
+    ErrorInfo,
+    FailureData,
     MessageError,
     MessageObject,
     OcrFailure,
     OcrResult,
+    Page,
+    ResultData,
+    ResultRef,
     ResultRefError,
+    Usage,
     body_of,
     fetch_ref,
     parse,
@@ -33,9 +43,11 @@ from .contract.consumer import (
     text,
 )
 
-__all__ = ["ConsumerGuard", "MessageError", "MessageObject", "OcrFailure", "OcrResult",
-           "ResultRefError", "body_of", "fetch_ref", "parse", "parse_message", "parse_sqs_event",
-           "render", "resolved", "result_of", "text"]
+__all__ = ["Confidence", "ConsumerGuard", "ErrorInfo", "FETCH_TIMEOUT_S", "FailureData",
+           "MAX_MESSAGE_BYTES", "MAX_RESULT_BYTES", "MessageError", "MessageObject", "OcrFailure",
+           "OcrResult", "Page", "ResultData", "ResultRef", "ResultRefError", "Usage",
+           "body_of", "fetch_ref", "parse", "parse_message", "parse_sqs_event", "render",
+           "resolved", "result_of", "text"]
 
 
 def render(message: Any, fmt: str, store: ObjectStore | str | None = None, *, dpi: float = 144) -> bytes:

@@ -28,7 +28,7 @@ from ocrflow.consumer import (
     result_of,
 )
 from ocrflow.contract.messages import ResultMessage
-from ocrflow.core.models import ObjectInfo, ObjectRef
+from ocrflow.core.models import ObjectHead, ObjectRef
 from tests.conftest import ROOT
 from tests.support.mutations import spliced
 
@@ -170,7 +170,7 @@ class BlockingStore(ObjectStore):
         self.release = threading.Event()
         self.asked: list[tuple[str, str, int | None]] = []
 
-    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectHead:
         raise NotImplementedError
 
     def get(self, bucket: str, key: str, version_id: str | None = None,
@@ -182,7 +182,7 @@ class BlockingStore(ObjectStore):
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> str:
         raise NotImplementedError
 
-    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectHead]:
         raise NotImplementedError
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ocrflow.adapters.stores.file import FileStore
 from ocrflow.core.errors import FailureError, KeyInvalid, ObjectNotFound
-from ocrflow.flow.recognize import check_key
+from ocrflow.core.object_names import check_key
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import ReplayServer
 from tests.unit.test_hostile_events import notification

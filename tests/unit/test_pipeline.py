@@ -314,7 +314,7 @@ def test_a_claim_from_a_crashed_attempt_is_taken_over_after_its_expiry(
     import time
 
     from ocrflow.core.models import ObjectRef
-    from ocrflow.flow.recognize import record_key
+    from ocrflow.flow.keys import record_key
     h = make_harness(tmp_path, replay.url + "/{region}", OCR_DEADLINE_S="2")
     data = png_bytes()
     h.put("ocrflow-uploads", "crash.png", data)
@@ -338,7 +338,7 @@ def test_a_record_that_keeps_failing_unexpectedly_ends_in_an_internal_error_fail
         h: Harness, replay: ReplayServer, monkeypatch: pytest.MonkeyPatch,
         validate_message: Any) -> None:
     """An error no check turns into a coded failure (a bug, a decoder surprise): the record
-    is redelivered, and the OCR_MAX_ATTEMPTS-th delivery (3 here) publishes the failure
+    is redelivered, and the OCR_MAX_DELIVERIES-th delivery (3 here) publishes the failure
     instead of leaving it to loop until a dead-letter queue."""
     from ocrflow import documents
 

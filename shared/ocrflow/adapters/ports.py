@@ -13,7 +13,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import PublishError
-from ..core.models import ObjectInfo, OutgoingMessage
+from ..core.models import ObjectHead, OutgoingMessage
 
 if TYPE_CHECKING:
     from ..core.signer import Credentials
@@ -23,7 +23,7 @@ class ObjectStore(abc.ABC):
     """Read access to buckets (and write access for claim-check results)."""
 
     @abc.abstractmethod
-    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectHead:
         """Size, ETag and metadata of an object. Raises ObjectNotFound."""
 
     @abc.abstractmethod
@@ -38,7 +38,7 @@ class ObjectStore(abc.ABC):
         """Stores bytes and returns a URL that names them (``file://…``, ``s3://…``)."""
 
     @abc.abstractmethod
-    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectHead]:
         """Every object under ``prefix``, in key order."""
 
     def scoped(self, credentials: Credentials | None, region: str | None) -> ObjectStore:

@@ -40,7 +40,7 @@ class ObjectRef:
 
 
 @dataclass(frozen=True)
-class ObjectInfo:
+class ObjectHead:
     """What an object store knows of an object without reading its bytes."""
 
     bucket: str

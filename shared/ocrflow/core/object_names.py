@@ -1,6 +1,10 @@
-"""Bucket names, checked like keys before anything is read: a name that the configured
-object store cannot address is a coded failure (``OCRFLOW.BUCKET_INVALID``), never a path or
-a host of someone else's choosing.
+"""Bucket and key names an object store can address, checked before anything is read: a name
+that the configured object store cannot address is a coded failure
+(``OCRFLOW.BUCKET_INVALID``, ``OCRFLOW.KEY_INVALID``), never a path or a host of someone
+else's choosing.
+
+Keys (:func:`check_key`): at most 1024 bytes, no control character, no ``..`` segment; on a
+folder store also the canonical path of a file (:func:`file_key_problem`). Buckets:
 
 * ``file://`` — one folder under the store's root: a single path component, so no name
   (``..``, ``a/../../x``, an absolute path, a NUL) leaves the root;
@@ -20,6 +24,7 @@ import re
 from .errors import FailureError
 
 MAX_COMPONENT_BYTES = 255
+MAX_KEY_BYTES = 1024
 _S3 = re.compile(r"[A-Za-z0-9._-]{1,255}")
 _DNS = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
@@ -90,3 +95,19 @@ def check_bucket(bucket: str, scheme: str) -> None:
     problem = bucket_problem(bucket, scheme)
     if problem is not None:
         raise FailureError.of("OCRFLOW.BUCKET_INVALID", problem)
+
+
+def check_key(key: str, store_scheme: str = "s3") -> None:
+    """Refuses (``OCRFLOW.KEY_INVALID``) a key no store reads safely, and on the folder store
+    (``store_scheme`` ``file``) a key that is not the canonical path of a file."""
+    if not key:
+        raise FailureError.of("OCRFLOW.KEY_INVALID", "the object key is empty")
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise FailureError.of("OCRFLOW.KEY_INVALID",
+                              f"the key is {len(key.encode('utf-8'))} bytes; at most 1024")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+        raise FailureError.of("OCRFLOW.KEY_INVALID", "the key contains control characters")
+    if ".." in key.split("/"):
+        raise FailureError.of("OCRFLOW.KEY_INVALID", "the key has a '..' segment")
+    if store_scheme == "file" and (problem := file_key_problem(key)):
+        raise FailureError.of("OCRFLOW.KEY_INVALID", problem)

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from ..adapters.ports import ObjectStore, Queue
-from ..core.models import ObjectInfo, OutgoingMessage
+from ..core.models import ObjectHead, OutgoingMessage
 
 BATCH = 10  # SQS SendMessageBatch takes ten
 
@@ -26,7 +26,7 @@ class BackfillReport:
     failed: int = 0
 
 
-def notification(info: ObjectInfo, region: str) -> dict[str, Any]:
+def notification(info: ObjectHead, region: str) -> dict[str, Any]:
     """The S3 event notification for an upload of ``info`` (key URL-encoded as S3 does)."""
     obj: dict[str, Any] = {"key": quote_plus(info.key, safe="/"), "size": info.size}
     if info.etag:

@@ -23,16 +23,13 @@ from typing import TYPE_CHECKING, Any
 from ..adapters.ports import ClaimState, Entry
 from ..core.errors import IdempotencyError
 from ..provider.usage import Usage
+from . import keys
 
 if TYPE_CHECKING:
     from ..adapters.idempotency.policy import IdempotencyStore
 
 #: Attempts of the ledger's read-then-conditional-write before giving up to a concurrent writer.
 _RACE_ATTEMPTS = 5
-
-
-def ledger_key(record_key: str) -> str:
-    return "usage:" + record_key
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,7 @@ class Ledger:
 def read_ledger(store: IdempotencyStore, record_key: str) -> Ledger:
     """The record's ledger (empty when no earlier delivery left one). Raises
     :class:`~ocrflow.core.errors.IdempotencyError` when the store cannot be read."""
-    entry = store.storage.get(ledger_key(record_key), time.time())
+    entry = store.storage.get(keys.ledger_key(record_key), time.time())
     return Ledger() if entry is None else Ledger.decoded(entry.message)
 
 
@@ -86,7 +83,7 @@ def add_to_ledger(store: IdempotencyStore, record_key: str, whole: Usage,
     """Adds a delivery's unpublished spending to the record's ledger: a read and a
     conditional write, again if another writer came between (an expired claim taken over).
     Raises :class:`~ocrflow.core.errors.IdempotencyError` when the store fails."""
-    key = ledger_key(record_key)
+    key = keys.ledger_key(record_key)
     storage = store.storage
     answered = list(answered)
     for _ in range(_RACE_ATTEMPTS):

@@ -28,23 +28,14 @@ from typing import Any
 from ..adapters.idempotency.policy import IdempotencyStore
 from ..adapters.ports import ClaimState
 from ..core.errors import Failure, FailureError, IdempotencyError, PagesPending
-from ..core.models import ObjectRef
 from ..documents import Document, Part
 from ..observability.log import get_logger
 from ..provider.client import CallResult
 from ..provider.usage import Usage
+from . import keys
 
 #: A page is started only with at least this much of the record's time left.
 MIN_PAGE_S = 2.0
-
-
-def document_key(ref: ObjectRef, api: str, region: str) -> str:
-    """Where a document's page answers are saved: the object's identity with the API and
-    region, but not a redrive's mark, so a redrive of a failed document pays only for the
-    pages that were not answered."""
-    from .recognize import record_key
-
-    return "doc:" + record_key(replace(ref, redrive_of=None), api, region).removeprefix("rec:")
 
 
 @dataclass(frozen=True)
@@ -177,10 +168,6 @@ def run_pages(document: Document, pending: list[int], saved: dict[int, PageAnswe
 # A page's answer is kept in the idempotency store under its own key, through the store's
 # own lifecycle (claim → kept answer), so every backend keeps it as it keeps a record's
 # message: written as soon as the page is answered, retained for IDEMPOTENCY_TTL_S.
-def _page_key(document: str, page: int) -> str:
-    return f"{document}#page:{page}"
-
-
 def saved_pages(store: IdempotencyStore, document: str, pages: int,
                 lease_s: float) -> dict[int, PageAnswer]:
     """The answers saved for ``document``'s pages 1…``pages``. A page without one is
@@ -188,7 +175,7 @@ def saved_pages(store: IdempotencyStore, document: str, pages: int,
     the only one at work on the document)."""
     found: dict[int, PageAnswer] = {}
     for page in range(1, pages + 1):
-        claim = store.claim(_page_key(document, page), lease_s)
+        claim = store.claim(keys.page_key(document, page), lease_s)
         if claim.state in (ClaimState.OUTCOME_STORED, ClaimState.COMPLETED) and claim.message:
             found[page] = PageAnswer.load(page, claim.message)
     return found
@@ -201,7 +188,7 @@ def saver(store: IdempotencyStore, document: str,
     message)."""
     def save(answer: PageAnswer) -> None:
         try:
-            store.keep(_page_key(document, answer.page), "page", f"page:{answer.page}",
+            store.keep(keys.page_key(document, answer.page), "page", f"page:{answer.page}",
                        replace(answer, record=record).saved())
         except IdempotencyError as exc:
             get_logger().warning("page answer not saved", page=answer.page, error=str(exc)[:200])

@@ -1,13 +1,11 @@
-"""The flow of a batch, one record after the other or concurrently (design.md §2).
+"""The flow of a batch, one record after the other or concurrently.
 
-event record → :meth:`Recogniser.prepare <ocrflow.flow.recognize.Recogniser.prepare>` (key
-check, route, region: no call) → :class:`~ocrflow.flow.delivery.Delivery` (claim → recognise →
-save → claim check → publish → complete) → :class:`~ocrflow.flow.delivery.Outcome`.
+event record → :meth:`Preparer.prepare <ocrflow.flow.prepare.Preparer.prepare>` (key check,
+route, region: no call) → :class:`~ocrflow.flow.delivery.Delivery` (claim →
+:meth:`Recognizer.recognize <ocrflow.flow.recognize.Recognizer.recognize>` → save → claim
+check → publish → complete) → :class:`~ocrflow.flow.delivery.Outcome`.
 
 This module only orders the steps and keeps a record's error from taking the batch down.
-What moved out of it: ``Runtime`` (wiring) to :mod:`ocrflow.runtime`; route, read, check
-and call to :mod:`ocrflow.flow.recognize` (with ``record_key`` and ``check_key``); storing and
-publishing, ``Outcome`` and ``first_line`` to :mod:`ocrflow.flow.delivery`.
 """
 
 from __future__ import annotations
@@ -26,7 +24,8 @@ from ..observability.log import get_logger
 from ..provider.routing import Route
 from ..runtime import Runtime
 from .delivery import Delivery, Outcome
-from .recognize import Recogniser
+from .prepare import Preparer
+from .recognize import Recognizer
 
 #: Time kept back from the platform's deadline to store and publish the outcome.
 PUBLISH_MARGIN_S = 5.0
@@ -40,7 +39,8 @@ class Pipeline:
         """``route``: one that replaces ``OCR_ROUTES`` for these records (an S3 Batch
         Operations job that names its API)."""
         self.rt = runtime
-        self.recogniser = Recogniser(runtime, function, route)
+        self.preparer = Preparer(runtime, function, route)
+        self.recognizer = Recognizer(runtime, function)
         self.log = get_logger()
         #: The invocation's trace: what a record that brought none of its own continues.
         self.trace = trace
@@ -78,7 +78,7 @@ class Pipeline:
         started = time.monotonic()
         deadline = min(deadline, started + self.rt.settings.deadline_s)
         try:
-            job = self.recogniser.prepare(record, credentials)
+            job = self.preparer.prepare(record, credentials)
             delivery = Delivery(self.rt, job.key, job.ref, job.delivery_id, job.api, job.region,
                                 started, credentials, trace)
             # a claim for a call outlives the record's whole deadline, then another delivery
@@ -86,7 +86,7 @@ class Pipeline:
             claim_for_s = CLAIM_GRACE_S if job.decided else \
                 max(0.0, deadline - time.monotonic()) + CLAIM_GRACE_S
             outcome = delivery.run(
-                lambda: self.recogniser.recognise(job, credentials, deadline), claim_for_s,
+                lambda: self.recognizer.recognize(job, credentials, deadline), claim_for_s,
                 deadline)
         except Exception as exc:  # noqa: BLE001 - a record must never take the batch down
             self.log.exception("record failed unexpectedly", error_type=type(exc).__name__)

@@ -1,29 +1,22 @@
-"""Deciding what to send for one record (design.md §2, steps 1–5).
-
-:meth:`Recogniser.prepare` takes the decisions that need no paid call — key check, route,
-region, the object's identity — and gives a :class:`Job`: the record's idempotency key and,
-when the record already failed, its failure message. :meth:`Recogniser.recognise` reads,
-checks and calls, and returns the typed message (:class:`~ocrflow.contract.messages.ResultMessage`
-or :class:`~ocrflow.contract.messages.FailureMessage`). Sending it is
-:class:`~ocrflow.flow.delivery.Delivery`'s job. (These steps used to be methods of
-``pipeline.Pipeline``; ``record_key`` and ``check_key`` moved here from ``pipeline.py``.)
+"""Recognizing one prepared record, once its delivery holds the claim
+(:class:`Recognizer`): read the object, check it, make the body, spend the budget, call —
+one call, or one per page of a document (:mod:`.pages`) — and give the typed message
+(:class:`~ocrflow.contract.messages.ResultMessage` or
+:class:`~ocrflow.contract.messages.FailureMessage`). A throttled call gives the record back
+unpublished, within ``OCR_MAX_DELIVERIES`` (:mod:`.quota`). Sending the message is
+:class:`~ocrflow.flow.delivery.Delivery`'s job.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .. import documents
-from ..contract.events import InvalidRecord
 from ..contract.messages import FailureMessage, Message, ResultMessage
-from ..core import object_names
 from ..core.errors import (
     Failure,
     FailureError,
@@ -33,13 +26,14 @@ from ..core.errors import (
     RecordDeferred,
     ocrflow_failure,
 )
-from ..core.models import ObjectInfo, ObjectRef
+from ..core.models import ObjectHead, ObjectRef
+from ..core.retry import is_throttle
 from ..core.signer import Credentials
 from ..documents import Document, Part, filecheck
 from ..observability.log import get_logger
 from ..provider import invoices, urlmode, usage
 from ..provider.catalogue import ApiLimits
-from ..provider.client import CallResult, is_throttle, wrap_base64
+from ..provider.client import CallResult, wrap_base64
 from ..provider.confidence import (
     Confidence,
     confidence_of,
@@ -47,125 +41,31 @@ from ..provider.confidence import (
     needs_review,
     review_threshold,
 )
-from ..provider.routing import Route
 from ..provider.text import document_text, text_of
 from ..provider.usage import Usage
 from ..runtime import Runtime
-from . import ledger
-
-MAX_KEY_BYTES = 1024
-
-
-def record_key(ref: ObjectRef, api: str, region: str) -> str:
-    """The idempotency key: the object's identity (bucket, key, version or ETag) with the
-    API and region it is recognised by."""
-    parts = [ref.bucket, ref.key, ref.version_id or "", ref.etag or "", api, region]
-    if ref.redrive_of:
-        parts.append(f"redrive:{ref.redrive_of}")
-    identity = json.dumps(parts, ensure_ascii=False)
-    return "rec:" + hashlib.sha256(identity.encode("utf-8")).hexdigest()
+from . import keys, ledger, pages, quota
+from .prepare import Job, store_failure
 
 
-def check_key(key: str, store_scheme: str = "s3") -> None:
-    """Refuses (``OCRFLOW.KEY_INVALID``) a key no store reads safely, and on the folder store
-    (``store_scheme`` ``file``) a key that is not the canonical path of a file."""
-    if not key:
-        raise FailureError.of("OCRFLOW.KEY_INVALID", "the object key is empty")
-    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise FailureError.of("OCRFLOW.KEY_INVALID",
-                              f"the key is {len(key.encode('utf-8'))} bytes; at most 1024")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
-        raise FailureError.of("OCRFLOW.KEY_INVALID", "the key contains control characters")
-    if ".." in key.split("/"):
-        raise FailureError.of("OCRFLOW.KEY_INVALID", "the key has a '..' segment")
-    if store_scheme == "file" and (problem := object_names.file_key_problem(key)):
-        raise FailureError.of("OCRFLOW.KEY_INVALID", problem)
-
-
-@dataclass(frozen=True)
-class Job:
-    """One record, ready for delivery."""
-
-    #: The object (None for an event that named none).
-    ref: ObjectRef | None
-    #: The idempotency key the delivery claims.
-    key: str
-    #: The SQS message that carried the record (partial batch failures).
-    delivery_id: str | None
-    #: A failure decided from the event, the configuration or the object's metadata:
-    #: nothing is read or paid for, the message is only delivered.
-    decided: FailureMessage | None = None
-    api: str | None = None
-    region: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    input: str = "image"
-    url_template: str | None = None
-    info: ObjectInfo | None = None
-
-
-class Recogniser:
-    def __init__(self, runtime: Runtime, function: str = "recognize",
-                 route: Route | None = None) -> None:
+class Recognizer:
+    def __init__(self, runtime: Runtime, function: str = "recognize") -> None:
         self.rt = runtime
         self.function = function
-        self.route = route
 
-    # --- before any claim -----------------------------------------------------------------
-    def prepare(self, record: ObjectRef | InvalidRecord,
-                credentials: Credentials | None = None) -> Job:
-        if isinstance(record, InvalidRecord):
-            failure = ocrflow_failure("OCRFLOW.EVENT_INVALID", record.reason)
-            message = FailureMessage(function=self.function, ref=None, error=failure,
-                                     event_excerpt=record.excerpt)
-            return Job(None, "inv:" + record.fingerprint, record.delivery_id, decided=message)
-        ref = record
-        job = Job(ref, "", ref.delivery_id)
-        try:
-            object_names.check_bucket(ref.bucket, self.rt.settings.object_store_scheme)
-            check_key(ref.key, self.rt.settings.object_store_scheme)
-            route = self.route if self.route is not None else self.rt.settings.routing
-            info = self._head(ref, credentials) if route.needs_metadata else None
-            choice = route.choose(ref.key, info.metadata if info else None)
-            region = self.rt.settings.region_for(choice.api)
-            job = replace(job, api=choice.api, region=region, options=choice.options,
-                          input=choice.input, url_template=choice.url_template, info=info)
-            refusal = self.rt.catalogue.refusal_code(choice.api, region, self.rt.settings.catalogue_check)
-            if refusal is not None:
-                raise FailureError.of(*refusal)
-            if ref.etag is None:
-                # no content identity in the event (a local run, an S3 Batch Operations task):
-                # the ETag names the content, so the same upload seen by a notification and
-                # by a bulk job is one record (version and ETag both in its key)
-                info = job.info or self._head(ref, credentials)
-                ref = replace(ref, etag=info.etag, size=info.size)
-                job = replace(job, ref=ref, info=info)
-        except FailureError as exc:
-            return self._decided(job, exc.failure)
-        except ObjectStoreError as exc:
-            return self._decided(job, _store_failure(exc))
-        return replace(job, key=record_key(ref, job.api or "-", job.region or "-"))
-
-    def _decided(self, job: Job, failure: Failure) -> Job:
-        assert job.ref is not None
-        message = FailureMessage(function=self.function, ref=job.ref, api=job.api,
-                                 region=job.region, error=failure)
-        return replace(job, key=record_key(job.ref, job.api or "-", job.region or "-"),
-                       decided=message)
-
-    # --- after the claim ------------------------------------------------------------------
-    def recognise(self, job: Job, credentials: Credentials | None, deadline: float) -> Message:
+    def recognize(self, job: Job, credentials: Credentials | None, deadline: float) -> Message:
         """Reads, checks and calls; the result, or the failure that ended the record. An
         unexpected error is raised (the record is redelivered), except on the
-        ``OCR_MAX_ATTEMPTS``-th delivery to end in one: that one ends in an
+        ``OCR_MAX_DELIVERIES``-th delivery to end in one: that one ends in an
         ``OCRFLOW.INTERNAL_ERROR`` failure, so a record that can never succeed still ends in
         a message instead of looping until a dead-letter queue."""
         try:
-            return self._recognise(job, credentials, deadline)
+            return self._recognize(job, credentials, deadline)
         except (RecordDeferred, PagesPending, IdempotencyError):
             raise
         except Exception as exc:
             deliveries = self._count_failed_delivery(job)
-            if deliveries is None or deliveries < self.rt.settings.max_attempts:
+            if not quota.last_delivery(deliveries, self.rt.settings.max_deliveries):
                 raise
             get_logger().exception("record failed unexpectedly on every delivery; failure published",
                                    error_type=type(exc).__name__, deliveries=deliveries)
@@ -174,15 +74,15 @@ class Recogniser:
                 f"{type(exc).__name__} on each of {deliveries} deliveries"))
 
     def _count_failed_delivery(self, job: Job) -> int | None:
-        """Counts, durably, one more delivery of ``job`` that ended in an unexpected error;
-        None when the store cannot count it (the record is simply redelivered)."""
+        """One more delivery of ``job`` that ended in an unexpected error; None when the
+        store cannot count it (the record is simply redelivered)."""
         try:
-            return self.rt.idempotency.increment(
-                "failed:" + job.key, None, self.rt.settings.idempotency_ttl_s)
+            return quota.count_delivery(self.rt.idempotency, keys.failed_deliveries_key(job.key),
+                                        self.rt.settings.idempotency_ttl_s)
         except IdempotencyError:
             return None
 
-    def _recognise(self, job: Job, credentials: Credentials | None, deadline: float) -> Message:
+    def _recognize(self, job: Job, credentials: Credentials | None, deadline: float) -> Message:
         if job.decided is not None:
             return job.decided
         ref, api = job.ref, job.api
@@ -236,7 +136,7 @@ class Recogniser:
         except FailureError as exc:
             return self._failure(job, exc.failure, earlier.whole)
         except ObjectStoreError as exc:
-            return self._failure(job, _store_failure(exc), earlier.whole)
+            return self._failure(job, store_failure(exc), earlier.whole)
         with self.rt.call_slots:
             call = self.rt.client.call(api, job.region, body, deadline, credentials)
         del body
@@ -277,9 +177,7 @@ class Recogniser:
         assert ref is not None and api is not None and region is not None
         started = time.monotonic()
         store = self.rt.idempotency
-        from . import pages  # only documents of several pages need it
-
-        key = pages.document_key(ref, api, region)
+        key = keys.document_key(ref, api, region)
         total = document.calls
         # the pages' claims live as long as the record's: its deadline and a grace
         saved = {p: a.for_record(job.key) for p, a in pages.saved_pages(
@@ -339,20 +237,21 @@ class Recogniser:
                          pages_spent: dict[int, Usage] | None = None,
                          answered: list[int] | None = None) -> None:
         """A call ended by throttling cost nothing: the record goes back to the queue, until
-        OCR_MAX_ATTEMPTS deliveries in a row were throttled (then the failure is published).
+        OCR_MAX_DELIVERIES deliveries in a row were throttled (then the failure is published).
         What the delivery spent reaching the provider stays in the record's ledger for the
         message that is published in the end."""
         try:
-            deliveries = self.rt.idempotency.increment(
-                "throttled:" + job.key, None, self.rt.settings.idempotency_ttl_s)
-            if deliveries is not None and deliveries >= self.rt.settings.max_attempts:
+            deliveries = quota.count_delivery(self.rt.idempotency,
+                                              keys.throttled_deliveries_key(job.key),
+                                              self.rt.settings.idempotency_ttl_s)
+            if quota.last_delivery(deliveries, self.rt.settings.max_deliveries):
                 return
             ledger.add_to_ledger(self.rt.idempotency, job.key, spent, pages_spent, answered or ())
         except IdempotencyError as exc:
             raise RecordDeferred("OCRFLOW.IDEMPOTENCY_UNAVAILABLE", str(exc)) from None
         raise RecordDeferred("OCRFLOW.RATE_LIMITED",
                              f"{failure.code}: {failure.message} (throttled delivery {deliveries} "
-                             f"of at most {self.rt.settings.max_attempts}; redelivered)")
+                             f"of at most {self.rt.settings.max_deliveries}; redelivered)")
 
     def _failure(self, job: Job, failure: Failure, spent: Usage = Usage()) -> FailureMessage:
         return FailureMessage(function=self.function, ref=job.ref, api=job.api,
@@ -368,42 +267,13 @@ class Recogniser:
     def _invoice_body(self, data: bytes, job: Job) -> bytes:
         fields = invoices.parse_fields(data)
         invoices.check_dates(fields)
-        counter, lifetime = invoices.daily_counter(fields)
         self._spend_budget()
-        if self.rt.idempotency.increment(counter, invoices.DAILY_LIMIT, lifetime) is None:
-            raise FailureError.of("OCRFLOW.INVOICE_DAILY_LIMIT",
-                                  f"invoice {fields['number']} was verified {invoices.DAILY_LIMIT} "
-                                  "times today (Beijing time)")
+        quota.spend_invoice_verification(self.rt.idempotency, fields)
         return invoices.encode({**fields, **{k: str(v) for k, v in job.options.items()}})
 
     def _spend_budget(self, calls: int = 1) -> Callable[[int], None]:
-        """Takes ``calls`` from the day's budget at once, or refuses them all. Returns how
-        to give back calls that were not made (pages not called after a failure)."""
-        limit = self.rt.settings.max_calls_per_day
-        if limit is None or calls <= 0:
-            return lambda unused: None
-        day = datetime.now(timezone.utc)
-        counter = f"budget:{day:%Y-%m-%d}"
-        left = (datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
-                - day).total_seconds() + 3600
-        if self.rt.idempotency.increment(counter, limit, left, calls) is None:
-            what = f"{calls} pages do not fit" if calls > 1 else "reached"
-            raise FailureError.of("OCRFLOW.BUDGET_EXCEEDED",
-                                  f"OCR_MAX_CALLS_PER_DAY={limit} {what} for {day:%Y-%m-%d} (UTC)")
+        return quota.spend_budget(self.rt.idempotency, self.rt.settings.max_calls_per_day, calls)
 
-        def refund(unused: int) -> None:
-            if unused > 0:
-                try:
-                    self.rt.idempotency.increment(counter, None, left, -unused)
-                except IdempotencyError:
-                    pass  # the budget only stays a little stricter today
-
-        return refund
-
-    def _head(self, ref: ObjectRef, credentials: Credentials | None) -> ObjectInfo:
+    def _head(self, ref: ObjectRef, credentials: Credentials | None) -> ObjectHead:
         return self.rt.object_store_for(credentials, ref.region).head(ref.bucket, ref.key,
                                                                        ref.version_id)
-
-
-def _store_failure(exc: ObjectStoreError) -> Failure:
-    return ocrflow_failure(exc.code, str(exc))

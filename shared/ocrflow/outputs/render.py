@@ -443,7 +443,7 @@ def output_path(out_dir: Path, key: str, fmt: str) -> Path:
     """``DIR/<key><suffix>``, refused for a key that would leave ``DIR`` (``..``, an
     absolute path, an empty segment) or that the pipeline itself would refuse."""
     from ..core.errors import FailureError
-    from ..flow.recognize import check_key
+    from ..core.object_names import check_key
 
     try:
         check_key(key)

@@ -30,7 +30,7 @@ from ...core.errors import (
     ObjectStoreError,
     ObjectTooLarge,
 )
-from ...core.models import ObjectInfo
+from ...core.models import ObjectHead
 from ...core.object_names import file_bucket_problem, file_key_problem
 from ..ports import ObjectStore
 
@@ -92,10 +92,10 @@ class FileStore(ObjectStore):
             raise ObjectNotFound(f"{key!r} in bucket {bucket!r} is not a regular file")
         return fd, status
 
-    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectHead:
         path = self._path(bucket, key)
         fd, status = self._open_regular(path, bucket, key)  # hashed through the same descriptor
-        return ObjectInfo(
+        return ObjectHead(
             bucket=bucket, key=key, size=status.st_size, etag=_md5_fd(fd),
             content_type=_content_type(key),
         )
@@ -129,7 +129,7 @@ class FileStore(ObjectStore):
             raise ObjectStoreError(f"cannot write {key!r} in bucket {bucket!r}: {exc.strerror}") from None
         return path.as_uri()
 
-    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectHead]:
         if file_bucket_problem(bucket) is not None:
             return
         base = self.root / bucket
@@ -138,7 +138,7 @@ class FileStore(ObjectStore):
         for path in sorted(p for p in base.rglob("*") if p.is_file()):
             key = path.relative_to(base).as_posix()
             if key.startswith(prefix):
-                yield ObjectInfo(bucket=bucket, key=key, size=path.stat().st_size,
+                yield ObjectHead(bucket=bucket, key=key, size=path.stat().st_size,
                                  content_type=_content_type(key))
 
 

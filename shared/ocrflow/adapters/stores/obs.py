@@ -42,7 +42,7 @@ from ...core.errors import (
     ObjectStoreError,
     ObjectTooLarge,
 )
-from ...core.models import ObjectInfo
+from ...core.models import ObjectHead
 from ...core.signer import Credentials
 from ..httpsession import new_session, proxies_for
 from ..ports import ObjectStore
@@ -243,7 +243,7 @@ class ObsStore(ObjectStore):
             raise last
         raise ObjectStoreError(f"{where}: {type(last).__name__}") from None
 
-    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectHead:
         r = self._request("HEAD", bucket, key, {"versionId": version_id} if version_id else None)
         if r.status_code != 200:
             raise _error_of(r, f"obs://{bucket}/{key}")
@@ -273,7 +273,7 @@ class ObsStore(ObjectStore):
             raise _error_of(r, f"obs://{bucket}/{key}")
         return f"obs://{bucket}/{key}"
 
-    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectHead]:
         token: str | None = None
         while True:
             params = {"list-type": "2", "prefix": prefix, **({"continuation-token": token} if token else {})}
@@ -284,7 +284,7 @@ class ObsStore(ObjectStore):
             ns = {"s3": root.tag[1:].split("}")[0]} if root.tag.startswith("{") else {}
             q = (lambda name: f"s3:{name}") if ns else (lambda name: name)
             for item in root.findall(q("Contents"), ns):
-                yield ObjectInfo(bucket=bucket, key=item.findtext(q("Key"), "", ns),
+                yield ObjectHead(bucket=bucket, key=item.findtext(q("Key"), "", ns),
                                  size=int(item.findtext(q("Size"), "0", ns)),
                                  etag=(item.findtext(q("ETag"), "", ns) or "").strip('"') or None)
             token = root.findtext(q("NextContinuationToken"), None, ns)
@@ -300,10 +300,10 @@ def _region_of(origin: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _info(bucket: str, key: str, headers: Mapping[str, str]) -> ObjectInfo:
+def _info(bucket: str, key: str, headers: Mapping[str, str]) -> ObjectHead:
     metadata = {k.lower().split("-meta-", 1)[1]: v for k, v in headers.items()
                 if k.lower().startswith(("x-amz-meta-", "x-obs-meta-"))}
-    return ObjectInfo(bucket=bucket, key=key, size=int(headers.get("Content-Length", "0")),
+    return ObjectHead(bucket=bucket, key=key, size=int(headers.get("Content-Length", "0")),
                       etag=headers.get("ETag", "").strip('"') or None,
                       version_id=headers.get("x-amz-version-id") or headers.get("x-obs-version-id"),
                       content_type=headers.get("Content-Type"), metadata=metadata)

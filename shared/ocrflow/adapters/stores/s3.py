@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ...core.errors import ObjectChanged, ObjectNotFound, ObjectStoreError, ObjectTooLarge
-from ...core.models import ObjectInfo
+from ...core.models import ObjectHead
 from ..aws import LazyClient, error_code, http_status
 from ..ports import ObjectStore
 from . import store_options
@@ -41,7 +41,7 @@ class S3Store(ObjectStore):
             return ObjectChanged(f"{where} changed since the event (ETag no longer matches)")
         return ObjectStoreError(f"{where}: {code}")
 
-    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectHead:
         from botocore.exceptions import BotoCoreError, ClientError
 
         args = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
@@ -49,7 +49,7 @@ class S3Store(ObjectStore):
             r = self.client.head_object(**args)
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc, bucket, key) from None
-        return ObjectInfo(bucket=bucket, key=key, size=int(r["ContentLength"]),
+        return ObjectHead(bucket=bucket, key=key, size=int(r["ContentLength"]),
                           etag=str(r.get("ETag", "")).strip('"') or None,
                           version_id=r.get("VersionId"), content_type=r.get("ContentType"),
                           metadata=dict(r.get("Metadata") or {}))
@@ -84,14 +84,14 @@ class S3Store(ObjectStore):
             raise self._error(exc, bucket, key) from None
         return f"s3://{bucket}/{key}"
 
-    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectHead]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
             for page in pages:
                 for obj in page.get("Contents", []):
-                    yield ObjectInfo(bucket=bucket, key=obj["Key"], size=int(obj["Size"]),
+                    yield ObjectHead(bucket=bucket, key=obj["Key"], size=int(obj["Size"]),
                                      etag=str(obj.get("ETag", "")).strip('"') or None)
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc, bucket, prefix) from None
