@@ -50,6 +50,7 @@ def run_env(tmp: Path, endpoint: str, **env: str) -> dict[str, str]:
         "HUAWEICLOUD_SDK_SK": "test-secret-key-0000000000000000",
         "OCRFLOW_STATE_DIR": str(tmp / "state"),
         "OCR_MAX_ATTEMPTS": "3",
+        "OCR_MAX_DELIVERIES": "3",
         "OCR_READ_TIMEOUT_S": "5",
     }
     base.update(env)

@@ -7,13 +7,15 @@ import os
 import threading
 from typing import Any
 
+from ..core.retry import AWS_SDK_RETRIES
+
 
 def client(service: str, endpoint_url: str | None = None, region: str | None = None,
            addressing_style: str | None = None) -> Any:
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=3, read_timeout=20, retries={"max_attempts": 3, "mode": "standard"},
+    config = Config(connect_timeout=3, read_timeout=20, retries=dict(AWS_SDK_RETRIES),
                     s3={"addressing_style": addressing_style} if addressing_style else None)
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None

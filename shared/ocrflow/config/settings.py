@@ -70,6 +70,7 @@ ENV: dict[str, tuple[str, ...]] = {
     "connect_timeout_s": ("OCR_CONNECT_TIMEOUT_S",),
     "read_timeout_s": ("OCR_READ_TIMEOUT_S",),
     "max_attempts": ("OCR_MAX_ATTEMPTS",),
+    "max_deliveries": ("OCR_MAX_DELIVERIES",),
     "deadline_s": ("OCR_DEADLINE_S",),
     "url_allowed_hosts": ("OCR_URL_ALLOWED_HOSTS",),
     "state_dir": ("OCRFLOW_STATE_DIR",),
@@ -155,7 +156,12 @@ class Settings(BaseModel):
     max_pdf_pages: int = Field(default=50, ge=1, le=1000)
     connect_timeout_s: float = Field(default=3.05, gt=0, le=300, allow_inf_nan=False)
     read_timeout_s: float = Field(default=20.0, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
+    #: HTTP attempts of one OCR call within one delivery, the first included
     max_attempts: int = Field(default=4, ge=1, le=10)
+    #: deliveries of one record that may end without a message — throttled, or in an
+    #: unexpected error, each counted on its own — before the last publishes the failure;
+    #: below the platform's redelivery limit (SQS maxReceiveCount, 5 in the template)
+    max_deliveries: int = Field(default=4, ge=1, le=100)
     deadline_s: float = Field(default=60.0, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
     url_allowed_hosts: list[str] = Field(default_factory=lambda: [])
     state_dir: str = Field(default_factory=default_state_dir)

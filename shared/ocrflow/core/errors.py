@@ -20,6 +20,8 @@ ErrorSource = Literal["provider", "ocrflow"]
 class CodeInfo:
     meaning: str
     action: str
+    #: ``error.retryable``: trying the same upload again later, unchanged, may succeed (the
+    #: one meaning for every code, :mod:`ocrflow.core.retry`)
     retryable: bool = False
 
 
@@ -171,7 +173,7 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
     "OCRFLOW.RATE_LIMITED": CodeInfo(
         "No call slot under OCR_MAX_CALLS_PER_SECOND came before the record's deadline. Such "
         "a record (like one the provider throttled on every attempt) is not failed but "
-        "redelivered, without a charge; only after OCR_MAX_ATTEMPTS throttled deliveries does "
+        "redelivered, without a charge; only after OCR_MAX_DELIVERIES throttled deliveries does "
         "it end in this failure (or the provider's APIG.0308).",
         "Raise the account's quota and OCR_MAX_CALLS_PER_SECOND with it, or lower the fleet's "
         "concurrency (MaximumConcurrency, OCR_MAX_CONCURRENCY); redrive.",
@@ -199,7 +201,7 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
     ),
     "OCRFLOW.INTERNAL_ERROR": CodeInfo(
         "An unexpected error in ocrflow itself. The record is redelivered; the "
-        "OCR_MAX_ATTEMPTS-th delivery to end in such an error publishes this failure (its "
+        "OCR_MAX_DELIVERIES-th delivery to end in such an error publishes this failure (its "
         "message names the exception's type), so the record does not loop until a "
         "dead-letter queue.",
         "Report it with the log line's exception_name and function_request_id; once fixed, "

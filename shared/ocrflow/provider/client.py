@@ -1,22 +1,11 @@
 """The OCR client: one reused ``requests`` session, AK/SK signing or an IAM token,
-connect/read timeouts, and the one retry policy of the product.
+connect/read timeouts, and the attempts of one call as the retry policy
+(:mod:`ocrflow.core.retry`) decides them.
 
-Answers map to outcomes by HTTP status and ``error_code`` — never by message text:
-
-* retried with backoff and jitter: 429 / ``APIG.0308``, ``ModelArts.4401``, any 5xx,
-  transport errors and timeouts. ``APIG.0201`` by its status: the gateway gives it as 504
-  "backend timeout" and 502 (retried) but also as 400 "API request error" and 413 "request
-  entity too large" (not: the same request would get the same answer); the catalogue keeps
-  each status's meaning with its source page;
-* not retried now but published ``retryable`` with ``retry_after``: a code whose error table
-  advises a wait (``AIS.0118``, the tax authority's interface timed out: after 2 hours);
-* throttling with ``OCR_MAX_CALLS_PER_SECOND`` set: every attempt first waits for a slot of
-  the fleet-wide rate (:mod:`ocrflow.adapters.ratelimit`), and a throttle answer lowers that rate
-  for the whole fleet; when no slot comes before the deadline, the call ends in
-  ``OCRFLOW.RATE_LIMITED`` (nothing billed: see :func:`is_throttle`);
-* never retried: input errors (``AIS.*``), ``ModelArts.4204`` (package not in this region),
-  other account/permission codes, URL-input codes and 401s (five failed authentications in
-  a row lock the caller out for five minutes, so a run of them stops calling altogether).
+With ``OCR_MAX_CALLS_PER_SECOND`` set, every attempt first waits for a slot of the
+fleet-wide rate (the limiter the runtime builds, :mod:`ocrflow.adapters.ratelimit`), and a
+throttle answer lowers that rate for the whole fleet; when no slot comes before the deadline,
+the call ends in ``OCRFLOW.RATE_LIMITED`` (nothing billed).
 """
 
 from __future__ import annotations
@@ -28,10 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..adapters.httpsession import new_session, proxies_for
-from ..core import redact
+from ..core import redact, retry
 from ..core.errors import Failure, ocrflow_failure
 from ..core.signer import Credentials, sign
 from . import catalogue
@@ -41,44 +30,38 @@ if TYPE_CHECKING:
     import requests
 
     from ..adapters.ratelimit.limiter import RateLimiter, Slot
-    from ..config.settings import Settings
     from ..observability.metrics import Metrics
 
-#: retried at whatever status they come with (the rest is decided by the status alone)
-RETRYABLE_CODES = frozenset({"APIG.0308", "ModelArts.4401"})
-#: answers that mean "slower, please": they lower the fleet-wide rate
-THROTTLE_CODES = frozenset({"APIG.0308", "ModelArts.4401"})
-AUTH_STATUSES = frozenset({401})
-#: After this many 401s in a row, stop calling (the gateway locks out at five).
-AUTH_FAILURE_STOP = 3
-AUTH_LOCKOUT_S = 300.0
 #: Slots a call may give up for being sent too late (ratelimit.limiter.LATE_S) before it is
 #: sent late all the same: a process that is always that slow still gets its calls out.
 MAX_MISSED_SLOTS = 3
 CONTENT_TYPE = "application/json;charset=utf8"
 
 
-def is_throttle(failure: Failure) -> bool:
-    """A failure that is throttling (the provider's, or no slot of the fleet-wide rate in
-    time): nothing was billed, and a later delivery may well get through."""
-    if failure.source == "provider":
-        return failure.code in THROTTLE_CODES
-    return failure.code == "OCRFLOW.RATE_LIMITED"
-
-
-def is_retryable(status: int, code: str | None) -> bool:
-    """The one place that decides whether a provider answer is worth another attempt now."""
-    if code is not None and retry_after_s(code) is not None:
-        return False  # the provider says when: an attempt before then meets the same answer
-    if code in RETRYABLE_CODES:
-        return True
-    return status == 429 or status >= 500
-
-
 def retry_after_s(code: str) -> int | None:
     """The wait the provider's error table advises before retrying ``code``, if it names one."""
     known = catalogue.load().provider_codes.get(code)
     return known.retry_after_s if known is not None else None
+
+
+def is_retryable(status: int, code: str | None) -> bool:
+    """Whether a provider answer is worth another attempt now (:func:`ocrflow.core.retry.is_retryable`
+    with the wait the catalogue advises for ``code``)."""
+    return retry.is_retryable(status, code, retry_after_s(code) if code is not None else None)
+
+
+class ClientSettings(Protocol):
+    """What the client reads of the configuration (:class:`ocrflow.config.Settings` has it)."""
+
+    iam_token: str | None
+    max_attempts: int
+    max_concurrency: int
+    connect_timeout_s: float
+    read_timeout_s: float
+
+    def endpoint_for(self, region: str) -> str: ...
+
+    def project_for(self, region: str) -> str | None: ...
 
 
 @dataclass
@@ -115,12 +98,13 @@ def wrap_base64(field: str, encoded: bytes, options: dict[str, Any]) -> bytes:
 
 
 class OcrClient:
-    def __init__(self, settings: Settings, metrics: Metrics | None = None,
+    def __init__(self, settings: ClientSettings, metrics: Metrics | None = None,
                  session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None, limiter: RateLimiter | None = None) -> None:
         self.settings = settings
-        self.limiter = limiter if limiter is not None else _limiter_for(settings)
+        #: the fleet-wide rate limiter (``OCR_MAX_CALLS_PER_SECOND``), built by the runtime
+        self.limiter = limiter
         self.metrics = metrics
         self._session = session
         self._session_lock = threading.Lock()
@@ -197,7 +181,7 @@ class OcrClient:
                 outcome.failure = None  # an earlier attempt's failure no longer counts
                 break
             outcome.failure = failure
-            throttled = is_throttle(failure)
+            throttled = retry.is_throttle(failure)
             if throttled and slot is not None and self.limiter is not None:
                 self._lower_rate(api, region, slot)
             if not retryable or attempt >= self.settings.max_attempts:
@@ -230,9 +214,7 @@ class OcrClient:
                                  ceiling=self.limiter.limits.ceiling(api))
 
     def _backoff(self, attempt: int) -> float:
-        # "full jitter": uniform in [0, min(cap, base·2^n)]
-        cap = min(5.0, 0.25 * 2 ** (attempt - 1))
-        return self._rng.uniform(cap / 4, cap)
+        return retry.backoff(attempt, self._rng)
 
     def _headers(self, url: str, project_id: str, body: bytes,
                  credentials: Credentials | None) -> dict[str, str]:
@@ -312,8 +294,8 @@ class OcrClient:
                                       f"HTTP {status} without the service's error body")
             failure.http_status = status
         now = is_retryable(status, failure.code if failure.source == "provider" else None)
-        failure.retryable = now or failure.retry_after is not None
-        if status in AUTH_STATUSES:
+        failure.retryable = retry.retryable(now, failure.retry_after)
+        if status in retry.AUTH_STATUSES:
             self._auth_failed(failure)
         return failure, now
 
@@ -327,7 +309,7 @@ class OcrClient:
     # --- the 401 guard ------------------------------------------------------------------
     def _auth_lockout(self) -> Failure | None:
         with self._auth_lock:
-            if self._auth_failures >= AUTH_FAILURE_STOP and time.monotonic() < self._auth_locked_until:
+            if self._auth_failures >= retry.AUTH_FAILURE_STOP and time.monotonic() < self._auth_locked_until:
                 last = self._last_auth_failure
                 return Failure(
                     code=last.code if last else "APIG.0301",
@@ -340,8 +322,8 @@ class OcrClient:
         with self._auth_lock:
             self._auth_failures += 1
             self._last_auth_failure = failure
-            if self._auth_failures >= AUTH_FAILURE_STOP:
-                self._auth_locked_until = time.monotonic() + AUTH_LOCKOUT_S
+            if self._auth_failures >= retry.AUTH_FAILURE_STOP:
+                self._auth_locked_until = time.monotonic() + retry.AUTH_LOCKOUT_S
 
     def _auth_ok(self) -> None:
         if self._auth_failures:
@@ -353,35 +335,6 @@ class _SlotMissed(Exception):
     """The call's fleet-wide slot passed before it could be sent: it takes another."""
 
 
-def _limiter_for(settings: Settings) -> RateLimiter | None:
-    """The fleet-wide limiter of ``OCR_MAX_CALLS_PER_SECOND``, sharing the idempotency
-    store's place (opened on the first limited call)."""
-    if settings.max_calls_per_second is None:
-        return None
-    import os
-
-    from ..adapters.ratelimit import open_rate_store
-    from ..adapters.ratelimit.limiter import Limits, RateLimiter
-    from ..observability.log import get_logger
-
-    url = settings.idempotency_url
-    if url.startswith("sqlite:") and (os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-                                      or os.environ.get("RUNTIME_CODE_ROOT")):
-        get_logger().warning("OCR_MAX_CALLS_PER_SECOND with a sqlite idempotency store limits "
-                             "each function instance on its own, not the fleet; use redis:// or "
-                             "dynamodb:// in IDEMPOTENCY_STORE_URL")
-    said = [0.0]
-
-    def store_down(exc: Exception) -> None:
-        if time.monotonic() - said[0] > 60:  # once a minute, not once a call
-            said[0] = time.monotonic()
-            get_logger().warning("rate store unreachable: calling without the fleet-wide limit",
-                                 error=str(exc)[:200])
-
-    return RateLimiter(Limits.of(settings.max_calls_per_second),
-                       lambda: open_rate_store(url), on_store_error=store_down)
-
-
 def _provider_failure(status: int, payload: dict[str, Any]) -> Failure:
     code = str(payload.get("error_code"))
     message = str(payload.get("error_msg", ""))[:500]
@@ -391,7 +344,7 @@ def _provider_failure(status: int, payload: dict[str, Any]) -> Failure:
         when = datetime.now(timezone.utc) + timedelta(seconds=wait)
         after = when.isoformat(timespec="seconds").replace("+00:00", "Z")
     return Failure(code=code, message=message, source="provider", http_status=status,
-                   retryable=is_retryable(status, code) or after is not None, retry_after=after)
+                   retryable=retry.retryable(is_retryable(status, code), after), retry_after=after)
 
 
 def _json_or_none(response: requests.Response) -> Any:
