@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .adapters.ports import ObjectStore
+from .adapters.stores import ObjectStore
 from .contract.consumer import (
     FETCH_TIMEOUT_S,
     MAX_MESSAGE_BYTES,

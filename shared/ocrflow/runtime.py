@@ -14,14 +14,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from .adapters.ports import ObjectStore, Queue
+from .adapters.queues import Queue
 from .adapters.registry import (
     check_backends,
     open_idempotency_store,
     open_object_store,
     open_queue,
+    open_rate_store,
     queue_max_message_bytes,
 )
+from .adapters.stores import ObjectStore
 from .config.settings import Settings, catalogue_warnings, load_settings
 from .core.errors import ConfigError, PublishError
 from .observability.log import configure, get_logger
@@ -173,7 +175,6 @@ def rate_limiter(settings: Settings) -> RateLimiter | None:
     store's place (opened on the first limited call)."""
     if settings.max_calls_per_second is None:
         return None
-    from .adapters.ratelimit import open_rate_store
     from .adapters.ratelimit.limiter import Limits, RateLimiter
 
     url = settings.idempotency_url

@@ -13,8 +13,8 @@ import boto3
 import pytest
 from PIL import Image
 
-from ocrflow.adapters.ports import ObjectStore
 from ocrflow.adapters.registry import open_object_store, open_queue
+from ocrflow.adapters.stores import ObjectStore
 from ocrflow.contract.messages import ResultMessage, outgoing
 from ocrflow.core.errors import ObjectChanged, ObjectNotFound
 from ocrflow.core.models import ObjectRef

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from ocrflow.adapters.ports import ClaimState
+from ocrflow.adapters.idempotency import ClaimState
 from ocrflow.adapters.registry import open_idempotency_store
 from ocrflow.config.secrets import with_secret_credentials
 from ocrflow.config.settings import load_settings

@@ -14,7 +14,7 @@ import pika
 import pytest
 import redis
 
-from ocrflow.adapters.ports import ClaimState
+from ocrflow.adapters.idempotency import ClaimState
 from ocrflow.adapters.registry import open_idempotency_store, open_queue
 from ocrflow.core.errors import PublishError
 from tests.integration.test_aws_adapters import message, png

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from ocrflow.adapters.idempotency import ClaimState
 from ocrflow.adapters.idempotency.policy import IdempotencyStore
-from ocrflow.adapters.ports import ClaimState
 from ocrflow.adapters.registry import open_idempotency_store
 from tests.support.races import claims_at_once
 from tests.support.stores import BACKENDS, store_url

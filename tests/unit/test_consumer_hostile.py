@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocrflow.adapters.ports import ObjectStore
+from ocrflow.adapters.stores import ObjectStore
 from ocrflow.consumer import (
     MessageError,
     OcrResult,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from ocrflow.adapters.ports import Queue
+from ocrflow.adapters.queues import Queue
 from ocrflow.core.errors import ConfigError, PublishError
 from ocrflow.core.models import OutgoingMessage
 from ocrflow.handler import RecordsNotPublished

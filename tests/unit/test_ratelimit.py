@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from ocrflow.adapters.ratelimit import limits_problem
-from ocrflow.adapters.ratelimit.base import RateStore, RateStoreError
 from ocrflow.adapters.ratelimit.limiter import LATE_S, WINDOW_GUARD_S, Limits, RateLimiter
 from ocrflow.adapters.ratelimit.policy import Reservation
+from ocrflow.adapters.ratelimit.port import RateStore, RateStoreError
 from ocrflow.adapters.ratelimit.sqlite import open_store
 from ocrflow.provider import catalogue
 

@@ -1,4 +1,5 @@
-"""Shared helpers for the embedded sqlite backends (queue and idempotency store)."""
+"""The embedded sqlite backends' shared parts (queue, idempotency store, rate store): one
+reading of a ``sqlite:///`` URL and one connection per file."""
 
 from __future__ import annotations
 
@@ -59,3 +60,16 @@ class SqliteDb:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+
+def check_url(url: str, variable: str, needs_queue: bool) -> None:
+    """A ``sqlite:///`` URL as the sqlite backends read it; ``needs_queue``: a queue's URL,
+    which names its queue. The file's folder is made when it is opened; one that cannot be
+    made then is a queue or store that is down (redelivered, a paid answer kept), not a
+    refusal here."""
+    from .urls import refusal
+
+    _, query = parse_sqlite_url(url, variable)
+    synchronous_mode(query, url, variable)
+    if needs_queue and not query.get("queue"):
+        raise refusal(variable, url, "a sqlite queue URL needs ?queue=NAME")

@@ -32,8 +32,9 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from ..adapters.idempotency import ClaimState
 from ..adapters.idempotency.policy import IdempotencyStore
-from ..adapters.ports import ClaimState, ObjectStore
+from ..adapters.stores import ObjectStore
 from ..core import boundedjson
 from ..core.errors import (
     BucketInvalid,
@@ -279,7 +280,7 @@ def fetch_ref(message: OcrResult, store: ObjectStore | str | None = None, *,
     The reference is followed only to the object ocrflow writes for this message:
     ``PREFIX + id + '.json'`` in the claim-check location (``claim_check_url``, by default
     ``CLAIM_CHECK_URL``; without one, ``ocrflow-results/`` in the upload's bucket), read
-    through ``store`` — an :class:`~ocrflow.adapters.ports.ObjectStore` or its URL as
+    through ``store`` — an :class:`~ocrflow.adapters.stores.ObjectStore` or its URL as
     ``OBJECT_STORE_URL`` takes it (OBS: ``obs://?region=REGION`` or ``obs://?endpoint=…``).
     Without a store, an ``s3://`` / ``obs://`` reference is read through that scheme's store
     with the usual configuration, and a ``file://`` one through ``OBJECT_STORE_URL``'s folder

@@ -133,7 +133,7 @@ class FaultPlan:
 #: are also read one at a time: in a batch each crop is padded to the widest one's aspect
 #: ratio, and a short line beside a long one loses its spaces the same way. Measured on 72
 #: generated English lines of 18-48 px: 24 read exactly with the defaults (36 lost a space),
-#: 58 with these (2 lost a space); tests/emulator/test_emulator_english.py holds it.
+#: 58 with these (2 lost a space); tests/e2e/test_emulator_english.py holds it.
 ENGINE_SETTINGS: dict[str, Any] = {"det_unclip_ratio": 2.5, "rec_batch_num": 1}
 
 

@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote_plus
 
-from ..adapters.ports import ObjectStore, Queue
+from ..adapters.queues import Queue
+from ..adapters.stores import ObjectStore
 from ..core.models import ObjectHead, OutgoingMessage
 
 BATCH = 10  # SQS SendMessageBatch takes ten

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
-from ..adapters.ports import Claim, ClaimState
+from ..adapters.idempotency import Claim, ClaimState
 from ..contract import messages
 from ..contract.messages import FailureMessage, Message, ResultMessage
 from ..core.errors import (

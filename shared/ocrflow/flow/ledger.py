@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.ports import ClaimState, Entry
+from ..adapters.idempotency import ClaimState, Entry
 from ..core.errors import IdempotencyError
 from ..provider.usage import Usage
 from . import keys

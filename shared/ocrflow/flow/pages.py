@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..adapters.idempotency import ClaimState
 from ..adapters.idempotency.policy import IdempotencyStore
-from ..adapters.ports import ClaimState
 from ..core.errors import Failure, FailureError, IdempotencyError, PagesPending
 from ..documents import Document, Part
 from ..observability.log import get_logger

@@ -3,7 +3,8 @@
 Each failure message names its object; a replay runs that object through the pipeline
 again as a new attempt (its own idempotency record, keyed by the failure's id, so replaying
 the same failure twice pays once). A replayed failure is removed from the failure queue
-when the queue supports removal (the embedded sqlite queue does); otherwise it stays, and
+when its queue can remove a message (:meth:`Queue.remove <ocrflow.adapters.queues.Queue.remove>`:
+sqlite, SQS, AMQP, Redis Streams); otherwise (Kafka, SNS) it stays, and
 consumers see a newer message for the same object.
 """
 
@@ -84,12 +85,9 @@ def redrive(rt: Runtime, failure_queue_url: str, codes: set[str] | None,
                                   # the replay belongs to the upload's trace, as the failure did
                                   trace=from_cloudevent(message)))
         report.outcomes = Pipeline(rt, "redrive").process(refs, credentials, deadline)
-        remove = getattr(queue, "remove", None)
-        if callable(remove):
-            for message, outcome in zip(chosen, report.outcomes):
-                if outcome.done:
-                    remove(message["id"])
-                    report.removed += 1
+        for message, outcome in zip(chosen, report.outcomes):
+            if outcome.done and queue.remove(message["id"]):
+                report.removed += 1
     finally:
         if own:
             queue.close()

@@ -33,7 +33,7 @@ from ..provider.text import text_of
 from ..provider.words import Block, blocks_of, split_words
 
 if TYPE_CHECKING:
-    from ..adapters.ports import ObjectStore
+    from ..adapters.stores import ObjectStore
     from ..contract.consumer import OcrFailure, OcrResult
 
 FORMATS = ("pdf", "markdown", "hocr", "text")

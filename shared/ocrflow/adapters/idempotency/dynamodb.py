@@ -9,13 +9,15 @@ The policy is in :mod:`ocrflow.adapters.idempotency.policy`.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ...core.errors import ConfigError, IdempotencyError
 from ..aws import LazyClient, error_code
-from ..ports import ClaimState, Entry, IdempotencyStorage
+from ..urls import http_endpoint, query_of, refusal
 from .policy import IdempotencyStore
+from .port import ClaimState, Entry, IdempotencyStorage
 
 
 class _Refused(Exception):
@@ -139,6 +141,23 @@ def table_of(url: str) -> tuple[str, str | None, str | None]:
         raise ConfigError("IDEMPOTENCY_STORE_URL", f"expected dynamodb://TABLE, got {url!r}")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     return table, query.get("endpoint"), query.get("region")
+
+
+REQUIRES = ("boto3", "aws")
+_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+
+
+def check_url(url: str, variable: str) -> None:
+    parts = urlsplit(url)
+    table = parts.netloc or parts.path.strip("/")
+    if not _TABLE.fullmatch(table):
+        raise refusal(variable, url, "expected dynamodb://TABLE (3-255 letters, digits, '_', '-', '.')")
+    query = query_of(url, variable)
+    unknown = set(query) - {"endpoint", "region"}
+    if unknown:
+        raise refusal(variable, url, f"unknown options {sorted(unknown)}")
+    if query.get("endpoint"):
+        http_endpoint(query["endpoint"], variable)
 
 
 def open_store(url: str) -> IdempotencyStore:

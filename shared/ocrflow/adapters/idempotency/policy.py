@@ -21,7 +21,7 @@ Lifecycle of a record's key::
 * Saving an outcome keeps one message per record: if another delivery took over an expired
   claim and saved its own message first, that one is kept and returned.
 
-Backends implement only :class:`~ocrflow.adapters.ports.IdempotencyStorage` (conditional put,
+Backends implement only :class:`~ocrflow.adapters.idempotency.IdempotencyStorage` (conditional put,
 conditional replace, get, conditional delete, counter).
 """
 
@@ -32,7 +32,7 @@ import uuid
 from dataclasses import replace
 
 from ...core.errors import IdempotencyError
-from ..ports import Claim, ClaimState, Entry, IdempotencyStorage
+from .port import Claim, ClaimState, Entry, IdempotencyStorage
 
 #: Attempts of a read-then-conditional-write before giving up to a concurrent writer.
 _RACE_ATTEMPTS = 5

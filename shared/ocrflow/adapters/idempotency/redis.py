@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from ...core.errors import IdempotencyError
-from ..ports import ClaimState, Entry, IdempotencyStorage
+from .. import redis as redis_url
 from .policy import IdempotencyStore
+from .port import ClaimState, Entry, IdempotencyStorage
 
 # KEYS[1] the entry; ARGV: now, state, version, expires_at, destination, message_id,
 # message, held_until, [expected version]. An entry whose expires_at passed counts as absent even
@@ -58,11 +58,10 @@ _FIELDS = ("state", "version", "expires_at", "destination", "message_id", "messa
 
 
 class RedisStorage(IdempotencyStorage):
-    def __init__(self, url: str, prefix: str = "ocrflow:") -> None:
-        import redis
-
+    def __init__(self, url: str, prefix: str = redis_url.DEFAULT_PREFIX) -> None:
         self.prefix = prefix
-        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3)
+        self._url = url
+        self.client = redis_url.shared_client(url)
         self._put_new = self.client.register_script(PUT_NEW)
         self._replace = self.client.register_script(REPLACE)
         self._delete = self.client.register_script(DELETE)
@@ -110,18 +109,16 @@ class RedisStorage(IdempotencyStorage):
         return None if out is None else int(out)
 
     def close(self) -> None:
-        self.client.close()
+        redis_url.release(self._url)
 
 
-def split_prefix(url: str) -> tuple[str, str]:
-    """``redis://…[?prefix=P]`` → (the URL without ``prefix``, the key prefix); shared with
-    the rate store, which lives beside the idempotency records."""
-    parts = urlsplit(url)
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    prefix = query.pop("prefix", "ocrflow:")
-    rest = "&".join(f"{k}={v}" for k, v in query.items())
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), prefix
+REQUIRES = redis_url.REQUIRES
+
+
+def check_url(url: str, variable: str) -> None:
+    redis_url.check_url(url, variable, stream=False)
 
 
 def open_store(url: str) -> IdempotencyStore:
-    return IdempotencyStore(RedisStorage(*split_prefix(url)))
+    parsed = redis_url.parse(url)
+    return IdempotencyStore(RedisStorage(parsed.client_url, parsed.prefix))

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ...core.errors import IdempotencyError
-from ..ports import ClaimState, Entry, IdempotencyStorage
 from ..sqlite import SqliteDb, parse_sqlite_url, synchronous_mode
+from ..sqlite import check_url as sqlite_check_url
 from .policy import IdempotencyStore
+from .port import ClaimState, Entry, IdempotencyStorage
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -113,6 +114,13 @@ class SqliteStorage(IdempotencyStorage):
 
     def close(self) -> None:
         self.db.close()
+
+
+REQUIRES = None
+
+
+def check_url(url: str, variable: str) -> None:
+    sqlite_check_url(url, variable, needs_queue=False)
 
 
 def open_store(url: str) -> IdempotencyStore:

@@ -21,7 +21,8 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from ...core import redact
 from ...core.errors import ConfigError, PublishError
 from ...core.models import OutgoingMessage
-from ..ports import Queue
+from ..urls import port_and_host, query_of, refusal
+from .port import Queue
 
 
 def _safe(url: str) -> str:
@@ -122,7 +123,7 @@ class AmqpQueue(Queue):
         for body in bodies:
             yield json.loads(body)
 
-    def remove(self, message_id: str) -> None:
+    def remove(self, message_id: str) -> bool:
         """Acknowledges (deletes) the message with this CloudEvent id, leaving the rest."""
         import pika
 
@@ -138,10 +139,32 @@ class AmqpQueue(Queue):
                     break
         finally:
             conn.close()
+        return True
 
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+REQUIRES = ("pika", "amqp")
+
+
+def check_url(url: str, variable: str) -> None:
+    """The URL as pika will read it, and the queue it names."""
+    import pika
+
+    port_and_host(url, variable)
+    if not query_of(url, variable).get("queue"):
+        raise refusal(variable, url, "an AMQP URL needs ?queue=NAME")
+    parts = urlsplit(url)
+    rest = "&".join(f"{k}={v}" for k, v in query_of(url, variable).items()
+                    if k not in ("queue", "exchange"))
+    try:
+        pika.URLParameters(parts._replace(query=rest).geturl())
+    except (ValueError, TypeError, KeyError):
+        raise refusal(variable, url, "pika cannot read this AMQP URL (check the port, vhost and "
+                                     "options; percent-encode '/', '#', '?', '@' and '%' in the "
+                                     "password)") from None
 
 
 def open_queue(url: str) -> AmqpQueue:

@@ -35,16 +35,18 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
-
-import confluent_kafka
-from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from ...core import redact as redaction
 from ...core.errors import ConfigError, OcrflowError, PublishError
 from ...core.models import OutgoingMessage
-from ..ports import Queue
+from .port import Queue
+
+if TYPE_CHECKING:  # the library is imported by the code that talks to a broker, not at import
+    import confluent_kafka
+    from confluent_kafka import KafkaError, KafkaException, Message
 
 LOG = logging.getLogger(__name__)
 
@@ -66,13 +68,19 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 #: ``datacontenttype``, which the binding carries as ``content-type`` in binary mode only.
 _NOT_HEADERS = frozenset({"data", "data_base64", "datacontenttype"})
 CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
-#: Outcomes librdkafka does not flag retriable in a delivery report, though a later
-#: attempt may well succeed: the broker was not reached or did not answer in time.
-_TRANSIENT = frozenset({
-    KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,
-    KafkaError._ALL_BROKERS_DOWN, KafkaError._QUEUE_FULL, KafkaError.REQUEST_TIMED_OUT,
-    KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT,
-})
+
+
+@cache
+def _transient() -> frozenset[int]:
+    """Outcomes librdkafka does not flag retriable in a delivery report, though a later
+    attempt may well succeed: the broker was not reached or did not answer in time."""
+    from confluent_kafka import KafkaError
+
+    return frozenset({
+        KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN, KafkaError._QUEUE_FULL, KafkaError.REQUEST_TIMED_OUT,
+        KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT,
+    })
 
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _HOST = re.compile(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+")
@@ -348,6 +356,8 @@ class KafkaQueue(Queue):
         self._get_producer()
 
     def _get_producer(self) -> confluent_kafka.Producer:
+        import confluent_kafka
+        from confluent_kafka import KafkaException
         with self._lock:
             if self._producer is not None and self._stale is not None:
                 LOG.warning("kafka producer for %s replaced: %s", self.settings.where,
@@ -366,6 +376,7 @@ class KafkaQueue(Queue):
             return self._producer
 
     def _warm_up(self, producer: confluent_kafka.Producer) -> None:
+        from confluent_kafka import KafkaException
         timeout = min(5.0, self.settings.delivery_timeout_ms / 1000)
 
         def metadata_twice() -> None:
@@ -454,6 +465,7 @@ class KafkaQueue(Queue):
 
     def _produce(self, producer: confluent_kafka.Producer, message: OutgoingMessage,
                  on_delivery: Any, deadline: float) -> Exception | None | _Pending:
+        from confluent_kafka import KafkaException
         if len(message.body) > self.settings.max_message_bytes:
             return KafkaPublishError(
                 f"message {message.id} is {len(message.body)} bytes, over max_message_bytes "
@@ -479,6 +491,7 @@ class KafkaQueue(Queue):
                 return self._error(exc.args[0], message, "was refused")
 
     def _error(self, error: Any, message: OutgoingMessage, what: str) -> KafkaPublishError:
+        from confluent_kafka import KafkaError
         if not isinstance(error, KafkaError):
             return KafkaPublishError(f"message {message.id} to {self.settings.where} {what}",
                                      code="_UNKNOWN", retriable=False)
@@ -489,7 +502,7 @@ class KafkaQueue(Queue):
             f"({redaction.text(error.str())})",
             code=error.name(), fatal=bool(error.fatal()),
             retriable=(error.name() in _REFUSED_IDENTITY or not error.fatal()
-                       and (error.retriable() or error.code() in _TRANSIENT)))
+                       and (error.retriable() or error.code() in _transient())))
 
     # -- reading -----------------------------------------------------------------------
 
@@ -506,6 +519,8 @@ class KafkaQueue(Queue):
                                      "NOT_JSON") from None
 
     def _read_records(self) -> list[tuple[int, int, bytes]]:
+        import confluent_kafka
+        from confluent_kafka import KafkaError, KafkaException, TopicPartition
         conf = self.settings.client_config()
         conf.update({
             # The Python binding insists on a group id; assign() never joins the group.
@@ -589,6 +604,7 @@ def _left(deadline: float) -> float:
 
 
 def _describe(exc: KafkaException) -> str:
+    from confluent_kafka import KafkaError
     error = exc.args[0] if exc.args else None
     if isinstance(error, KafkaError):
         return f"{error.name()} ({error.str()})"
@@ -596,8 +612,16 @@ def _describe(exc: KafkaException) -> str:
 
 
 def _code(exc: KafkaException) -> str | None:
+    from confluent_kafka import KafkaError
     error = exc.args[0] if exc.args else None
     return error.name() if isinstance(error, KafkaError) else None
+
+
+REQUIRES = ("confluent_kafka", "kafka")
+
+
+def check_url(url: str, variable: str) -> None:
+    parse_url(url, variable)
 
 
 def max_message_bytes(url: str, variable: str = "RESULT_QUEUE_URL") -> int:

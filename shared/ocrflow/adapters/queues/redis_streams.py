@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from ...core.errors import ConfigError, PublishError
 from ...core.models import OutgoingMessage
-from ..ports import Queue
+from .. import redis as redis_url
+from .port import Queue
 
 
 class RedisStream(Queue):
@@ -53,23 +53,26 @@ class RedisStream(Queue):
         for _, fields in self._entries():
             yield json.loads(fields[b"event"])
 
-    def remove(self, message_id: str) -> None:
+    def remove(self, message_id: str) -> bool:
         for entry_id, fields in self._entries():
             if fields.get(b"id", b"").decode() == message_id:
                 self.client.xdel(self.stream, entry_id)
-                return
+                break
+        return True
 
     def close(self) -> None:
         self.client.close()
 
 
+REQUIRES = redis_url.REQUIRES
+
+
+def check_url(url: str, variable: str) -> None:
+    redis_url.check_url(url, variable, stream=True)
+
+
 def open_queue(url: str) -> RedisStream:
-    parts = urlsplit(url)
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    stream = query.pop("stream", None)
-    if not stream:
+    parsed = redis_url.parse(url)
+    if not parsed.stream:
         raise ConfigError("RESULT_QUEUE_URL", "Redis URL needs ?stream=NAME")
-    maxlen = query.pop("maxlen", None)
-    rest = "&".join(f"{k}={v}" for k, v in query.items())
-    return RedisStream(urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), stream,
-                       int(maxlen) if maxlen else None)
+    return RedisStream(parsed.client_url, parsed.stream, parsed.maxlen)

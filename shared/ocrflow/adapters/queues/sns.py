@@ -18,7 +18,7 @@ from typing import Any
 from ...core.errors import ConfigError, PublishError
 from ...core.models import OutgoingMessage
 from ..aws import LazyClient, error_code
-from ..ports import Queue
+from .port import Queue
 from .sqs import MAX_MESSAGE_BYTES, attributes_of, fifo_ids
 
 _ARN = re.compile(r"arn:aws[a-z-]*:sns:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,256}(\.fifo)?)")
@@ -65,6 +65,13 @@ class SnsTopic(Queue):
     def dump(self) -> Iterator[dict[str, Any]]:
         raise ConfigError("QUEUE_URL", "an SNS topic keeps no messages: dump a queue subscribed "
                                        "to it (with raw message delivery) instead")
+
+
+REQUIRES = ("boto3", "aws")
+
+
+def check_url(url: str, variable: str) -> None:
+    parse_arn(url, variable)
 
 
 def open_queue(url: str) -> SnsTopic:

@@ -15,8 +15,9 @@ from typing import Any
 
 from ...core.errors import ConfigError, PublishError
 from ...core.models import OutgoingMessage
-from ..ports import Queue
 from ..sqlite import SqliteDb, parse_sqlite_url, synchronous_mode
+from ..sqlite import check_url as sqlite_check_url
+from .port import Queue
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -58,14 +59,21 @@ class SqliteQueue(Queue):
         for (body,) in rows:
             yield json.loads(body)
 
-    def remove(self, message_id: str) -> None:
-        """Deletes one message (used by redrive once it was replayed)."""
+    def remove(self, message_id: str) -> bool:
         with self.db.lock:
             self.db.conn.execute("DELETE FROM messages WHERE queue = ? AND id = ?",
                                  (self.name, message_id))
+        return True
 
     def close(self) -> None:
         self.db.close()
+
+
+REQUIRES = None
+
+
+def check_url(url: str, variable: str) -> None:
+    sqlite_check_url(url, variable, needs_queue=True)
 
 
 def open_queue(url: str) -> SqliteQueue:

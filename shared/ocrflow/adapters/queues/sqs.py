@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +20,8 @@ from urllib.parse import urlsplit
 from ...core.errors import ConfigError, PublishError
 from ...core.models import OutgoingMessage
 from ..aws import LazyClient, error_code
-from ..ports import Queue
+from ..urls import http_endpoint, refusal
+from .port import Queue
 
 #: 256 KiB for body and attributes together; a little is kept for the attributes.
 SQS_LIMIT = 256 * 1024
@@ -143,11 +145,29 @@ class SqsQueue(Queue):
             self._receipts[str(event.get("id"))] = m["ReceiptHandle"]
             yield event
 
-    def remove(self, message_id: str) -> None:
-        """Deletes a message seen by the last ``dump`` (used by redrive)."""
+    def remove(self, message_id: str) -> bool:
+        """Deletes a message seen by the last ``dump``."""
         handle = self._receipts.pop(message_id, None)
         if handle:
             self.client.delete_message(QueueUrl=self.url, ReceiptHandle=handle)
+        return True
+
+
+REQUIRES = ("boto3", "aws")
+_SQS_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
+
+
+def check_url(url: str, variable: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme == "sqs":
+        name = parts.netloc or parts.path.strip("/")
+        if not _SQS_NAME.fullmatch(name):
+            raise refusal(variable, url, "expected sqs://QUEUE_NAME")
+        return
+    http_endpoint(url, variable)
+    segments = [s for s in parts.path.split("/") if s]
+    if len(segments) != 2 or not _SQS_NAME.fullmatch(segments[1]):
+        raise refusal(variable, url, "expected https://sqs.REGION.amazonaws.com/ACCOUNT/NAME")
 
 
 def open_queue(url: str) -> SqsQueue:

@@ -9,18 +9,15 @@ the caller gives the record back. A throttle answer lowers the shared rate for e
 instance (AIMD, :mod:`.policy`).
 
 This module is what configuration validation needs (imported at every start, so it holds
-no classes); the limiter is :mod:`.limiter`, the policy :mod:`.policy`, and each backend
-loads on first use.
+no classes); the limiter is :mod:`.limiter`, the policy :mod:`.policy`, the port
+:mod:`.base`, and each backend loads on first use, chosen by
+:func:`ocrflow.adapters.registry.open_rate_store`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .base import RateStore
-
+from typing import Any
 
 #: Far above any OCR package's rate; a larger number is a typo (1e300), not a limit.
 MAX_CALLS_PER_SECOND = 100_000
@@ -43,19 +40,3 @@ def limits_problem(value: Any, apis: set[str] | None = None) -> str | None:
         if api and apis is not None and api not in apis:
             return f"unknown API {api!r}"
     return None
-
-
-_BACKENDS = {
-    "sqlite": "ocrflow.adapters.ratelimit.sqlite:open_store",
-    "redis": "ocrflow.adapters.ratelimit.redis:open_store",
-    "rediss": "ocrflow.adapters.ratelimit.redis:open_store",
-    "dynamodb": "ocrflow.adapters.ratelimit.dynamodb:open_store",
-}
-
-
-def open_rate_store(url: str, variable: str = "IDEMPOTENCY_STORE_URL") -> RateStore:
-    """The rate store beside the idempotency store ``url`` names (same scheme, same place)."""
-    from ..registry import _open
-
-    store: RateStore = _open(_BACKENDS, url, variable)
-    return store

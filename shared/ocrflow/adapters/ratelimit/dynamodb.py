@@ -12,7 +12,7 @@ from typing import Any
 
 from ..aws import LazyClient, error_code
 from . import policy
-from .base import RateStoreError, ReadModifyWriteStore
+from .port import RateStoreError, ReadModifyWriteStore
 
 _FIELDS = ("tat", "base", "cut_at", "armed_at")
 #: lost races before giving up (each is a round trip; many instances contend on one item)
@@ -62,6 +62,9 @@ class DynamoDbRateStore(ReadModifyWriteStore):
 def _num(item: dict[str, Any] | None, name: str) -> float | None:
     value = (item or {}).get(name)
     return float(value["N"]) if value else None
+
+
+REQUIRES = ("boto3", "aws")
 
 
 def open_store(url: str) -> DynamoDbRateStore:

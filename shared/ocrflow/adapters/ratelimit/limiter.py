@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .base import RateStore, RateStoreError
 from .policy import Reservation
+from .port import RateStore, RateStoreError
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import RateStore, RateStoreError
+from .. import redis as redis_url
 from .policy import Reservation
+from .port import RateStore, RateStoreError
 
 # replicate_commands: on Redis 4 (DCS still offers it) a script may write after TIME only
 # with effects replication, the default from Redis 5 on (where the call is a no-op)
@@ -53,11 +54,10 @@ return f(rate)
 
 
 class RedisRateStore(RateStore):
-    def __init__(self, url: str, prefix: str = "ocrflow:") -> None:
-        import redis
-
+    def __init__(self, url: str, prefix: str = redis_url.DEFAULT_PREFIX) -> None:
         self.prefix = prefix
-        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3)
+        self._url = url
+        self.client = redis_url.shared_client(url)
         self._reserve = self.client.register_script(RESERVE)
         self._decrease = self.client.register_script(DECREASE)
 
@@ -82,11 +82,13 @@ class RedisRateStore(RateStore):
         return None if out is None else float(out)
 
     def close(self) -> None:
-        self.client.close()
+        redis_url.release(self._url)
+
+
+REQUIRES = redis_url.REQUIRES
 
 
 def open_store(url: str) -> RedisRateStore:
-    """The idempotency store's ``redis://…[?prefix=]`` URL: the same server and prefix."""
-    from ..idempotency.redis import split_prefix
-
-    return RedisRateStore(*split_prefix(url))
+    """The idempotency store's ``redis://…[?prefix=]`` URL: the same server, client and prefix."""
+    parsed = redis_url.parse(url)
+    return RedisRateStore(parsed.client_url, parsed.prefix)

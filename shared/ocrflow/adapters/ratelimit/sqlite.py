@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from ..sqlite import SqliteDb, parse_sqlite_url, synchronous_mode
 from . import policy
-from .base import RateStoreError, ReadModifyWriteStore
+from .port import RateStoreError, ReadModifyWriteStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rate_limits (
@@ -52,6 +52,9 @@ class SqliteRateStore(ReadModifyWriteStore):
 
     def close(self) -> None:
         self.db.close()
+
+
+REQUIRES = None
 
 
 def open_store(url: str) -> SqliteRateStore:

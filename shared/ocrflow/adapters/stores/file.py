@@ -32,7 +32,7 @@ from ...core.errors import (
 )
 from ...core.models import ObjectHead
 from ...core.object_names import file_bucket_problem, file_key_problem
-from ..ports import ObjectStore
+from .port import ObjectStore
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -150,3 +150,11 @@ def open_store(url: str) -> FileStore:
     if not root.is_dir():
         raise ConfigError("OBJECT_STORE_URL", f"folder {root} does not exist")
     return FileStore(root)
+
+
+REQUIRES = None
+
+
+def check_url(url: str, variable: str) -> None:
+    """Opening the store reads its URL and connects to nothing."""
+    open_store(url).close()

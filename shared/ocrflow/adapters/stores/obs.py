@@ -45,8 +45,8 @@ from ...core.errors import (
 from ...core.models import ObjectHead
 from ...core.signer import Credentials
 from ..httpsession import new_session, proxies_for
-from ..ports import ObjectStore
-from . import store_options
+from .options import store_options
+from .port import ObjectStore
 
 if TYPE_CHECKING:
     import requests
@@ -336,3 +336,11 @@ def open_store(url: str, env: Mapping[str, str] | None = None) -> ObsStore:
         raise ConfigError("OBJECT_STORE_URL", f"region {region[:40]!r} is not a region name")
     return ObsStore(endpoint, region, query.get("addressing"),
                     _env_credentials(os.environ if env is None else env))
+
+
+REQUIRES = None
+
+
+def check_url(url: str, variable: str) -> None:
+    """Opening the store reads its URL and connects to nothing."""
+    open_store(url).close()

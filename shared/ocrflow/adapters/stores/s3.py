@@ -14,8 +14,8 @@ from typing import Any
 from ...core.errors import ObjectChanged, ObjectNotFound, ObjectStoreError, ObjectTooLarge
 from ...core.models import ObjectHead
 from ..aws import LazyClient, error_code, http_status
-from ..ports import ObjectStore
-from . import store_options
+from .options import store_options
+from .port import ObjectStore
 
 NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchBucket"}
 CHANGED = {"412", "PreconditionFailed"}
@@ -100,3 +100,11 @@ class S3Store(ObjectStore):
 def open_store(url: str) -> S3Store:
     query = store_options(url)
     return S3Store(query.get("endpoint"), query.get("region"), query.get("addressing"))
+
+
+REQUIRES = ("boto3", "aws")
+
+
+def check_url(url: str, variable: str) -> None:
+    """Opening the store reads its URL and connects to nothing."""
+    open_store(url).close()

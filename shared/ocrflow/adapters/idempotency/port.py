@@ -1,83 +1,11 @@
-"""The small interfaces behind which every backend sits.
-
-Adapters live one module per backend (``stores/``, ``queues/``, ``idempotency/``) and are
-chosen by URL scheme in :mod:`ocrflow.adapters.registry`, imported only when that scheme is used.
-"""
+"""The port every idempotency backend implements (sqlite, Redis, DynamoDB): a few atomic
+storage primitives, under the one policy of :mod:`.policy`."""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
-
-from ..core.errors import PublishError
-from ..core.models import ObjectHead, OutgoingMessage
-
-if TYPE_CHECKING:
-    from ..core.signer import Credentials
-
-
-class ObjectStore(abc.ABC):
-    """Read access to buckets (and write access for claim-check results)."""
-
-    @abc.abstractmethod
-    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectHead:
-        """Size, ETag and metadata of an object. Raises ObjectNotFound."""
-
-    @abc.abstractmethod
-    def get(self, bucket: str, key: str, version_id: str | None = None,
-            if_match: str | None = None, max_bytes: int | None = None) -> bytes:
-        """The object's bytes. Raises ObjectNotFound, ObjectChanged when ``if_match`` (an
-        ETag) no longer matches, or ObjectTooLarge when the object holds more than
-        ``max_bytes`` (read no further than one byte past it, whatever an event said)."""
-
-    @abc.abstractmethod
-    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> str:
-        """Stores bytes and returns a URL that names them (``file://…``, ``s3://…``)."""
-
-    @abc.abstractmethod
-    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectHead]:
-        """Every object under ``prefix``, in key order."""
-
-    def scoped(self, credentials: Credentials | None, region: str | None) -> ObjectStore:
-        """The store as one invocation uses it: with that invocation's credentials (a
-        FunctionGraph agency's rotate) and the region its event names. Stores that find
-        their own credentials and endpoint (files, S3 through boto3) are the same store."""
-        return self
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        pass
-
-
-class Queue(abc.ABC):
-    """A message queue that results or failures are published to. The largest body a
-    queue takes is known from its URL alone (``registry.queue_max_message_bytes``)."""
-
-    @abc.abstractmethod
-    def publish(self, message: OutgoingMessage) -> None:
-        """Publishes one message and returns only once the broker confirmed it.
-        Raises PublishError otherwise."""
-
-    def publish_many(self, messages: list[OutgoingMessage]) -> list[Exception | None]:
-        """Publishes several messages; one entry per message: None when confirmed, else the
-        error. Adapters that can confirm a batch at once (Kafka) override this."""
-        out: list[Exception | None] = []
-        for message in messages:
-            try:
-                self.publish(message)
-                out.append(None)
-            except PublishError as exc:
-                out.append(exc)
-        return out
-
-    @abc.abstractmethod
-    def dump(self) -> Iterator[dict[str, Any]]:
-        """Every message on the queue, oldest first, as decoded JSON, without removing it."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        pass
 
 
 class ClaimState(str, Enum):
