@@ -35,6 +35,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import words
+
 #: The most a confidence can be: the provider's are "取值范围0~1".
 MAX_CONFIDENCE = 1.0
 
@@ -88,21 +90,19 @@ def blocks(words_block_list: Any, key: str = "confidence") -> list[float]:
 
 
 def text_blocks(result: Any) -> list[float]:
-    return blocks(_get(result, "words_block_list"))
+    return blocks(words.line_blocks(result))
 
 
 def table_blocks(result: Any) -> list[float]:
-    return [c for region in _list(_get(result, "words_region_list"))
-            for c in blocks(_get(region, "words_block_list"))]
+    return [c for region in words.table_regions(result) for c in blocks(words.region_blocks(region))]
 
 
 def document_blocks(result: Any) -> list[float]:
-    return [c for page in _list(result) for c in text_blocks(_get(page, "ocr_result"))]
+    return [c for page in words.page_results(result) for c in text_blocks(page)]
 
 
 def seal_blocks(result: Any) -> list[float]:
-    return [c for seal in _list(_get(result, "seal_list"))
-            for c in blocks(_get(seal, "words_block_list"), "words_confidence")]
+    return [c for seal in words.seals(result) for c in blocks(words.seal_blocks(seal), "words_confidence")]
 
 
 def fields(confidence: Any, values: Any) -> list[float]:

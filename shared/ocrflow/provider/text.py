@@ -12,7 +12,8 @@ blocks of one line. Shapes, per API, as the official SDK's response models name 
   ``list[SmartDocumentRecognizerResult]``), each ``ocr_result.words_block_list[].words``;
 * seal: ``seal_list[].words_block_list[].words``, one stamp after the other.
 
-Other APIs answer fields (names, numbers, dates), not running text: no ``text``.
+Other APIs answer fields (names, numbers, dates), not running text: no ``text``. Where each
+API keeps its blocks is read through :mod:`.words`.
 """
 
 from __future__ import annotations
@@ -20,23 +21,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import words
 
-def _words(blocks: Any) -> list[str]:
-    if not isinstance(blocks, list):
-        return []
-    return [b["words"] for b in blocks if isinstance(b, dict) and isinstance(b.get("words"), str)]
+
+def _words(blocks: list[dict[str, Any]]) -> list[str]:
+    return [b["words"] for b in blocks if isinstance(b.get("words"), str)]
 
 
 def _block_lines(result: dict[str, Any]) -> list[str]:
-    return _words(result.get("words_block_list"))
+    return _words(words.line_blocks(result))
 
 
-def _table_lines(blocks: Any) -> list[str]:
+def _table_lines(blocks: list[dict[str, Any]]) -> list[str]:
     """Cells grouped by their first row, in the provider's order within a row."""
     rows: dict[int, list[str]] = {}
     loose: list[str] = []
-    for block in blocks if isinstance(blocks, list) else []:
-        if not isinstance(block, dict) or not isinstance(block.get("words"), str):
+    for block in blocks:
+        if not isinstance(block.get("words"), str):
             continue
         row = block.get("rows")
         if isinstance(row, list) and row and isinstance(row[0], int):
@@ -48,32 +49,23 @@ def _table_lines(blocks: Any) -> list[str]:
 
 def _region_lines(result: dict[str, Any]) -> list[str]:
     lines: list[str] = []
-    regions = result.get("words_region_list")
-    for region in regions if isinstance(regions, list) else []:
-        if not isinstance(region, dict):
-            continue
+    for region in words.table_regions(result):
         if region.get("type") == "table":
-            lines += _table_lines(region.get("words_block_list"))
+            lines += _table_lines(words.region_blocks(region))
         else:
-            lines += _words(region.get("words_block_list"))
+            lines += _words(words.region_blocks(region))
     return lines
 
 
 def _document_lines(result: Any) -> list[str]:
     lines: list[str] = []
-    for page in result if isinstance(result, list) else [result]:
-        ocr = page.get("ocr_result") if isinstance(page, dict) else None
-        lines += _block_lines(ocr) if isinstance(ocr, dict) else []
+    for ocr in words.page_results(result if isinstance(result, list) else [result]):
+        lines += _block_lines(ocr)
     return lines
 
 
 def _seal_lines(result: dict[str, Any]) -> list[str]:
-    seals = result.get("seal_list")
-    lines: list[str] = []
-    for seal in seals if isinstance(seals, list) else []:
-        if isinstance(seal, dict):
-            lines += _words(seal.get("words_block_list"))
-    return lines
+    return [line for seal in words.seals(result) for line in _words(words.seal_blocks(seal))]
 
 
 _EXTRACTORS: dict[str, Callable[[Any], list[str]]] = {

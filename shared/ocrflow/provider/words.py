@@ -1,12 +1,20 @@
-"""Where each piece of recognised text is: text, box and confidence, per block.
+"""Where each text API keeps its text blocks, read in one place: the recognised text
+(:mod:`.text`), the confidences (:mod:`.confidence`) and the outputs (searchable PDF, hOCR,
+the run report) all walk a result through the functions here.
 
-:mod:`ocrflow.provider.text` gives the text; the outputs (searchable PDF, hOCR, the run report) also
-need its place. Shapes, as the official SDK's result models name them: a block has
-``words``, ``location`` (four ``[x, y]`` points, origin top left, x right, y down, in the
-pixels of the image the service read) and ``confidence`` (0–1); general-table cells also
-have ``rows`` and ``columns``; seal blocks have ``words_confidence`` and no location.
-A block is a line (general-text) or a table cell, not a single word: :func:`split_words`
-estimates each word's box inside it.
+Shapes, as the official SDK's result models name them: a block has ``words``, ``location``
+(four ``[x, y]`` points, origin top left, x right, y down, in the pixels of the image the
+service read) and ``confidence`` (0–1); general-table cells also have ``rows`` and
+``columns``; seal blocks have ``words_confidence`` and no location. A block is a line
+(general-text) or a table cell, not a single word: :func:`split_words` estimates each word's
+box inside it.
+
+* general-text, handwriting, web-image: :func:`line_blocks` (``words_block_list``);
+* general-table, financial-statement: :func:`table_regions`, each region's
+  :func:`region_blocks` (``words_region_list[].words_block_list``);
+* smart-document-recognizer: :func:`page_results`, one ``ocr_result`` per page, each read
+  like a general-text result;
+* seal: :func:`seals`, each seal's :func:`seal_blocks` (``seal_list[].words_block_list``).
 """
 
 from __future__ import annotations
@@ -53,9 +61,38 @@ def _first(value: Any) -> int | None:
     return value[0] if isinstance(value, list) and value and isinstance(value[0], int) else None
 
 
-def _blocks(items: Any) -> Iterator[Block]:
-    for b in items if isinstance(items, list) else []:
-        if isinstance(b, dict) and isinstance(b.get("words"), str):
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def line_blocks(result: Any) -> list[dict[str, Any]]:
+    return _dicts(result.get("words_block_list")) if isinstance(result, dict) else []
+
+
+def table_regions(result: Any) -> list[dict[str, Any]]:
+    return _dicts(result.get("words_region_list")) if isinstance(result, dict) else []
+
+
+def region_blocks(region: dict[str, Any]) -> list[dict[str, Any]]:
+    return _dicts(region.get("words_block_list"))
+
+
+def page_results(result: Any) -> list[dict[str, Any]]:
+    """Each page's ``ocr_result`` of a smart-document-recognizer answer (a list of pages)."""
+    return [page["ocr_result"] for page in _dicts(result) if isinstance(page.get("ocr_result"), dict)]
+
+
+def seals(result: Any) -> list[dict[str, Any]]:
+    return _dicts(result.get("seal_list")) if isinstance(result, dict) else []
+
+
+def seal_blocks(seal: dict[str, Any]) -> list[dict[str, Any]]:
+    return _dicts(seal.get("words_block_list"))
+
+
+def _blocks(items: list[dict[str, Any]]) -> Iterator[Block]:
+    for b in items:
+        if isinstance(b.get("words"), str):
             yield Block(b["words"], _box(b.get("location")), _confidence(b),
                         _first(b.get("rows")), _first(b.get("columns")))
 
@@ -67,17 +104,14 @@ def blocks_of(api: str | None, result: Any) -> list[Block]:
         return []
     if api == "smart-document-recognizer":
         pages = result if isinstance(result, list) else [result]
-        return [b for p in pages if isinstance(p, dict) and isinstance(p.get("ocr_result"), dict)
-                for b in _blocks(p["ocr_result"].get("words_block_list"))]
+        return [b for ocr in page_results(pages) for b in _blocks(line_blocks(ocr))]
     if not isinstance(result, dict):
         return []
     if isinstance(result.get("words_region_list"), list):  # general-table, financial-statement
-        return [b for region in result["words_region_list"] if isinstance(region, dict)
-                for b in _blocks(region.get("words_block_list"))]
+        return [b for region in table_regions(result) for b in _blocks(region_blocks(region))]
     if isinstance(result.get("seal_list"), list):
-        return [b for seal in result["seal_list"] if isinstance(seal, dict)
-                for b in _blocks(seal.get("words_block_list"))]
-    return list(_blocks(result.get("words_block_list")))
+        return [b for seal in seals(result) for b in _blocks(seal_blocks(seal))]
+    return list(_blocks(line_blocks(result)))
 
 
 def split_words(block: Block) -> list[Block]:
