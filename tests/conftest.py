@@ -30,8 +30,16 @@ if str(ROOT) not in sys.path:
 
 EVENTS = ROOT / "tests" / "events"
 
-# the Kafka broker fixtures (a real Tansu broker started per session / per test)
-pytest_plugins = ["tests.integration.kafka_broker"]
+#: Each test folder is a marker, applied here from the folder: ``pytest -m "not integration"``
+#: runs everything that needs no service (RabbitMQ, Redis, moto, a Kafka broker).
+FOLDER_MARKERS = ("unit", "integration", "e2e", "contract")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.path)).resolve().relative_to(ROOT / "tests").parts
+        if parts and parts[0] in FOLDER_MARKERS:
+            item.add_marker(parts[0])
 
 
 def load_event(name: str) -> Any:

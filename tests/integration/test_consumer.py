@@ -32,6 +32,8 @@ from tests.integration.test_kafka import topic_for
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer
 
+pytest_plugins = ["tests.integration.kafka_broker"]  # the Kafka broker fixtures, only where used
+
 README = (ROOT / "README.md").read_text("utf-8")
 BIG_TEXT = "y" * 300_000
 

@@ -15,8 +15,6 @@ from ocrflow.adapters.registry import open_idempotency_store
 from ocrflow.flow import pages
 from tests.support.stores import BACKENDS, store_url
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:

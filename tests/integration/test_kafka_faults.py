@@ -19,8 +19,7 @@ from ocrflow.core.errors import PublishError
 from ocrflow.core.models import OutgoingMessage
 from tests.integration.kafka_broker import TansuBroker, event, read_topic
 
-pytestmark = pytest.mark.integration
-# The broker fixtures (kafka_broker, durable_kafka_broker) live there.
+pytest_plugins = ["tests.integration.kafka_broker"]  # the Kafka broker fixtures, only where used
 
 TIMEOUT_MS = 2000
 #: publish gives up at the delivery timeout; librdkafka's report may lag it a little.

@@ -27,6 +27,8 @@ from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer
 from tests.unit.test_pipeline import png_bytes
 
+pytest_plugins = ["tests.integration.kafka_broker"]  # the Kafka broker fixtures, only where used
+
 README = (ROOT / "README.md").read_text("utf-8")
 
 

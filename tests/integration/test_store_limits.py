@@ -11,8 +11,6 @@ from ocrflow.adapters.registry import open_object_store
 from ocrflow.core.errors import ObjectTooLarge
 from tests.integration.test_aws_adapters import bucket
 
-pytestmark = pytest.mark.integration
-
 
 def test_s3_get_is_capped(moto_endpoint: str) -> None:
     s3: Any = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")

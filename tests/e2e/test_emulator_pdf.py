@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from ocrflow.emulator.server import RunningEmulator, start_emulator
-from tests.emulator.test_emulator import call, code
+from tests.e2e.test_emulator import call, code
 from tests.support.documents import squash, text_pdf, words
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from ocrflow.emulator.server import start_emulator
 from ocrflow.emulator.throttle import Throttle
-from tests.emulator.test_emulator import call, code
+from tests.e2e.test_emulator import call, code
 
 
 def test_a_period_admits_the_limit_then_refuses_until_the_next_second() -> None:
