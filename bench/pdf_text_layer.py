@@ -1,7 +1,7 @@
 """Which library writes the searchable PDF: output size, time, and where the text lands.
 
-Each candidate lays the same pages (the demo's samples as the emulator's engine recognises
-them: an English letter, a Chinese notice, a three-page PDF) as a JPEG with the recognised
+Each candidate lays the same pages (the demo's samples as the emulator's engine recognizes
+them: an English letter, a Chinese notice, a three-page PDF) as a JPEG with the recognized
 lines as invisible text over their boxes. Fidelity: the PDF is read back with PDFium and
 each line's characters' loose boxes are compared with the box it was laid on (mean
 distance of the four edges, in points). Candidates:

@@ -1,4 +1,5 @@
-"""The ``ocrflow`` command line (design.md §5)."""
+"""The ``ocrflow`` command line: invoke, run, queue dump, redrive, backfill, and the tools
+(emulator, render) behind it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""English recognised with its spaces: the emulator's engine reads the demo's samples and
+"""English recognized with its spaces: the emulator's engine reads the demo's samples and
 generated English lines word for word ("GREEN LEAF CAFE", not "GREENLEAFCAFE")."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The emulator reads PDFs as the service does: the requested page (``pdf_page_number``
-where the API takes it, else page 1) is rendered and recognised; one call bills one page;
+where the API takes it, else page 1) is rendered and recognized; one call bills one page;
 a page past the end is refused and not billed."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def emu() -> Iterator[RunningEmulator]:
         yield e
 
 
-def test_each_requested_page_is_recognised_and_billed_once(emu: RunningEmulator) -> None:
+def test_each_requested_page_is_recognized_and_billed_once(emu: RunningEmulator) -> None:
     n = random.randint(1000, 9999)
     lines = [f"Invoice {n} page {p}" for p in (1, 2, 3)]
     image = base64.b64encode(text_pdf([[line] for line in lines])).decode()

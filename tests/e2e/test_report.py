@@ -1,5 +1,5 @@
 """``ocrflow run DIR --report FILE.html`` on the demo's samples (and a file the API refuses),
-opened in headless Chromium: the page renders offline, every file and its recognised text
+opened in headless Chromium: the page renders offline, every file and its recognized text
 are on it, and its screenshot is not blank.
 
 The README's screenshot of the report is this test's: ``OCRFLOW_REPORT_SCREENSHOT=docs/run-report.png``

@@ -125,7 +125,7 @@ def test_a_task_sent_again_is_a_duplicate_and_pays_nothing(platform: Platform,
     assert len(replay.received) == 1 and len(platform.results()) == 1
 
 
-def test_an_object_an_upload_event_already_recognised_is_not_paid_again(
+def test_an_object_an_upload_event_already_recognized_is_not_paid_again(
         platform: Platform, replay: ReplayServer) -> None:
     """The upload's notification named version and ETag; the job's task names the version
     only: both are the same record."""

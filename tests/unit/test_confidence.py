@@ -116,7 +116,7 @@ def test_a_document_is_rated_per_page_and_as_a_whole(make: Any, replay: ReplaySe
     pages = msg["data"]["pages"]
     assert pages[0]["confidence"] == {"min": 0.8, "mean": pytest.approx(0.85), "count": 2}
     assert pages[1]["confidence"] == {"min": 0.99, "mean": 0.99, "count": 1}
-    assert "confidence" not in pages[2]  # nothing recognised on it
+    assert "confidence" not in pages[2]  # nothing recognized on it
     assert msg["data"]["confidence"] == {"min": 0.8, "mean": pytest.approx(0.8966667), "count": 3}
     assert msg["ocrreview"] is True
 

@@ -195,7 +195,7 @@ def test_redelivered_event_calls_and_publishes_nothing_new(h: Harness, replay: R
     assert len(h.results()) == 1
 
 
-def test_a_new_version_of_the_object_is_recognised_again(h: Harness, replay: ReplayServer) -> None:
+def test_a_new_version_of_the_object_is_recognized_again(h: Harness, replay: ReplayServer) -> None:
     h.put("ocrflow-uploads", "v.png", png_bytes(100, 50))
     h.invoke(s3_event("v.png"))
     h.put("ocrflow-uploads", "v.png", png_bytes(100, 60))

@@ -1,4 +1,4 @@
-"""``data.text``: recognised lines in reading order, from the shapes the official SDK's
+"""``data.text``: recognized lines in reading order, from the shapes the official SDK's
 response models define (serialised as the SDK puts them on the wire)."""
 
 from __future__ import annotations

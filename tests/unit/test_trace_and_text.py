@@ -1,5 +1,5 @@
 """The upload's trace continued into the CloudEvent, its attributes and the log lines; the
-recognised text beside the provider's result — through ``ocrflow invoke`` and the handler."""
+recognized text beside the provider's result — through ``ocrflow invoke`` and the handler."""
 
 from __future__ import annotations
 

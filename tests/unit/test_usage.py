@@ -84,7 +84,7 @@ def test_an_answer_with_an_error_code_inside_a_2xx_is_a_call_not_a_billed_unit(
     assert usage_of(msg) == {"billed_units": 0, "calls": 1} == metered(h)
 
 
-def test_auto_classification_bills_each_recognised_document(
+def test_auto_classification_bills_each_recognized_document(
         tmp_path: Path, replay: ReplayServer, validate_message: Any) -> None:
     h = make_harness(tmp_path, replay.url + "/{region}",
                      OCR_ROUTES=json.dumps([{"prefix": "", "api": "auto-classification"}]))

@@ -105,7 +105,7 @@ class Usage(_Model):
 
 
 class Confidence(_Model):
-    """The provider's confidences over the recognised words or fields."""
+    """The provider's confidences over the recognized words or fields."""
 
     min: float
     mean: float
@@ -407,7 +407,7 @@ def result_of(message: OcrResult, store: ObjectStore | str | None = None, *,
 
 
 def text(message: OcrResult, store: ObjectStore | str | None = None, **fetch: Any) -> str | None:
-    """The recognised text: ``data.text``, or, when a claim check left it out of a message
+    """The recognized text: ``data.text``, or, when a claim check left it out of a message
     too large for its queue, computed from the stored result (None for non-text APIs)."""
     if message.data.text is not None or message.data.result_ref is None:
         return message.data.text

@@ -1,6 +1,6 @@
 """Every supported trigger event → a list of records (object references or invalid ones).
 
-Shapes (design.md §2.1): S3 notification, ``s3:TestEvent``, EventBridge ``Object Created``,
+Shapes: S3 notification, ``s3:TestEvent``, EventBridge ``Object Created``,
 SQS messages whose body is any of these, SNS-wrapped notifications, OBS triggers on
 FunctionGraph in the S3-compatible form (eventVersion 2.0) and the native form
 (``Records[].obs``, eventVersion 3.0), and EventGrid CloudEvents for OBS.
@@ -52,7 +52,7 @@ class InvalidRecord:
     reason: str
     excerpt: str
     delivery_id: str | None = None
-    #: Identity of the whole record (not only its excerpt), so a redelivery is recognised
+    #: Identity of the whole record (not only its excerpt), so a redelivery is recognized
     #: and two different broken records are not.
     fingerprint: str = ""
     trace: tracing.TraceContext | None = field(default=None, compare=False)
@@ -428,7 +428,7 @@ def s3_batch_task(task: Any, schema_version: str, delivery_id: str | None) -> Re
     """One task of an S3 Batch Operations invocation: schema 1.0 names the bucket by ARN
     (``s3BucketArn``), 2.0 by name (``s3Bucket``) with the key URL-encoded; ``s3VersionId``
     names the version, ``null`` the current one. Every task creates nothing: it asks for an
-    object already in the bucket to be recognised, as an upload would have."""
+    object already in the bucket to be recognized, as an upload would have."""
     try:
         if not isinstance(task, dict):
             raise TypeError("the task is not a JSON object")

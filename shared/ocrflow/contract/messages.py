@@ -1,11 +1,11 @@
-"""The message contract (design.md §4): CloudEvents 1.0, structured JSON.
+"""The message contract: CloudEvents 1.0, structured JSON.
 
 ``ocr.result.v1`` carries the provider's result verbatim (or, when too large for the queue,
 ``result_ref`` naming where it was stored); ``ocr.failure.v1`` carries ``error``. The JSON
 Schemas ship in ``ocrflow/data/schemas/``.
 
-The typed messages (:class:`ResultMessage`, :class:`FailureMessage`) replace the dicts the
-flow used to build and read back; each knows its destination queue.
+The typed messages (:class:`ResultMessage`, :class:`FailureMessage`) are what the flow builds
+and delivers; each knows its destination queue.
 """
 
 from __future__ import annotations
@@ -139,10 +139,10 @@ class ResultMessage(Message):
     pages_total: int | None = None
     #: What was sent when ocrflow changed the file: {"format", "width", "height", "scale"}.
     input: dict[str, Any] | None = None
-    #: Text APIs: the recognised lines in reading order (:func:`ocrflow.provider.text.text_of`); for a
+    #: Text APIs: the recognized lines in reading order (:func:`ocrflow.provider.text.text_of`); for a
     #: document, the whole document's (each page's is in its entry of ``pages``).
     text: str | None = None
-    #: The provider's confidences over the recognised words or fields (:mod:`ocrflow.provider.confidence`);
+    #: The provider's confidences over the recognized words or fields (:mod:`ocrflow.provider.confidence`);
     #: None when its answer has none. For a document, the whole document's.
     confidence: Confidence | None = None
     #: Below ``OCR_REVIEW_BELOW``: the event carries the extension attribute ``ocrreview``.

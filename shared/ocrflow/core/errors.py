@@ -272,7 +272,7 @@ class IdempotencyError(OcrflowError):
 
 
 class RecordDeferred(OcrflowError):
-    """Raised while recognising to give the record back unpublished (nothing was billed):
+    """Raised while recognizing to give the record back unpublished (nothing was billed):
     the platform redelivers it later."""
 
     def __init__(self, code: str, detail: str) -> None:

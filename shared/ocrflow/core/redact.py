@@ -146,7 +146,7 @@ def url(value: str) -> str:
 
 
 def text(value: str) -> str:
-    """``value`` with every credential this module can recognise masked."""
+    """``value`` with every credential this module can recognize masked."""
     if not value:
         return value
     out = _URL.sub(_mask_url, value) if "://" in value else value

@@ -74,7 +74,7 @@ class Stats:
             c["total"] += 1
             if 200 <= status < 300:
                 c["success"] += 1
-                # the service bills 2xx answers, whether or not they arrive (per recognised
+                # the service bills 2xx answers, whether or not they arrive (per recognized
                 # document for auto-classification)
                 c["billed"] += billed
                 if request_id is not None and self.keep_billed_ids:
@@ -243,7 +243,7 @@ class Emulator:
                       "unknown_ak": "access key not found"}.get(exc.reason, "verify aksk signature fail")
             raise Answer(401, "APIG.0301", f"Incorrect IAM authentication information: {detail}") from None
 
-    def recognise(self, api: str, region: str, body: bytes) -> tuple[dict[str, Any], dict[str, str]]:
+    def recognize(self, api: str, region: str, body: bytes) -> tuple[dict[str, Any], dict[str, str]]:
         """The answer to an authenticated call, in the gateway's order of checks."""
         limits = self.check_place(api, region)
         doc = self.read_body(limits, body)

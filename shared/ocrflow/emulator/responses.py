@@ -113,7 +113,7 @@ def handler_class(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                 return status, {"error_code": err, "error_msg": msg}, injected
             try:
                 emu.authenticate("POST", self.path, dict(self.headers.items()), body)
-                payload, extra = emu.recognise(api, region, body)
+                payload, extra = emu.recognize(api, region, body)
                 return 200, payload, {**extra, **injected}
             except Answer as a:
                 return a.status, {"error_code": a.code, "error_msg": a.message}, injected

@@ -1,4 +1,4 @@
-"""Delivering one record's message: claim → recognise → claim check (a result too large for
+"""Delivering one record's message: claim → recognize → claim check (a result too large for
 its queue) → save the message → publish → complete, and the :class:`Outcome` built once, at
 the end, from what happened.
 
@@ -104,7 +104,7 @@ class Outcome:
 
 
 def first_line(result: Any) -> str | None:
-    """The first recognised text of a text-API result (for summaries), if there is one."""
+    """The first recognized text of a text-API result (for summaries), if there is one."""
     if isinstance(result, dict):
         blocks = result.get("words_block_list")
         if isinstance(blocks, list) and blocks and isinstance(blocks[0], dict):
@@ -146,7 +146,7 @@ class Delivery:
         self.api, self.region = api, region
         self.started = time.monotonic() if started is None else started
 
-    def run(self, recognise: Callable[[], Message], claim_for_s: float,
+    def run(self, recognize: Callable[[], Message], claim_for_s: float,
             deadline: float) -> Outcome:
         """``deadline`` (``time.monotonic()``) bounds the writes retried against a store
         that fails after the call."""
@@ -164,7 +164,7 @@ class Delivery:
             return self._publish(_Stored.of(claim), claim, None, deadline)
 
         try:
-            message = recognise()
+            message = recognize()
         except RecordDeferred as exc:
             self._release_quietly(claim)  # nothing was paid: the redelivery starts afresh
             return self._unpublished(exc.code, exc.detail)

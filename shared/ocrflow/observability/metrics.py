@@ -3,8 +3,8 @@
 Per API and region: ``OcrCallsTotal``, ``OcrCallsSuccess``, ``OcrCallsFailed`` (each HTTP
 attempt that reached the service is one call, as the provider counts them; success = a 2xx
 answer) and ``OcrCallDuration`` (milliseconds). ``OcrBilledUnits`` counts what the provider
-bills: one unit per 2xx answer, except for APIs billed per recognised document
-(auto-classification: each document it recognises on the page).
+bills: one unit per 2xx answer, except for APIs billed per recognized document
+(auto-classification: each document it recognizes on the page).
 
 They are written when an invocation ends, after its records were published, as
 ``OCR_METRICS`` says:

@@ -2,7 +2,7 @@
 
 * ``pdf``: each page is the page the service read — a PDF page rendered at ``dpi``, a photo
   as it was sent (upright and scaled when ocrflow fitted it, ``data.input``) — with the
-  recognised text as an invisible layer over its boxes (text render mode 3), so selecting,
+  recognized text as an invisible layer over its boxes (text render mode 3), so selecting,
   searching and copying work in any viewer. Written with fpdf2 and a glyphless font that
   covers every script in 9 KB (the README's "Searchable PDF" section has the measurements
   behind that choice). One PDF page per document page.
@@ -106,7 +106,7 @@ def pages_of(message: OcrResult, store: ObjectStore | str | None = None) -> list
 
 
 def read_original(message: OcrResult | OcrFailure, store: ObjectStore) -> bytes:
-    """The uploaded file, as it was when recognised (its version, else its ETag)."""
+    """The uploaded file, as it was when recognized (its version, else its ETag)."""
     obj = message.data.object
     if obj is None:
         raise RenderError("the message names no object")

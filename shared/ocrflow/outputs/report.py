@@ -1,5 +1,5 @@
 """The run report: one self-contained HTML page (no network: images inlined, no script)
-showing, for every file and every page of a PDF, the page with its recognised boxes drawn
+showing, for every file and every page of a PDF, the page with its recognized boxes drawn
 over it (coloured by the provider's confidence where it gives one), the text beside it,
 and the API, region, outcome or error code and time.
 """

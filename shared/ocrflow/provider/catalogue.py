@@ -62,8 +62,8 @@ class ApiLimits:
     max_pixels: int | None
     #: the body field that picks a PDF page ("pdf_page_number", "page_num"), or None
     page_field: str | None = None
-    text: bool = False  # a plain text-recognition API (the emulator truly recognises these)
-    #: "per_call", or "per_document" (auto-classification bills each document it recognises)
+    text: bool = False  # a plain text-recognition API (the emulator truly recognizes these)
+    #: "per_call", or "per_document" (auto-classification bills each document it recognizes)
     billing: str = "per_call"
     withdrawn: Withdrawal | None = None
     source: str = "sdk"

@@ -1,5 +1,5 @@
 """How sure the provider was (``data.confidence``): ``min``, ``mean`` and ``count`` of its own
-confidences over the words or fields it recognised — only numbers its answer carries, never
+confidences over the words or fields it recognized — only numbers its answer carries, never
 one made up. APIs whose answer has none get no ``confidence``.
 
 Where each API keeps them, as the official SDK's response models (``huaweicloudsdkocr``)
@@ -65,7 +65,7 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _recognised(value: Any) -> bool:
+def _recognized(value: Any) -> bool:
     """A field the result holds a value for."""
     return value is not None and value != "" and not (isinstance(value, (list, dict)) and not value)
 
@@ -112,7 +112,7 @@ def fields(confidence: Any, values: Any) -> list[float]:
     if isinstance(confidence, Mapping) and isinstance(values, Mapping):
         for name, rating in confidence.items():
             value = values.get(name)
-            if not _recognised(value):
+            if not _recognized(value):
                 continue
             number = _number(rating)
             if number is not None:
@@ -137,7 +137,7 @@ def plates(result: Any) -> list[float]:
     out = []
     for plate in _list(result):
         number = _number(_get(plate, "confidence"))
-        if number is not None and _recognised(_get(plate, "plate_number")):
+        if number is not None and _recognized(_get(plate, "plate_number")):
             out.append(number)
     return out
 
@@ -169,7 +169,7 @@ EXTRACTORS: dict[str, Callable[[Any], list[float]]] = {
 
 
 def values_of(api: str | None, result: Any) -> list[float]:
-    """Every confidence of ``result`` that rates a recognised word or field (none for APIs
+    """Every confidence of ``result`` that rates a recognized word or field (none for APIs
     that answer none)."""
     extract = EXTRACTORS.get(api or "")
     return extract(result) if extract is not None else []

@@ -1,7 +1,7 @@
-"""The recognised text of a provider result, ready to use (``data.text``).
+"""The recognized text of a provider result, ready to use (``data.text``).
 
 The provider lists text blocks in reading order ("输出顺序从左到右，先上后下" in the official
-SDK's result models), so the text keeps its order: one recognised line per line. Table
+SDK's result models), so the text keeps its order: one recognized line per line. Table
 cells of one row are joined with a tab, as the provider's own ``markdown_result`` joins
 blocks of one line. Shapes, per API, as the official SDK's response models name them:
 
@@ -83,7 +83,7 @@ TEXT_APIS = frozenset(_EXTRACTORS)
 
 
 def text_of(api: str | None, result: Any) -> str | None:
-    """The recognised lines of ``result`` in reading order, joined with newlines; ``""``
+    """The recognized lines of ``result`` in reading order, joined with newlines; ``""``
     when a text API found no text; ``None`` for APIs that do not answer running text."""
     extract = _EXTRACTORS.get(api or "")
     if extract is None or not isinstance(result, (dict, list)):

@@ -73,7 +73,7 @@ def price_problem(value: Any, apis: set[str] | None = None) -> str | None:
     return None
 
 
-#: per-document statuses that mean "recognised" (the item's own status code)
+#: per-document statuses that mean "recognized" (the item's own status code)
 _RECOGNISED = frozenset({"", "0", "AIS.0000"})
 
 
@@ -81,7 +81,7 @@ def billed_units(api: str, result: Any) -> int:
     """Units the provider bills for one 2xx answer of ``api``.
 
     auto-classification answers a list with a status per document and bills each document
-    it recognised; every other API bills the answer once."""
+    it recognized; every other API bills the answer once."""
     limits = load().apis.get(api)
     if limits is None or limits.billing != "per_document":
         return 1

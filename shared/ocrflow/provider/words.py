@@ -1,4 +1,4 @@
-"""Where each text API keeps its text blocks, read in one place: the recognised text
+"""Where each text API keeps its text blocks, read in one place: the recognized text
 (:mod:`.text`), the confidences (:mod:`.confidence`) and the outputs (searchable PDF, hOCR,
 the run report) all walk a result through the functions here.
 
