@@ -23,7 +23,6 @@ from .contract import events as events_mod
 from .core import tracing
 from .core.errors import OcrflowError
 from .core.signer import Credentials
-from .flow import batchops
 from .flow.delivery import Outcome
 from .flow.pipeline import PUBLISH_MARGIN_S, Pipeline
 from .observability.log import bind_invocation, get_logger
@@ -75,7 +74,9 @@ def handle(event: Any, context: Any = None, function: str = "recognize",
     bind_invocation(context, rt.settings.service_name)
     log = get_logger()
     event = events_mod.from_text(event)
-    if batchops.is_invocation(event):  # S3 Batch Operations: answered per task, never raises
+    if events_mod.is_s3_batch_invocation(event):  # answered per task, never raises
+        from .flow import batchops
+
         try:
             return batchops.run(batchops.parse(event), rt, function,
                                 credentials_for(rt.settings, context),

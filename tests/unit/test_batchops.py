@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from ocrflow.contract import events
 from ocrflow.contract.events import InvalidRecord
 from ocrflow.core.models import ObjectRef
 from ocrflow.flow import batchops
@@ -57,10 +58,10 @@ def test_a_task_that_names_no_object_is_an_invalid_record_and_one_without_id_is_
 
 
 def test_not_an_invocation() -> None:
-    assert not batchops.is_invocation(load_event("s3_put.json"))
-    assert not batchops.is_invocation({"invocationSchemaVersion": "1.0", "tasks": "x",
+    assert not events.is_s3_batch_invocation(load_event("s3_put.json"))
+    assert not events.is_s3_batch_invocation({"invocationSchemaVersion": "1.0", "tasks": "x",
                                        "invocationId": "i"})
-    assert batchops.is_invocation(load_event(V1)) and batchops.is_invocation(load_event(V2))
+    assert events.is_s3_batch_invocation(load_event(V1)) and events.is_s3_batch_invocation(load_event(V2))
 
 
 # --- through the function -------------------------------------------------------------------

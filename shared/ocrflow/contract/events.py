@@ -424,6 +424,12 @@ def _eventgrid(event: dict[str, Any], delivery_id: str | None) -> Record:
                               event, delivery_id)
 
 
+def is_s3_batch_invocation(event: Any) -> bool:
+    """An S3 Batch Operations invocation (answered per task, :mod:`ocrflow.flow.batchops`)."""
+    return (isinstance(event, dict) and isinstance(event.get("invocationSchemaVersion"), str)
+            and isinstance(event.get("invocationId"), str) and isinstance(event.get("tasks"), list))
+
+
 def s3_batch_task(task: Any, schema_version: str, delivery_id: str | None) -> Record:
     """One task of an S3 Batch Operations invocation: schema 1.0 names the bucket by ARN
     (``s3BucketArn``), 2.0 by name (``s3Bucket``) with the key URL-encoded; ``s3VersionId``

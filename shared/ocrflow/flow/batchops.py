@@ -45,11 +45,6 @@ USER_ARGUMENTS = ("api",)
 MAX_RESULT_CHARS = 512
 
 
-def is_invocation(event: Any) -> bool:
-    return (isinstance(event, dict) and isinstance(event.get("invocationSchemaVersion"), str)
-            and isinstance(event.get("invocationId"), str) and isinstance(event.get("tasks"), list))
-
-
 @dataclass(frozen=True)
 class Invocation:
     schema_version: str

@@ -23,16 +23,18 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..adapters.idempotency import ClaimState
-from ..adapters.idempotency.policy import IdempotencyStore
 from ..core.errors import Failure, FailureError, IdempotencyError, PagesPending
 from ..documents import Document, Part
 from ..observability.log import get_logger
 from ..provider.client import CallResult
 from ..provider.usage import Usage
 from . import keys
+
+if TYPE_CHECKING:
+    from ..adapters.idempotency.policy import IdempotencyStore
 
 #: A page is started only with at least this much of the record's time left.
 MIN_PAGE_S = 2.0

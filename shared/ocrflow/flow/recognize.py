@@ -44,7 +44,7 @@ from ..provider.confidence import (
 from ..provider.text import document_text, text_of
 from ..provider.usage import Usage
 from ..runtime import Runtime
-from . import keys, ledger, pages, quota
+from . import keys, ledger, quota
 from .prepare import Job, store_failure
 
 
@@ -177,6 +177,8 @@ class Recognizer:
         assert ref is not None and api is not None and region is not None
         started = time.monotonic()
         store = self.rt.idempotency
+        from . import pages  # only documents of several pages need it
+
         key = keys.document_key(ref, api, region)
         total = document.calls
         # the pages' claims live as long as the record's: its deadline and a grace
