@@ -121,8 +121,10 @@ def test_the_checker_finds_a_missing_page_and_a_missing_anchor(tmp_path: Path) -
     page = tmp_path / "page.md"
     page.write_text(
         "# Page\n\n## Exactly one message, and when a call is paid twice\n\n"
-        "[ok](other.md#staying-under-the-providers-rate) [ok](#exactly-one-message-and-when-a-call-is-paid-twice)\n"
-        "[gone](missing.md) [wrong](other.md#staying-under-the-provider-s-rate) [web](https://example.com/x#y)\n"
+        "[ok](other.md#staying-under-the-providers-rate)\n"
+        "[ok](#exactly-one-message-and-when-a-call-is-paid-twice)\n"
+        "[gone](missing.md) [wrong](other.md#staying-under-the-provider-s-rate)\n"
+        "[web](https://example.com/x#y)\n"
         "`[in code](nowhere.md)`\n\n```md\n[in a block](nowhere.md)\n```\n")
     assert broken_links(page) == [
         "missing.md: no such file",
@@ -130,7 +132,8 @@ def test_the_checker_finds_a_missing_page_and_a_missing_anchor(tmp_path: Path) -
 
 
 @pytest.mark.parametrize(("heading", "slug"), [
-    ("Exactly one message, and when a call is paid twice", "exactly-one-message-and-when-a-call-is-paid-twice"),
+    ("Exactly one message, and when a call is paid twice",
+     "exactly-one-message-and-when-a-call-is-paid-twice"),
     ("Staying under the provider's rate", "staying-under-the-providers-rate"),
     ("Searchable PDF, Markdown, hOCR", "searchable-pdf-markdown-hocr"),
     ("Which client, and why: confluent-kafka", "which-client-and-why-confluent-kafka"),
