@@ -11,6 +11,10 @@ LOG="$STATE/emulator.log"
 
 export HUAWEICLOUD_SDK_AK=demo-access-key HUAWEICLOUD_SDK_SK=demo-secret-key
 export OCR_PROJECT_ID=demo-project OCRFLOW_STATE_DIR="$STATE"
+# The emulator recognises one image at a time on this machine's CPU, so a request also waits
+# for the ones sent before it: on a busy two-core machine that passed the 20 s read timeout,
+# and each retry was a call the emulator billed twice. The service answers in about a second.
+export OCR_READ_TIMEOUT_S=${OCR_READ_TIMEOUT_S:-120} OCR_DEADLINE_S=${OCR_DEADLINE_S:-300}
 
 "$BIN/ocrflow" emulator --port 0 --credentials '{"demo-access-key": "demo-secret-key"}' >"$LOG" 2>&1 &
 EMU=$!

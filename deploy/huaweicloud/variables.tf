@@ -122,7 +122,7 @@ variable "ocr_api_regions" {
 }
 
 variable "ocr_routes" {
-  description = "OCR_ROUTES: routing rules as JSON (see the README's Routing section); empty: general-text for every file."
+  description = "OCR_ROUTES: routing rules as JSON (see docs/configuration.md, Routing); empty: general-text for every file."
   type        = string
   default     = ""
   validation {

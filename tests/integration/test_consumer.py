@@ -1,5 +1,5 @@
 """The consumer helper reads back what the pipeline publishes on every backend — results,
-failures and claim-checked results — through the README's own example consumers, run
+failures and claim-checked results — through the example consumers of docs/consuming.md, run
 against the real brokers."""
 
 from __future__ import annotations
@@ -34,18 +34,18 @@ from tests.support.replay_server import Answer, ReplayServer
 
 pytest_plugins = ["tests.integration.kafka_broker"]  # the Kafka broker fixtures, only where used
 
-README = (ROOT / "README.md").read_text("utf-8")
+CONSUMING = (ROOT / "docs" / "consuming.md").read_text("utf-8")
 BIG_TEXT = "y" * 300_000
 
 
 def example(name: str) -> str:
-    match = re.search(rf"<!-- consumer:{name} -->\n```python\n(.*?)```", README, re.S)
-    assert match, f"README has no consumer example {name!r}"
+    match = re.search(rf"<!-- consumer:{name} -->\n```python\n(.*?)```", CONSUMING, re.S)
+    assert match, f"docs/consuming.md has no consumer example {name!r}"
     return match.group(1)
 
 
 class Seen:
-    """Stands in for the README handler's ``index`` / ``alert``: records what reached them."""
+    """Stands in for the example handler's ``index`` / ``alert``: records what reached them."""
 
     def __init__(self) -> None:
         self.results: dict[str, tuple[str | None, Any]] = {}
@@ -62,11 +62,11 @@ class Seen:
 
 def consumer_namespace(tmp_path: Path, backend: str, seen: Seen) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": f"readme_consumer_{backend}"}
-    exec(compile(example("handler"), "README:handler", "exec"), namespace)  # noqa: S102
+    exec(compile(example("handler"), "docs/consuming.md:handler", "exec"), namespace)  # noqa: S102
     namespace["guard"].close()
     namespace["guard"] = ConsumerGuard(f"sqlite:///{tmp_path / 'consumer-state.db'}")
     namespace.update(index=seen.index, alert=seen.alert)
-    exec(compile(example(backend), f"README:{backend}", "exec"), namespace)  # noqa: S102
+    exec(compile(example(backend), f"docs/consuming.md:{backend}", "exec"), namespace)  # noqa: S102
     return namespace
 
 
@@ -208,7 +208,7 @@ def test_kafka_consumer_with_a_claim_check_in_a_file_store(tmp_path: Path, kafka
     records = list(h.rt.queue("result").dump())
     # the official CloudEvents SDK reads the records as the Kafka binding says: content-type
     # application/cloudevents+json means structured mode. (Its from_kafka() checks for ce_
-    # headers first and would take the whole envelope for the data: the README says so.)
+    # headers first and would take the whole envelope for the data: docs/consuming.md says so.)
     from cloudevents.core.bindings.kafka import KafkaMessage, from_structured
     from cloudevents.core.formats.json import JSONFormat
 

@@ -1,7 +1,7 @@
-"""Review routing through each broker's own filtering: the README's recipes, run against the
-real services (moto server for SNS and SQS, RabbitMQ, the Tansu Kafka broker, Redis). Under
-``OCR_REVIEW_BELOW`` a result whose confidence is below it reaches the reviewers, the others
-do not, and each upload still has one result message."""
+"""Review routing through each broker's own filtering: the recipes of docs/consuming.md, run
+against the real services (moto server for SNS and SQS, RabbitMQ, the Tansu Kafka broker,
+Redis). Under ``OCR_REVIEW_BELOW`` a result whose confidence is below it reaches the
+reviewers, the others do not, and each upload still has one result message."""
 
 from __future__ import annotations
 
@@ -29,14 +29,14 @@ from tests.unit.test_pipeline import png_bytes
 
 pytest_plugins = ["tests.integration.kafka_broker"]  # the Kafka broker fixtures, only where used
 
-README = (ROOT / "README.md").read_text("utf-8")
+CONSUMING = (ROOT / "docs" / "consuming.md").read_text("utf-8")
 
 
 def recipe(name: str) -> dict[str, Any]:
-    match = re.search(rf"<!-- review:{name} -->\n```python\n(.*?)```", README, re.S)
-    assert match, f"README has no review recipe {name!r}"
+    match = re.search(rf"<!-- review:{name} -->\n```python\n(.*?)```", CONSUMING, re.S)
+    assert match, f"docs/consuming.md has no review recipe {name!r}"
     namespace: dict[str, Any] = {"__name__": f"readme_review_{name}"}
-    exec(compile(match.group(1), f"README:review:{name}", "exec"), namespace)  # noqa: S102
+    exec(compile(match.group(1), f"docs/consuming.md:review:{name}", "exec"), namespace)  # noqa: S102
     return namespace
 
 

@@ -192,16 +192,16 @@ def test_the_ledger_adds_up_and_drops_pages_once_answered() -> None:
     assert ledger.Ledger.decoded(b"not json") == ledger.Ledger()
 
 
-def test_the_readme_sums_usage_per_day_and_prefix(h: Harness, replay: ReplayServer) -> None:
+def test_the_docs_sum_usage_per_day_and_prefix(h: Harness, replay: ReplayServer) -> None:
     import re
 
     from tests.conftest import ROOT
 
     block = re.search(r"<!-- usage:sum -->\n```python\n(.*?)```",
-                      (ROOT / "README.md").read_text("utf-8"), re.S)
-    assert block, "README has no usage:sum example"
+                      (ROOT / "docs" / "consuming.md").read_text("utf-8"), re.S)
+    assert block, "docs/consuming.md has no usage:sum example"
     namespace: dict[str, Any] = {}
-    exec(compile(block.group(1), "README:usage:sum", "exec"), namespace)  # noqa: S102
+    exec(compile(block.group(1), "docs/consuming.md:usage:sum", "exec"), namespace)  # noqa: S102
     replay.script(BUSY, Answer(200, OK_RESULT), Answer(200, OK_RESULT), REFUSED)
     for key in ("invoices/a.png", "invoices/b.png", "scans/c.png"):
         h.put("ocrflow-uploads", key, png_bytes())
