@@ -264,13 +264,13 @@ def _saved_pages(ws: Workspace, data: bytes) -> dict[int, Any]:
 
     from ocrflow.adapters.registry import open_idempotency_store
     from ocrflow.core.models import ObjectRef
-    from ocrflow.flow import pages
+    from ocrflow.flow import keys, pages
 
     store = open_idempotency_store(f"sqlite:///{ws.root / 'state' / 'idempotency.db'}")
     etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
     ref = ObjectRef("uploads", "scans/contract.pdf", None, etag)
     try:
-        return pages.saved_pages(store, pages.document_key(ref, "general-text", "cn-north-4"), 4, 0.0)
+        return pages.saved_pages(store, keys.document_key(ref, "general-text", "cn-north-4"), 4, 0.0)
     finally:
         store.close()
 
