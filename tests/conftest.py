@@ -36,8 +36,10 @@ FOLDER_MARKERS = ("unit", "integration", "e2e", "contract")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = ROOT / "tests"
     for item in items:
-        parts = Path(str(item.path)).resolve().relative_to(ROOT / "tests").parts
+        path = Path(str(item.path)).resolve()
+        parts = path.relative_to(tests).parts if path.is_relative_to(tests) else ()
         if parts and parts[0] in FOLDER_MARKERS:
             item.add_marker(parts[0])
 
