@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT / "shared"))
 
 from ocrflow.emulator.models import TextEngine  # noqa: E402
 from ocrflow.emulator.pdfpages import render_page  # noqa: E402
+from ocrflow.outputs.blocks import Block, blocks_of  # noqa: E402
 from ocrflow.outputs.render import FONT  # noqa: E402
-from ocrflow.provider.words import Block, blocks_of  # noqa: E402
 
 DPI = 144
 Page = tuple[bytes, int, int, list[Block]]  # jpeg, width px, height px, blocks

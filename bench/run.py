@@ -888,7 +888,7 @@ def main() -> None:
     steps: dict[str, tuple[bool, Callable[[], Any]]] = {  # name: (needs the SDK, figure)
         "cold_start_import": (True, lambda: cold_start(sdk, rt, 3 if q else 21)),
         "cold_start_first_message": (True, lambda: first_message(sdk, rt, 2 if q else 9)),
-        "layout_vs_baseline": (False, lambda: layout_vs_baseline(rt, args.baseline_ref, 3 if q else 15)),
+        "layout_vs_baseline": (False, lambda: layout_vs_baseline(rt, args.baseline_ref, 3 if q else 21)),
         "overhead_per_record": (False, lambda: overhead(20 if q else 200, 1 if q else 5)),
         "burst_batch_of_ten": (False, lambda: burst(1 if q else 7)),
         "burst_batch_of_ten_default_concurrency": (False, lambda: burst(1 if q else 5, concurrency=8)),

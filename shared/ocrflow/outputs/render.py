@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.errors import ObjectChanged, ObjectNotFound, ObjectStoreError, OcrflowError
 from ..documents import filecheck
 from ..provider.text import text_of
-from ..provider.words import Block, blocks_of, split_words
+from .blocks import Block, blocks_of, split_words
 
 if TYPE_CHECKING:
     from ..adapters.stores import ObjectStore

@@ -12,7 +12,7 @@ import io
 from typing import Any
 
 from ..provider.text import text_of
-from ..provider.words import Block, blocks_of
+from .blocks import Block, blocks_of
 from .render import PageResult, RenderError, fields_of, page_images, pages_of, read_original
 
 #: Widest page image in the report, in pixels (the page itself is shown at most this wide).
