@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help:
 	@echo "make run      install, start the local OCR emulator, process samples/, print what was recognised"
 	@echo "make test     install the test dependencies, check local services, run every test"
-	@echo "make lint     ruff, mypy and the SAM template checks"
+	@echo "make lint     ruff, mypy, the layers (lint-imports) and the SAM template checks"
 	@echo "make bench    benchmarks with ratios against baselines measured in the same run"
 	@echo "make package  FunctionGraph zip and Lambda layer under dist/"
 	@echo "make deploy   sam build + sam deploy --guided (needs the AWS SAM CLI and credentials)"
@@ -46,6 +46,7 @@ $(ASYNCAPI_CHECK): scripts/asyncapi/package.json scripts/asyncapi/package-lock.j
 test: $(VENV)/.test-installed services $(ASYNCAPI_CHECK)
 	@bash scripts/ensure_font.sh
 	@bash scripts/ensure_chromium.sh
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.test-installed $(ASYNCAPI_CHECK)
@@ -54,6 +55,7 @@ test-fast: $(VENV)/.test-installed $(ASYNCAPI_CHECK)
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check shared functions tests scripts bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	VENV=$(VENV) bash scripts/lint_template.sh
 
 pr: lint test

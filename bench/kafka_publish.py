@@ -2,7 +2,7 @@
 choice (docs/kafka.md).
 
 ``measure(url, n, size)`` publishes ``n`` CloudEvents of about ``size`` bytes through
-``ocrflow.queues.kafka`` twice: one ``publish`` per message (each waits for the broker's
+``ocrflow.adapters.queues.kafka`` twice: one ``publish`` per message (each waits for the broker's
 acknowledgement, as the pipeline does per record) and one ``publish_many`` per batch
 (produce all, wait once). ``compare_clients(bootstrap, n, size)`` does the same with the
 bare clients confluent-kafka and kafka-python, and times their import and first
@@ -50,7 +50,7 @@ def make_event(index: int, size: int) -> bytes:
 
 
 def _messages(n: int, size: int) -> list[Any]:
-    from ocrflow.models import OutgoingMessage
+    from ocrflow.core.models import OutgoingMessage
 
     out = []
     for i in range(n):
@@ -66,7 +66,7 @@ def measure(url: str, n: int = 1000, size: int = 2048, batch: int = 100) -> dict
     and ``batched`` (publish_many of ``batch`` messages, one wait per batch). Also the
     time to open the queue and to get the first message acknowledged. Every message must
     be confirmed, or this raises."""
-    from ocrflow.queues.kafka import open_queue
+    from ocrflow.adapters.queues.kafka import open_queue
 
     started = time.perf_counter()
     queue = open_queue(url)
@@ -204,8 +204,8 @@ p.close(5)
 """,
     "ocrflow adapter": """
 import sys, time; sys.path.insert(0, "{shared}"); t0 = time.perf_counter()
-from ocrflow.queues.kafka import open_queue
-from ocrflow.models import OutgoingMessage
+from ocrflow.adapters.queues.kafka import open_queue
+from ocrflow.core.models import OutgoingMessage
 t1 = time.perf_counter()
 q = open_queue("kafka://{bootstrap}/{topic}")
 q.publish(OutgoingMessage(id="cold", type="ocr.result.v1", body=b'{{"id":"cold"}}', key="cold"))
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report: dict[str, Any] = {"adapter": measure(url, args.n, args.size, args.batch)}
         if args.compare:
-            from ocrflow.queues.kafka import parse_url
+            from ocrflow.adapters.queues.kafka import parse_url
 
             settings = parse_url(url)
             topic = "bench-clients" if broker else settings.topic

@@ -65,8 +65,8 @@ t1 = time.perf_counter()
 body = client.getObject(bucket, key, loadStreamInMemory=True).body.buffer
 """,
     "ocrflow_obs": """
-from ocrflow.signer import Credentials
-from ocrflow.stores.obs import open_store
+from ocrflow.core.signer import Credentials
+from ocrflow.adapters.stores.obs import open_store
 client = open_store("obs://?endpoint=" + endpoint).scoped(Credentials(ak, sk, token), "cn-north-4")
 t1 = time.perf_counter()
 body = client.get(bucket, key)

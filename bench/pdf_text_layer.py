@@ -1,7 +1,7 @@
 """Which library writes the searchable PDF: output size, time, and where the text lands.
 
-Each candidate lays the same pages (the demo's samples as the emulator's engine recognises
-them: an English letter, a Chinese notice, a three-page PDF) as a JPEG with the recognised
+Each candidate lays the same pages (the demo's samples as the emulator's engine recognizes
+them: an English letter, a Chinese notice, a three-page PDF) as a JPEG with the recognized
 lines as invisible text over their boxes. Fidelity: the PDF is read back with PDFium and
 each line's characters' loose boxes are compared with the box it was laid on (mean
 distance of the four edges, in points). Candidates:
@@ -28,10 +28,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "shared"))
 
+from ocrflow.emulator.models import TextEngine  # noqa: E402
 from ocrflow.emulator.pdfpages import render_page  # noqa: E402
-from ocrflow.emulator.server import Recogniser  # noqa: E402
-from ocrflow.render import FONT  # noqa: E402
-from ocrflow.words import Block, blocks_of  # noqa: E402
+from ocrflow.outputs.blocks import Block, blocks_of  # noqa: E402
+from ocrflow.outputs.render import FONT  # noqa: E402
 
 DPI = 144
 Page = tuple[bytes, int, int, list[Block]]  # jpeg, width px, height px, blocks
@@ -40,7 +40,7 @@ Page = tuple[bytes, int, int, list[Block]]  # jpeg, width px, height px, blocks
 def pages() -> list[Page]:
     from PIL import Image
 
-    rec = Recogniser()
+    rec = TextEngine()
     images = [(ROOT / "samples" / "english-letter.png").read_bytes(),
               (ROOT / "samples" / "chinese-notice.png").read_bytes()]
     pdf = (ROOT / "samples" / "annual-review.pdf").read_bytes()
@@ -62,7 +62,7 @@ def pt(v: float) -> float:
 def with_fpdf2(doc: list[Page]) -> bytes:
     from fpdf import FPDF
 
-    from ocrflow.render import lay_text
+    from ocrflow.outputs.render import lay_text
 
     pdf = FPDF(unit="pt")
     pdf.set_auto_page_break(False)

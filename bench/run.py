@@ -238,15 +238,61 @@ def first_message(sdk_python: str, runtime_python: str, runs: int) -> dict[str, 
             "sdk_cpu_ms": median_ms(sdk_c), "cpu_ratio": ratio(ours_c, sdk_c)}
 
 
+# --- 1b. the layout: the same handler in the tree before the move into layered packages ------------
+#: The last commit before ocrflow's modules moved into layered subpackages (``--baseline-ref``).
+PRE_LAYOUT_REF = "dd7c69f"
+
+
+def layout_vs_baseline(runtime_python: str, ref: str, runs: int) -> dict[str, Any]:
+    """Importing the handler, and a fresh process → first result, in this tree and in the tree
+    at ``ref`` (a temporary git worktree): interleaved, the same interpreter, the same
+    emulator, so the ratios say what the layout costs."""
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        base = tmp / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), ref],
+                       check=True, capture_output=True)
+        emu = Emulator("--no-recognition")
+        try:
+            trees = {"ours": ROOT, "baseline": base}
+            imports: dict[str, list[float]] = {k: [] for k in trees}
+            firsts: dict[str, list[float]] = {k: [] for k in trees}
+            (tmp / "buckets" / "bench").mkdir(parents=True)
+            for i in range(runs):
+                for name, tree in trees.items():
+                    env = {**ENV_BASE, "PYTHONPATH": str(tree / "shared")}
+                    t, _ = timed_process([runtime_python, "-c", "import handler" + RSS], env,
+                                         tree / "functions" / "recognize")
+                    imports[name].append(t)
+                for name, tree in trees.items():
+                    key = f"{name}{i}.png"
+                    (tmp / "buckets" / "bench" / key).write_bytes(png(200 + i, 80))
+                    env = {**ENV_BASE, "PYTHONPATH": str(tree / "shared"),
+                           **settings_env(tmp, emu.url, OCRFLOW_STATE_DIR=str(tmp / f"s-{name}{i}"))}
+                    t, _ = timed_process([runtime_python, "-c", OURS_CALL,
+                                          str(tree / "functions" / "recognize"), key], env)
+                    firsts[name].append(t)
+        finally:
+            emu.stop()
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
+                           check=False, capture_output=True)
+    return {"ref": ref, "runs": runs,
+            "import_ms": median_ms(imports["ours"]), "baseline_import_ms": median_ms(imports["baseline"]),
+            "import_ratio": ratio(imports["ours"], imports["baseline"]),
+            "first_result_ms": median_ms(firsts["ours"]),
+            "baseline_first_result_ms": median_ms(firsts["baseline"]),
+            "first_result_ratio": ratio(firsts["ours"], firsts["baseline"])}
+
+
 # --- 2. overhead per record ------------------------------------------------------------------------
 def overhead(records: int, repeats: int) -> dict[str, Any]:
     import requests
 
-    from ocrflow.config import load_settings
+    from ocrflow.config.settings import load_settings
+    from ocrflow.core.signer import Credentials, sign
     from ocrflow.handler import handle
-    from ocrflow.log import configure
+    from ocrflow.observability.log import configure
     from ocrflow.runtime import build_runtime
-    from ocrflow.signer import Credentials, sign
 
     emu = Emulator("--no-recognition")
     ours, bare = [], []
@@ -304,9 +350,9 @@ def overhead(records: int, repeats: int) -> dict[str, Any]:
 
 # --- 3. burst -----------------------------------------------------------------------------------------
 def burst(repeats: int, concurrency: int = 10, latency_ms: int = 200) -> dict[str, Any]:
-    from ocrflow.config import load_settings
+    from ocrflow.config.settings import load_settings
     from ocrflow.handler import handle
-    from ocrflow.log import configure
+    from ocrflow.observability.log import configure
     from ocrflow.runtime import build_runtime
 
     emu = Emulator("--no-recognition", "--latency-ms", str(latency_ms))
@@ -377,9 +423,9 @@ def cloud_eye_metrics(invocations: int, latency_ms: int = 30) -> dict[str, Any]:
     """One upload per invocation, OCR_METRICS=ces (one signed request to a local Cloud Eye
     answering after ``latency_ms``) against emf (a line on a stream), interleaved. Also when
     each invocation's records were done (published), which the metrics must not delay."""
-    from ocrflow.config import load_settings
+    from ocrflow.config.settings import load_settings
     from ocrflow.handler import handle
-    from ocrflow.log import configure
+    from ocrflow.observability.log import configure
     from ocrflow.runtime import build_runtime
 
     emu = Emulator("--no-recognition")
@@ -689,7 +735,7 @@ def hostile_memory(runtime_python: str, runs: int) -> dict[str, Any]:
     image (the growth, and the process's absolute peak with the interpreter and libraries),
     beside the largest image the API takes whole measured in the same run, and how each
     ended (a coded failure before decoding, or a fitted result)."""
-    from ocrflow.registry import open_queue
+    from ocrflow.adapters.registry import open_queue
     from tests.support import hostile
 
     cases: dict[str, tuple[Callable[[], bytes], str]] = {
@@ -743,9 +789,9 @@ def hostile_memory(runtime_python: str, runs: int) -> dict[str, Any]:
 
 # --- 5. queue publish throughput ----------------------------------------------------------------------
 def publish_throughput(n: int) -> dict[str, Any]:
-    from ocrflow.messages import ResultMessage, outgoing
-    from ocrflow.models import ObjectRef
-    from ocrflow.registry import open_queue
+    from ocrflow.adapters.registry import open_queue
+    from ocrflow.contract.messages import ResultMessage, outgoing
+    from ocrflow.core.models import ObjectRef
 
     def messages() -> list[Any]:
         ref = ObjectRef("bench", "k.png", None, "e" * 32, 100)
@@ -829,6 +875,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run: few repetitions, small sizes")
     parser.add_argument("--only", help="comma-separated figure names (default: all)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument("--baseline-ref", default=PRE_LAYOUT_REF,
+                        help="the git commit layout_vs_baseline compares this tree with "
+                             f"(default {PRE_LAYOUT_REF}, before the layered packages)")
     args = parser.parse_args()
     q, sdk, rt = args.quick, args.sdk_python, args.runtime_python
     results: dict[str, Any] = {
@@ -839,6 +888,7 @@ def main() -> None:
     steps: dict[str, tuple[bool, Callable[[], Any]]] = {  # name: (needs the SDK, figure)
         "cold_start_import": (True, lambda: cold_start(sdk, rt, 3 if q else 21)),
         "cold_start_first_message": (True, lambda: first_message(sdk, rt, 2 if q else 9)),
+        "layout_vs_baseline": (False, lambda: layout_vs_baseline(rt, args.baseline_ref, 3 if q else 21)),
         "overhead_per_record": (False, lambda: overhead(20 if q else 200, 1 if q else 5)),
         "burst_batch_of_ten": (False, lambda: burst(1 if q else 7)),
         "burst_batch_of_ten_default_concurrency": (False, lambda: burst(1 if q else 5, concurrency=8)),
@@ -888,6 +938,12 @@ def print_table(r: dict[str, Any]) -> None:
                      f["ratio"], "≤ 1.0"))
         rows.append(("  the same in CPU time", f"{f['ours_cpu_ms']} ms", f"{f['sdk_cpu_ms']} ms",
                      f["cpu_ratio"], ""))
+    if "layout_vs_baseline" in r:
+        lay = r["layout_vs_baseline"]
+        rows.append((f"import handler vs the tree at {lay['ref']}", f"{lay['import_ms']} ms",
+                     f"{lay['baseline_import_ms']} ms", lay["import_ratio"], "≤ 1.0"))
+        rows.append(("  fresh process → first result, same", f"{lay['first_result_ms']} ms",
+                     f"{lay['baseline_first_result_ms']} ms", lay["first_result_ratio"], "≤ 1.0"))
     if "overhead_per_record" in r:
         o = r["overhead_per_record"]
         rows.append(("per record: pipeline vs bare signed POST", f"{o['ours_ms_per_record']} ms",

@@ -17,7 +17,7 @@ import argparse
 import json
 from typing import Any
 
-from ocrflow.chaos import Services, crash_cost, outage_cost, run_chaos, run_fleet_chaos
+from ocrflow.chaos.run import Services, crash_cost, outage_cost, run_chaos, run_fleet_chaos
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Writes shared/ocrflow/data/glyphless.ttf: the font of the searchable PDF's invisible text.
+"""Writes shared/ocrflow/outputs/glyphless.ttf: the font of the searchable PDF's invisible text.
 
 A text layer that is never drawn needs no glyph outlines, only widths and a character map,
 so one font covers every script in about 12 KB (the approach of Tesseract's GlyphLessFont
@@ -18,7 +18,7 @@ from fontTools.misc.timeTools import timestampFromString
 from fontTools.ttLib.tables._c_m_a_p import CmapSubtable
 from fontTools.ttLib.tables._g_l_y_f import Glyph
 
-OUT = Path(__file__).resolve().parents[1] / "shared" / "ocrflow" / "data" / "glyphless.ttf"
+OUT = Path(__file__).resolve().parents[1] / "shared" / "ocrflow" / "outputs" / "glyphless.ttf"
 EM, ASCENT, DESCENT = 1000, 800, -200
 GLYPHS = {".notdef": 500, "space": 500, "zero": 0, "half": 500, "full": 1000}
 ZERO_WIDTH = {0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF, *range(0x202A, 0x202F)}

@@ -66,7 +66,7 @@ def main() -> None:
            ["合计", "12", "205.00"]], [220, 120, 180]).save(out / "table.png", optimize=True)
     page([("会议纪要 Meeting Notes", 38), ("时间 2026年11月25日", 30),
           ("Action items due Friday", 30)]).save(out / "mixed-notes.png", optimize=True)
-    # a three-page PDF: every page is recognised, one call each, into one message
+    # a three-page PDF: every page is recognized, one call each, into one message
     pages = [page([("Annual Review 2026", 34), ("Page 1: sales rose in every region", 28)]),
              page([("第二页 运营", 34), ("Page 2: two new warehouses opened", 28)]),
              page([("Page 3: outlook", 34), ("Hiring continues through spring", 28)])]

@@ -1,4 +1,4 @@
-"""Writes the emulator's recorded answers for the APIs it does not recognise for real.
+"""Writes the emulator's recorded answers for the APIs it does not recognize for real.
 
 Each answer has the shape of the API's result model in the official SDK
 (``huaweicloudsdkocr``, the pinned test dependency) with placeholder values ("xxx", 0), the
@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 
-from ocrflow import catalogue  # noqa: E402
-from ocrflow.emulator.server import RECORDED, TEXT_APIS  # noqa: E402
+from ocrflow.emulator.models import RECORDED, TEXT_APIS  # noqa: E402
+from ocrflow.provider import catalogue  # noqa: E402
 from tests.contract.official import official_apis, result_skeleton, version  # noqa: E402
 
 #: answers taken from the API reference's examples, not generated
@@ -26,16 +26,16 @@ HAND_MADE = {"id-card", "invoice-verification", "auto-classification"}
 
 
 def auto_classification() -> dict[str, object]:
-    # two documents on the page, one recognised: the service bills one unit
-    recognised = {"status": {"error_code": "AIS.0000", "error_msg": "Success"},
+    # two documents on the page, one recognized: the service bills one unit
+    recognized = {"status": {"error_code": "AIS.0000", "error_msg": "Success"},
                   "type": "id_card", "content": result_skeleton("id-card"),
                   "location": [[0, 0], [100, 0], [100, 60], [0, 60]], "seal_mark": False}
-    unrecognised = {"status": {"error_code": "AIS.0104", "error_msg": "recognition failed"},
+    unrecognized = {"status": {"error_code": "AIS.0104", "error_msg": "recognition failed"},
                     "type": "xxx", "content": {},
                     "location": [[120, 0], [220, 0], [220, 60], [120, 60]], "seal_mark": False}
     return {"source": f"shape of AutoClassificationResult in huaweicloudsdkocr {version()}; "
                       "placeholder values; one recognised and one unrecognised document",
-            "result": [recognised, unrecognised]}
+            "result": [recognized, unrecognized]}
 
 
 def main() -> None:

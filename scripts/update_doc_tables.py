@@ -1,6 +1,7 @@
 """Rewrites the generated tables of the docs from the code's data: the OCRFLOW codes
-(``ocrflow.errors``) in docs/errors.md and the API × region table (``ocrflow.catalogue``) in
-docs/configuration.md. A test checks that the pages match, so run this after changing either."""
+(``ocrflow.core.errors``) in docs/errors.md and the API × region table
+(``ocrflow.provider.catalogue``) in docs/configuration.md. A test checks that the pages match,
+so run this after changing either."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "shared"))
 
-from ocrflow.catalogue import regions_markdown  # noqa: E402
-from ocrflow.errors import codes_markdown  # noqa: E402
+from ocrflow.core.errors import codes_markdown  # noqa: E402
+from ocrflow.provider.catalogue import regions_markdown  # noqa: E402
 
 #: each generated block: the page that holds it, and what makes it
 BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {

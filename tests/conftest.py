@@ -30,8 +30,18 @@ if str(ROOT) not in sys.path:
 
 EVENTS = ROOT / "tests" / "events"
 
-# the Kafka broker fixtures (a real Tansu broker started per session / per test)
-pytest_plugins = ["tests.integration.kafka_broker"]
+#: Each test folder is a marker, applied here from the folder: ``pytest -m "not integration"``
+#: runs everything that needs no service (RabbitMQ, Redis, moto, a Kafka broker).
+FOLDER_MARKERS = ("unit", "integration", "e2e", "contract")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = ROOT / "tests"
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        parts = path.relative_to(tests).parts if path.is_relative_to(tests) else ()
+        if parts and parts[0] in FOLDER_MARKERS:
+            item.add_marker(parts[0])
 
 
 def load_event(name: str) -> Any:
@@ -56,7 +66,8 @@ def validate_message() -> Any:
     the official CloudEvents SDK, and reads it back with the consumer helper."""
     import jsonschema
 
-    from ocrflow import consumer, messages
+    from ocrflow import consumer
+    from ocrflow.contract import messages
 
     checkers = {kind: jsonschema.Draft202012Validator(
         messages.schema(kind), format_checker=jsonschema.FormatChecker())
@@ -76,7 +87,7 @@ def validate_message() -> Any:
 @pytest.fixture
 def log_lines() -> Iterator[io.StringIO]:
     """Captures every structured log line written while the test runs."""
-    from ocrflow import log
+    from ocrflow.observability import log
 
     stream = io.StringIO()
     log._configured = None

@@ -1,4 +1,5 @@
-"""The ``ocrflow`` command line (design.md §5)."""
+"""The ``ocrflow`` command line: invoke, run, queue dump, redrive, backfill, and the tools
+(emulator, render) behind it."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import ConfigError, OcrflowError
-from .terminal import json_line, json_text, shown
+from .core.errors import ConfigError, OcrflowError
+from .observability.terminal import json_line, json_text, shown
 
 EXIT_OK, EXIT_NOT_ALL_PUBLISHED, EXIT_USAGE = 0, 1, 2
 
 
 def _settings(**overrides: Any) -> Any:
-    from .config import load_settings
+    from .config.settings import load_settings
 
     return load_settings(**overrides)
 
@@ -100,10 +101,10 @@ def _short(text: str | None, width: int = 40) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .core.models import ObjectRef
+    from .flow.pipeline import Pipeline
     from .handler import credentials_for, summarise
-    from .log import configure
-    from .models import ObjectRef
-    from .pipeline import Pipeline
+    from .observability.log import configure
     from .runtime import build_runtime
 
     root = Path(args.dir).resolve()
@@ -152,7 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(summarise(outcomes), out)
     if args.report:
-        from .outputs_cli import write_run_report
+        from .outputs.cli import write_run_report
 
         out.write(f"Report: {write_run_report(args.report, outcomes, settings, root)}\n")
     return EXIT_OK if counts["unpublished"] == 0 else EXIT_NOT_ALL_PUBLISHED
@@ -190,19 +191,19 @@ def cmd_queue_dump(args: argparse.Namespace) -> int:
     """Every message it can print, one JSON line each; with ``--resolve``, a message whose
     claim check cannot be followed (or that is not an ocrflow message) is reported on stderr
     instead, the dump goes on, and the exit status says some were left out."""
-    from .registry import open_queue
+    from .adapters.registry import open_queue
 
     queue = open_queue(args.url, "QUEUE_URL")
     store: Any = None
     left_out = 0
     try:
         if args.resolve:
-            from .registry import open_object_store
+            from .adapters.registry import open_object_store
 
             store = open_object_store(args.store or _settings().object_store_url, "OBJECT_STORE_URL")
         for message in queue.dump():
             if store is not None:
-                from .consumer import MessageError, ResultRefError, resolved
+                from .contract.consumer import MessageError, ResultRefError, resolved
 
                 try:
                     message = resolved(message, store)
@@ -224,14 +225,14 @@ def cmd_queue_dump(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from .outputs_cli import cmd_render as render
+    from .outputs.cli import cmd_render as render
 
     return render(args, _settings())
 
 
 def cmd_redrive(args: argparse.Namespace) -> int:
+    from .flow.redrive import redrive
     from .handler import credentials_for, deadline_for
-    from .redrive import redrive
     from .runtime import build_runtime
 
     settings = _settings()
@@ -248,8 +249,8 @@ def cmd_redrive(args: argparse.Namespace) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
     from urllib.parse import urlsplit
 
-    from .backfill import backfill
-    from .registry import open_object_store, open_queue
+    from .adapters.registry import open_object_store, open_queue
+    from .flow.backfill import backfill
 
     parts = urlsplit(args.source)
     if parts.scheme not in ("s3", "obs", "file") or (parts.scheme != "file" and not parts.netloc):
@@ -313,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_queue_dump)
 
     try:
-        from .outputs_cli import add_render_parser
+        from .outputs.cli import add_render_parser
     except ImportError:  # the function bundle leaves the document outputs out (a tool)
         pass
     else:
@@ -357,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # a library's message may quote a credential: the trace is redacted
         import traceback
 
-        from . import redact
+        from .core import redact
 
         lines = redact.text(traceback.format_exc()).split("\n")
         sys.stderr.write("\n".join(shown(line) for line in lines))

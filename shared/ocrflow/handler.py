@@ -5,7 +5,7 @@ Works on AWS Lambda and Huawei FunctionGraph (``handler(event, context)`` on bot
 * an SQS batch answers ``{"batchItemFailures": [...]}`` listing only the messages with a
   record that could not be published (a coded OCR failure *is* a published message);
 * an S3 Batch Operations invocation answers one result per task in the job's shape
-  (:mod:`ocrflow.batchops`): ``TemporaryFailure`` for a task not published, so the job
+  (:mod:`ocrflow.flow.batchops`): ``TemporaryFailure`` for a task not published, so the job
   retries it;
 * any other event (S3/OBS asynchronous triggers, EventBridge, EventGrid) returns a summary
   when every record ended in a message, and raises :class:`RecordsNotPublished` otherwise
@@ -18,15 +18,15 @@ import os
 import time
 from typing import Any
 
-from . import batchops, tracing
-from . import events as events_mod
-from .config import Settings
-from .delivery import Outcome
-from .errors import OcrflowError
-from .log import bind_invocation, get_logger
-from .pipeline import PUBLISH_MARGIN_S, Pipeline
+from .config.settings import Settings
+from .contract import events as events_mod
+from .core import tracing
+from .core.errors import OcrflowError
+from .core.signer import Credentials
+from .flow.delivery import Outcome
+from .flow.pipeline import PUBLISH_MARGIN_S, Pipeline
+from .observability.log import bind_invocation, get_logger
 from .runtime import Runtime, runtime
-from .signer import Credentials
 
 
 class RecordsNotPublished(OcrflowError):
@@ -74,7 +74,9 @@ def handle(event: Any, context: Any = None, function: str = "recognize",
     bind_invocation(context, rt.settings.service_name)
     log = get_logger()
     event = events_mod.from_text(event)
-    if batchops.is_invocation(event):  # S3 Batch Operations: answered per task, never raises
+    if events_mod.is_s3_batch_invocation(event):  # answered per task, never raises
+        from .flow import batchops
+
         try:
             return batchops.run(batchops.parse(event), rt, function,
                                 credentials_for(rt.settings, context),
@@ -108,7 +110,7 @@ def handle(event: Any, context: Any = None, function: str = "recognize",
 
 
 def redrive_handle(event: Any, context: Any = None, rt: Runtime | None = None) -> dict[str, Any]:
-    from .redrive import redrive
+    from .flow.redrive import redrive
 
     rt = rt or runtime()
     bind_invocation(context, rt.settings.service_name)

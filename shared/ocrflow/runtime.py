@@ -1,37 +1,40 @@
-"""Wiring: the one place where adapters (object store, queues, idempotency store), the OCR
-client, metrics and the worker pool are built.
+"""Wiring: the one place where adapters (object store, queues, idempotency store, the
+fleet-wide rate limiter), the OCR client, metrics and the worker pool are built.
 
 The handler, the ``ocrflow`` commands, redrive, the chaos run, the benchmarks and the tests
 all get a :class:`Runtime` from here: :func:`runtime` for the process-wide one (built once
 per cold start from the environment), :func:`build_runtime` for one of their own.
-(``Runtime`` used to live in ``pipeline.py``; ``runtime()`` and ``reset_runtime()`` in
-``handler.py``.)
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from . import catalogue as catalogue_mod
-from .config import Settings, catalogue_warnings, load_settings
-from .errors import ConfigError, PublishError
-from .log import configure, get_logger
-from .metrics import CloudEye, Metrics
-from .ports import ObjectStore, Queue
-from .registry import (
+from .adapters.queues import Queue
+from .adapters.registry import (
     check_backends,
     open_idempotency_store,
     open_object_store,
     open_queue,
+    open_rate_store,
     queue_max_message_bytes,
 )
+from .adapters.stores import ObjectStore
+from .config.settings import Settings, catalogue_warnings, load_settings
+from .core.errors import ConfigError, PublishError
+from .observability.log import configure, get_logger
+from .observability.metrics import CloudEye, Metrics
+from .provider import catalogue as catalogue_mod
 
 if TYPE_CHECKING:
-    from .client import OcrClient
-    from .idempotency.policy import IdempotencyStore
-    from .signer import Credentials
+    from .adapters.idempotency.policy import IdempotencyStore
+    from .adapters.ratelimit.limiter import RateLimiter
+    from .core.signer import Credentials
+    from .provider.client import OcrClient
 
 QUEUE_VARIABLES = {"result": "RESULT_QUEUE_URL", "failure": "FAILURE_QUEUE_URL"}
 
@@ -41,7 +44,7 @@ class Runtime:
     settings, the HTTP session, adapters. Adapters open lazily on first use."""
 
     def __init__(self, settings: Settings) -> None:
-        from .client import OcrClient
+        from .provider.client import OcrClient
 
         # a backend whose extra is missing stops the start, not a record in the middle
         check_backends({
@@ -54,7 +57,7 @@ class Runtime:
         self.catalogue = catalogue_mod.load()
         self.metrics = Metrics(settings.metrics_namespace, settings.service_name,
                                mode=settings.metrics)
-        self.client: OcrClient = OcrClient(settings, self.metrics)
+        self.client: OcrClient = OcrClient(settings, self.metrics, limiter=rate_limiter(settings))
         if settings.metrics == "ces":
             self.metrics.cloud_eye = CloudEye(
                 settings.ces_endpoint.replace("{region}", settings.region), settings.ces_namespace,
@@ -167,6 +170,31 @@ class Runtime:
                 part.close()
 
 
+def rate_limiter(settings: Settings) -> RateLimiter | None:
+    """The fleet-wide limiter of ``OCR_MAX_CALLS_PER_SECOND``, sharing the idempotency
+    store's place (opened on the first limited call)."""
+    if settings.max_calls_per_second is None:
+        return None
+    from .adapters.ratelimit.limiter import Limits, RateLimiter
+
+    url = settings.idempotency_url
+    if url.startswith("sqlite:") and (os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+                                      or os.environ.get("RUNTIME_CODE_ROOT")):
+        get_logger().warning("OCR_MAX_CALLS_PER_SECOND with a sqlite idempotency store limits "
+                             "each function instance on its own, not the fleet; use redis:// or "
+                             "dynamodb:// in IDEMPOTENCY_STORE_URL")
+    said = [0.0]
+
+    def store_down(exc: Exception) -> None:
+        if time.monotonic() - said[0] > 60:  # once a minute, not once a call
+            said[0] = time.monotonic()
+            get_logger().warning("rate store unreachable: calling without the fleet-wide limit",
+                                 error=str(exc)[:200])
+
+    return RateLimiter(Limits.of(settings.max_calls_per_second),
+                       lambda: open_rate_store(url), on_store_error=store_down)
+
+
 def build_runtime(settings: Settings | None = None) -> Runtime:
     """A runtime of its own (an ``ocrflow`` command, a benchmark, a test), from ``settings``
     or the environment; the caller closes it."""
@@ -185,7 +213,7 @@ def runtime(settings: Settings | None = None) -> Runtime:
             if _runtime is None:
                 settings = settings or load_settings()
                 if settings.credentials_secret:
-                    from .secrets import with_secret_credentials
+                    from .config.secrets import with_secret_credentials
 
                     settings = with_secret_credentials(settings)
                 configure(settings.service_name, settings.log_level)

@@ -162,8 +162,8 @@ def test_generated_invocations_always_send_valid_counts_in_one_request() -> None
     invocation that touched every (api, region) the catalogue offers fits in one request."""
     import random
 
-    from ocrflow import catalogue
-    from ocrflow.metrics import CloudEye, Metrics
+    from ocrflow.observability.metrics import CloudEye, Metrics
+    from ocrflow.provider import catalogue
 
     cat = catalogue.load()
     offered = sorted((api, region) for region, apis in cat.regions.items() for api in apis)

@@ -1,6 +1,6 @@
 """``data.confidence`` held to the official SDK's response models (``huaweicloudsdkocr``,
 pinned): for every API, an answer shaped exactly like its model, with a different number in
-every numeric field, must give back exactly the numbers that rate a recognised word or field
+every numeric field, must give back exactly the numbers that rate a recognized word or field
 — the text blocks' ``confidence`` (``words_confidence`` for seals), the per-field
 ``confidence`` of cards and invoices — and none of the others (characters, a cell's
 sub-words, where a seal or a document lies, image quality scores, font scores, the
@@ -15,7 +15,7 @@ from typing import Any
 import huaweicloudsdkocr.v1 as v1
 import pytest
 
-from ocrflow import catalogue, confidence
+from ocrflow.provider import catalogue, confidence
 from tests.contract.official import official_apis
 
 CAT = catalogue.load()
@@ -43,7 +43,7 @@ def _is_field_map(type_name: str) -> bool:
 
 class Answer:
     """An answer of the SDK's shape: strings read "xxx", every number different; ``rated``
-    collects the numbers that rate a recognised word or field, ``other`` the rest."""
+    collects the numbers that rate a recognized word or field, ``other`` the rest."""
 
     def __init__(self) -> None:
         self._n = itertools.count(1)

@@ -16,8 +16,8 @@ from huaweicloudsdkcore.region.region import Region
 from huaweicloudsdkocr.v1 import OcrClient
 from PIL import Image
 
-from ocrflow import catalogue
 from ocrflow.emulator.server import RunningEmulator, start_emulator
+from ocrflow.provider import catalogue
 from tests.contract.official import OfficialApi, official_apis
 
 CAT = catalogue.load()
@@ -87,11 +87,11 @@ def test_a_package_bought_elsewhere_is_modelarts_4204() -> None:
     assert (err.value.status_code, err.value.error_code) == (403, "ModelArts.4204")
 
 
-def test_auto_classification_bills_each_recognised_document(emulators: dict[str, RunningEmulator]) -> None:
+def test_auto_classification_bills_each_recognized_document(emulators: dict[str, RunningEmulator]) -> None:
     emu = emulators["cn-north-4"]
     emu.reset()
     client = sdk_client(emu, "cn-north-4")
     response = client.recognize_auto_classification(
         official_request(OFFICIAL["auto-classification"], png()))
-    assert len(response.result) == 2  # two documents on the page, one recognised
+    assert len(response.result) == 2  # two documents on the page, one recognized
     assert emu.stats()["by_api"]["auto-classification"]["cn-north-4"]["billed"] == 1

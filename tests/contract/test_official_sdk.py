@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from ocrflow import catalogue, invoices
+from ocrflow.provider import catalogue, invoices
 from tests.contract.official import PINNED, official_apis, version
 
 CAT = catalogue.load()
@@ -168,7 +168,7 @@ def test_the_endpoint_tables_as_read() -> None:
 def test_recorded_answers_have_the_shape_of_the_official_result_models() -> None:
     import json
 
-    from ocrflow.emulator.server import RECORDED, TEXT_APIS
+    from ocrflow.emulator.models import RECORDED, TEXT_APIS
     from tests.contract.official import result_skeleton
 
     emulated = {a for apis in CAT.regions.values() for a in apis} - TEXT_APIS

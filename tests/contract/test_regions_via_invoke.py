@@ -19,7 +19,7 @@ from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkcore.region.region import Region
 from huaweicloudsdkocr.v1 import OcrClient
 
-from ocrflow import catalogue
+from ocrflow.provider import catalogue
 from tests.conftest import ROOT
 from tests.contract.official import official_apis
 from tests.contract.test_emulator_vs_sdk import png

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ocrflow.chaos import run_chaos
+from ocrflow.chaos.run import run_chaos
 
 
 def test_two_hundred_uploads_thirty_percent_faults(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Whole documents through ``ocrflow invoke`` and ``ocrflow run`` against the emulator:
 every page of a PDF in one message (one call per page, none again on redelivery, also after
 a crash between pages), the budget and page-count guards refusing before any call, and
-photos the API would refuse fitted and recognised with one call."""
+photos the API would refuse fitted and recognized with one call."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from ocrflow import catalogue
 from ocrflow.emulator.server import RunningEmulator, start_emulator
+from ocrflow.provider import catalogue
 from tests.conftest import ROOT
 from tests.support.documents import font, squash, text_page, text_pdf, words
 
@@ -172,7 +172,7 @@ def test_a_crash_between_pages_pays_on_redelivery_only_for_pages_not_answered(
 
         # the redelivery comes once the dead invocation's claim has lapsed
         from ocrflow import cli
-        from ocrflow.idempotency import policy as idempotency_policy
+        from ocrflow.adapters.idempotency import policy as idempotency_policy
 
         class AnHourLater:
             @staticmethod
@@ -262,20 +262,20 @@ def _png(img: Image.Image) -> bytes:
 def _saved_pages(ws: Workspace, data: bytes) -> dict[int, Any]:
     import hashlib
 
-    from ocrflow import pages
-    from ocrflow.models import ObjectRef
-    from ocrflow.registry import open_idempotency_store
+    from ocrflow.adapters.registry import open_idempotency_store
+    from ocrflow.core.models import ObjectRef
+    from ocrflow.flow import keys, pages
 
     store = open_idempotency_store(f"sqlite:///{ws.root / 'state' / 'idempotency.db'}")
     etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
     ref = ObjectRef("uploads", "scans/contract.pdf", None, etag)
     try:
-        return pages.saved_pages(store, pages.document_key(ref, "general-text", "cn-north-4"), 4, 0.0)
+        return pages.saved_pages(store, keys.document_key(ref, "general-text", "cn-north-4"), 4, 0.0)
     finally:
         store.close()
 
 
-def test_an_oversized_phone_photo_is_fitted_and_recognised_with_one_call(
+def test_an_oversized_phone_photo_is_fitted_and_recognized_with_one_call(
         tmp_path: Path, fresh: RunningEmulator, validate_message: Any) -> None:
     n = random.randint(1000, 9999)
     photo = Image.merge("RGB", [Image.effect_noise((4400, 3300), 40) for _ in range(3)])
@@ -295,7 +295,7 @@ def test_an_oversized_phone_photo_is_fitted_and_recognised_with_one_call(
     assert stats["total"] == stats["billed"] == 1  # the emulator refuses a body over the limits
 
 
-def test_an_over_wide_id_card_scan_is_scaled_to_8192_px_and_recognised(
+def test_an_over_wide_id_card_scan_is_scaled_to_8192_px_and_recognized(
         tmp_path: Path, fresh: RunningEmulator, validate_message: Any) -> None:
     scan = Image.new("L", (9000, 1400), 255)
     ImageDraw.Draw(scan).text((100, 100), "IDENTITY CARD", fill=0, font=font(200))
@@ -309,7 +309,7 @@ def test_an_over_wide_id_card_scan_is_scaled_to_8192_px_and_recognised(
     assert fresh.stats()["billed"] == 1
 
 
-def test_a_heic_photo_is_converted_upright_and_recognised(tmp_path: Path, fresh: RunningEmulator,
+def test_a_heic_photo_is_converted_upright_and_recognized(tmp_path: Path, fresh: RunningEmulator,
                                                           validate_message: Any) -> None:
     import pillow_heif
 

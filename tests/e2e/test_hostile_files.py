@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ocrflow.registry import open_queue
+from ocrflow.adapters.registry import open_queue
 from tests.conftest import ROOT
 from tests.support import hostile
 from tests.support.harness import run_env

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from ocrflow.registry import open_queue
+from ocrflow.adapters.registry import open_queue
 from tests.conftest import ROOT, load_event
 from tests.integration.conftest import free_port
 from tests.integration.test_aws_adapters import png

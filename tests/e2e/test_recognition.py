@@ -32,7 +32,7 @@ def render(lines: list[str]) -> bytes:
 
 
 def squash(text: str) -> str:
-    return "".join(text.split()).lower()  # the recogniser may still drop a space between words
+    return "".join(text.split()).lower()  # the recognizer may still drop a space between words
 
 
 def test_rendered_text_comes_back_through_the_pipeline(tmp_path: Path, validate_message: Any) -> None:

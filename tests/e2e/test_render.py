@@ -17,9 +17,9 @@ from defusedxml.ElementTree import fromstring  # an XML parser (fpdf2 brings def
 from PIL import Image, ImageDraw
 
 from ocrflow import consumer
+from ocrflow.adapters.registry import open_object_store
 from ocrflow.cli import main
 from ocrflow.emulator.server import start_emulator
-from ocrflow.registry import open_object_store
 from tests.support.documents import font, squash, text_pdf
 from tests.support.harness import Harness, make_harness
 

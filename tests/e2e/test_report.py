@@ -1,5 +1,5 @@
 """``ocrflow run DIR --report FILE.html`` on the demo's samples (and a file the API refuses),
-opened in headless Chromium: the page renders offline, every file and its recognised text
+opened in headless Chromium: the page renders offline, every file and its recognized text
 are on it, and its screenshot is not blank.
 
 The README's screenshot of the report is this test's: ``OCRFLOW_REPORT_SCREENSHOT=docs/run-report.png``
@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ocrflow import log
 from ocrflow.cli import main
 from ocrflow.emulator.server import start_emulator
+from ocrflow.observability import log
 from tests.support.documents import squash
 from tests.support.harness import run_env
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from ocrflow.models import OutgoingMessage
+from ocrflow.core.models import OutgoingMessage
 
 STARTUP_TIMEOUT_S = 15.0
 

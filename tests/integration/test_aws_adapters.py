@@ -13,11 +13,11 @@ import boto3
 import pytest
 from PIL import Image
 
-from ocrflow.errors import ObjectChanged, ObjectNotFound
-from ocrflow.messages import ResultMessage, outgoing
-from ocrflow.models import ObjectRef
-from ocrflow.ports import ObjectStore
-from ocrflow.registry import open_object_store, open_queue
+from ocrflow.adapters.registry import open_object_store, open_queue
+from ocrflow.adapters.stores import ObjectStore
+from ocrflow.contract.messages import ResultMessage, outgoing
+from ocrflow.core.errors import ObjectChanged, ObjectNotFound
+from ocrflow.core.models import ObjectRef
 from tests.support.harness import make_harness
 from tests.support.replay_server import Answer, ReplayServer
 

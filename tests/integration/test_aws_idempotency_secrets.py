@@ -10,11 +10,11 @@ from typing import Any
 import boto3
 import pytest
 
-from ocrflow.config import load_settings
-from ocrflow.errors import ConfigError
-from ocrflow.ports import ClaimState
-from ocrflow.registry import open_idempotency_store
-from ocrflow.secrets import with_secret_credentials
+from ocrflow.adapters.idempotency import ClaimState
+from ocrflow.adapters.registry import open_idempotency_store
+from ocrflow.config.secrets import with_secret_credentials
+from ocrflow.config.settings import load_settings
+from ocrflow.core.errors import ConfigError
 from tests.support.races import claim_race
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import boto3
 
-from ocrflow.events import parse_event
-from ocrflow.models import ObjectRef
+from ocrflow.contract.events import parse_event
+from ocrflow.core.models import ObjectRef
 from tests.conftest import ROOT
 from tests.integration.test_aws_adapters import png
 from tests.support.harness import make_harness

@@ -14,9 +14,9 @@ import pika
 import pytest
 import redis
 
-from ocrflow.errors import PublishError
-from ocrflow.ports import ClaimState
-from ocrflow.registry import open_idempotency_store, open_queue
+from ocrflow.adapters.idempotency import ClaimState
+from ocrflow.adapters.registry import open_idempotency_store, open_queue
+from ocrflow.core.errors import PublishError
 from tests.integration.test_aws_adapters import message, png
 from tests.support.amqp import drain
 from tests.support.harness import make_harness

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow.chaos import Services, crash_cost, outage_cost, run_fleet_chaos
+from ocrflow.chaos.run import Services, crash_cost, outage_cost, run_fleet_chaos
 
 CONCURRENCY = 8  # OCR_MAX_CONCURRENCY of the fleet's processes
 

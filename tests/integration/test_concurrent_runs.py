@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow.chaos import RunCounts, count_messages, start_run, write_uploads
+from ocrflow.adapters.registry import open_queue
+from ocrflow.chaos.run import RunCounts, count_messages, start_run, write_uploads
 from ocrflow.emulator.server import start_emulator
-from ocrflow.registry import open_queue
 from tests.conftest import ROOT
 
 PROCESSES, UPLOADS = 4, 80

@@ -32,6 +32,8 @@ from tests.integration.test_kafka import topic_for
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer
 
+pytest_plugins = ["tests.integration.kafka_broker"]  # the Kafka broker fixtures, only where used
+
 CONSUMING = (ROOT / "docs" / "consuming.md").read_text("utf-8")
 BIG_TEXT = "y" * 300_000
 
@@ -122,8 +124,8 @@ def test_sqs_consumer_with_a_claim_check_in_s3(tmp_path: Path, moto_endpoint: st
 
 
 def test_lambda_consumer_of_an_sqs_event_reports_only_failed_handlers(tmp_path: Path) -> None:
-    from ocrflow.messages import ResultMessage
-    from ocrflow.models import ObjectRef
+    from ocrflow.contract.messages import ResultMessage
+    from ocrflow.core.models import ObjectRef
 
     bodies = [ResultMessage(function="recognize", ref=ObjectRef("b", f"k{i}.png", None, "e", 1),
                             api="general-text", region="cn-north-4",
@@ -227,8 +229,8 @@ def test_kafka_consumer_with_a_claim_check_in_a_file_store(tmp_path: Path, kafka
 
 def test_a_claim_check_whose_bytes_changed_is_refused(tmp_path: Path) -> None:
     from ocrflow.consumer import parse
-    from ocrflow.messages import ResultMessage
-    from ocrflow.models import ObjectRef
+    from ocrflow.contract.messages import ResultMessage
+    from ocrflow.core.models import ObjectRef
 
     message = ResultMessage(function="recognize", ref=ObjectRef("b", "k.png", None, "e", 1),
                             api="general-text", region="cn-north-4", result={})
@@ -251,8 +253,8 @@ def test_a_claim_check_whose_bytes_changed_is_refused(tmp_path: Path) -> None:
 def test_a_claim_check_in_obs_is_fetched_through_the_obs_store(moto_endpoint: str) -> None:
     """OBS speaks the S3 API: moto stands in for it behind the obs:// store (SigV4)."""
     from ocrflow.consumer import parse, text
-    from ocrflow.messages import ResultMessage
-    from ocrflow.models import ObjectRef
+    from ocrflow.contract.messages import ResultMessage
+    from ocrflow.core.models import ObjectRef
 
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     bucket = f"b-{uuid.uuid4().hex[:12]}"

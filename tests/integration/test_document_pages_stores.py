@@ -11,11 +11,9 @@ from typing import Any
 
 import pytest
 
-from ocrflow import pages
-from ocrflow.registry import open_idempotency_store
+from ocrflow.adapters.registry import open_idempotency_store
+from ocrflow.flow import pages
 from tests.support.stores import BACKENDS, store_url
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(params=BACKENDS)

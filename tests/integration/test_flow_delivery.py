@@ -124,7 +124,7 @@ def test_a_store_cut_while_the_call_is_in_flight_pays_once(
     import threading
     import time
 
-    from ocrflow import pipeline
+    from ocrflow.flow import pipeline
 
     proxy = TcpProxy("127.0.0.1", 6379)
     calls: list[Any] = []

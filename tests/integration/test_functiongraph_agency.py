@@ -17,9 +17,9 @@ from urllib.parse import quote
 import pytest
 import trustme
 
-from ocrflow.registry import open_queue
+from ocrflow.adapters.registry import open_queue
+from ocrflow.core.signer import verify
 from ocrflow.runtime import reset_runtime, runtime
-from ocrflow.signer import verify
 from tests.conftest import ROOT, load_event
 from tests.integration.test_aws_adapters import png
 from tests.integration.test_aws_adapters import s3 as s3  # noqa: F401 - fixture

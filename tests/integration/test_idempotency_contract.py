@@ -1,6 +1,6 @@
 """One contract for every idempotency backend, on its real server: a sqlite file, Redis on
 127.0.0.1:6379 and DynamoDB on moto server. The same scenarios run against each, through the
-policy (``ocrflow.idempotency.policy``) over that backend's storage primitives."""
+policy (``ocrflow.adapters.idempotency.policy``) over that backend's storage primitives."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from ocrflow.idempotency.policy import IdempotencyStore
-from ocrflow.ports import ClaimState
-from ocrflow.registry import open_idempotency_store
+from ocrflow.adapters.idempotency import ClaimState
+from ocrflow.adapters.idempotency.policy import IdempotencyStore
+from ocrflow.adapters.registry import open_idempotency_store
 from tests.support.races import claims_at_once
 from tests.support.stores import BACKENDS, store_url
 

@@ -15,13 +15,12 @@ from collections import defaultdict
 import pytest
 from kafka.partitioner.default import murmur2
 
-from ocrflow.errors import PublishError
-from ocrflow.queues.kafka import KafkaPublishError, KafkaReadError, open_queue
-from ocrflow.registry import open_queue as open_registered_queue
+from ocrflow.adapters.queues.kafka import KafkaPublishError, KafkaReadError, open_queue
+from ocrflow.adapters.registry import open_queue as open_registered_queue
+from ocrflow.core.errors import PublishError
 from tests.integration.kafka_broker import TansuBroker, event, read_topic, record_batches
 
-pytestmark = pytest.mark.integration
-# The broker fixtures (kafka_broker, durable_kafka_broker) live there.
+pytest_plugins = ["tests.integration.kafka_broker"]  # the Kafka broker fixtures, only where used
 
 
 def topic_for(broker: TansuBroker, partitions: int = 1) -> str:

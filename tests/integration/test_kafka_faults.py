@@ -14,13 +14,12 @@ import time
 
 import pytest
 
-from ocrflow.errors import PublishError
-from ocrflow.models import OutgoingMessage
-from ocrflow.queues.kafka import KafkaPublishError, open_queue
+from ocrflow.adapters.queues.kafka import KafkaPublishError, open_queue
+from ocrflow.core.errors import PublishError
+from ocrflow.core.models import OutgoingMessage
 from tests.integration.kafka_broker import TansuBroker, event, read_topic
 
-pytestmark = pytest.mark.integration
-# The broker fixtures (kafka_broker, durable_kafka_broker) live there.
+pytest_plugins = ["tests.integration.kafka_broker"]  # the Kafka broker fixtures, only where used
 
 TIMEOUT_MS = 2000
 #: publish gives up at the delivery timeout; librdkafka's report may lag it a little.

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow.errors import ConfigError
-from ocrflow.queues.kafka import (
+from ocrflow.adapters.queues.kafka import (
     DEFAULT_DELIVERY_TIMEOUT_MS,
     cloudevent_headers,
     parse_url,
     redact,
 )
-from ocrflow.registry import open_queue
+from ocrflow.adapters.registry import open_queue
+from ocrflow.core.errors import ConfigError
 from tests.integration.kafka_broker import event
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import trustme
 
-from ocrflow.errors import ObjectStoreError
-from ocrflow.signer import Credentials
-from ocrflow.stores.obs import open_store
+from ocrflow.adapters.stores.obs import open_store
+from ocrflow.core.errors import ObjectStoreError
+from ocrflow.core.signer import Credentials
 from tests.integration.test_aws_adapters import bucket, check_store
 from tests.integration.test_aws_adapters import s3 as s3  # noqa: F401 - fixture
 from tests.support.recording_forwarder import RecordingForwarder

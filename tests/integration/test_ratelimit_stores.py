@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow.ratelimit import open_rate_store
-from ocrflow.ratelimit.base import RateStore
-from ocrflow.ratelimit.policy import Aimd, Reservation
+from ocrflow.adapters.ratelimit.policy import Aimd, Reservation
+from ocrflow.adapters.ratelimit.port import RateStore
+from ocrflow.adapters.registry import open_rate_store
 from tests.support.stores import BACKENDS, store_url
 
 

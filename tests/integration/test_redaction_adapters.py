@@ -21,7 +21,7 @@ from tests.support.platform import make_platform, tear_down
 from tests.support.replay_server import ReplayServer
 from tests.unit.test_pipeline import png_bytes
 
-pytestmark = pytest.mark.integration
+pytest_plugins = ["tests.integration.kafka_broker"]  # the Kafka broker fixtures, only where used
 
 PASSWORD = "Pw0rd@Leak:Sl/ash#Hash%Perc?Quest"
 PIECES = ["Pw0rd", "Leak", "Sl/ash", "Hash", "Perc", "Quest", quote(PASSWORD, safe="")]

@@ -16,16 +16,18 @@ import pika
 import redis
 
 from ocrflow.consumer import OcrResult, parse_message
-from ocrflow.delivery import Outcome
-from ocrflow.events import parse_event
+from ocrflow.contract.events import parse_event
+from ocrflow.flow.delivery import Outcome
+from ocrflow.flow.pipeline import Pipeline
 from ocrflow.handler import credentials_for
-from ocrflow.pipeline import Pipeline
 from tests.conftest import ROOT
 from tests.integration.kafka_broker import TansuBroker, read_topic
 from tests.integration.test_kafka import topic_for
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer
 from tests.unit.test_pipeline import png_bytes
+
+pytest_plugins = ["tests.integration.kafka_broker"]  # the Kafka broker fixtures, only where used
 
 CONSUMING = (ROOT / "docs" / "consuming.md").read_text("utf-8")
 

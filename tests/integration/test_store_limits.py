@@ -7,11 +7,9 @@ from typing import Any
 import boto3
 import pytest
 
-from ocrflow.errors import ObjectTooLarge
-from ocrflow.registry import open_object_store
+from ocrflow.adapters.registry import open_object_store
+from ocrflow.core.errors import ObjectTooLarge
 from tests.integration.test_aws_adapters import bucket
-
-pytestmark = pytest.mark.integration
 
 
 def test_s3_get_is_capped(moto_endpoint: str) -> None:
@@ -25,8 +23,8 @@ def test_s3_get_is_capped(moto_endpoint: str) -> None:
 
 
 def test_obs_get_is_capped(moto_endpoint: str) -> None:
-    from ocrflow.signer import Credentials
-    from ocrflow.stores.obs import open_store
+    from ocrflow.adapters.stores.obs import open_store
+    from ocrflow.core.signer import Credentials
 
     s3: Any = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     b = bucket(s3)

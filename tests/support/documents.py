@@ -35,7 +35,7 @@ def text_pdf(pages: list[list[str]]) -> bytes:
 
 
 def squash(text: str) -> str:
-    return "".join(text.split()).lower()  # the recogniser may drop spaces between words
+    return "".join(text.split()).lower()  # the recognizer may drop spaces between words
 
 
 def words(result: dict) -> list[str]:  # type: ignore[type-arg]

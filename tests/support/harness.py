@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ocrflow.config import Settings, load_settings
+from ocrflow.config.settings import Settings, load_settings
 from ocrflow.handler import handle
 from ocrflow.runtime import Runtime, build_runtime
 
@@ -50,6 +50,7 @@ def run_env(tmp: Path, endpoint: str, **env: str) -> dict[str, str]:
         "HUAWEICLOUD_SDK_SK": "test-secret-key-0000000000000000",
         "OCRFLOW_STATE_DIR": str(tmp / "state"),
         "OCR_MAX_ATTEMPTS": "3",
+        "OCR_MAX_DELIVERIES": "3",
         "OCR_READ_TIMEOUT_S": "5",
     }
     base.update(env)

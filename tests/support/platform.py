@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from ocrflow import log, redact
 from ocrflow import runtime as runtime_mod
+from ocrflow.core import redact
+from ocrflow.observability import log
 from tests.support.harness import run_env
 
 ROOT = Path(__file__).resolve().parents[2]

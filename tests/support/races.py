@@ -6,7 +6,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from ocrflow.ports import ClaimState
+from ocrflow.adapters.idempotency import ClaimState
 
 
 def claims_at_once(stores: Sequence[Any], key: str, expires_in_s: float = 30) -> list[ClaimState]:

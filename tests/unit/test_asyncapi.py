@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ocrflow import messages
+from ocrflow.contract import messages
 from tests.conftest import ROOT
 
 VALIDATOR = ROOT / "scripts" / "asyncapi" / "validate.mjs"

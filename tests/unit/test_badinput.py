@@ -13,7 +13,7 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from ocrflow.errors import OCRFLOW_CODES
+from ocrflow.core.errors import OCRFLOW_CODES
 from tests.conftest import ROOT
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from ocrflow import batchops
-from ocrflow.events import InvalidRecord
-from ocrflow.models import ObjectRef
+from ocrflow.contract import events
+from ocrflow.contract.events import InvalidRecord
+from ocrflow.core.models import ObjectRef
+from ocrflow.flow import batchops
 from tests.conftest import load_event
 from tests.integration.conftest import free_port
 from tests.support.platform import Platform, make_platform, tear_down
@@ -57,10 +58,10 @@ def test_a_task_that_names_no_object_is_an_invalid_record_and_one_without_id_is_
 
 
 def test_not_an_invocation() -> None:
-    assert not batchops.is_invocation(load_event("s3_put.json"))
-    assert not batchops.is_invocation({"invocationSchemaVersion": "1.0", "tasks": "x",
+    assert not events.is_s3_batch_invocation(load_event("s3_put.json"))
+    assert not events.is_s3_batch_invocation({"invocationSchemaVersion": "1.0", "tasks": "x",
                                        "invocationId": "i"})
-    assert batchops.is_invocation(load_event(V1)) and batchops.is_invocation(load_event(V2))
+    assert events.is_s3_batch_invocation(load_event(V1)) and events.is_s3_batch_invocation(load_event(V2))
 
 
 # --- through the function -------------------------------------------------------------------
@@ -125,7 +126,7 @@ def test_a_task_sent_again_is_a_duplicate_and_pays_nothing(platform: Platform,
     assert len(replay.received) == 1 and len(platform.results()) == 1
 
 
-def test_an_object_an_upload_event_already_recognised_is_not_paid_again(
+def test_an_object_an_upload_event_already_recognized_is_not_paid_again(
         platform: Platform, replay: ReplayServer) -> None:
     """The upload's notification named version and ETag; the job's task names the version
     only: both are the same record."""

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from ocrflow.errors import BucketInvalid, FailureError, ObjectNotFound, ObjectTooLarge
-from ocrflow.names import bucket_problem, check_bucket
-from ocrflow.stores.file import FileStore
+from ocrflow.adapters.stores.file import FileStore
+from ocrflow.core.errors import BucketInvalid, FailureError, ObjectNotFound, ObjectTooLarge
+from ocrflow.core.object_names import bucket_problem, check_bucket
 from tests.conftest import load_event
 from tests.support.platform import Platform, make_platform, tear_down
 from tests.support.replay_server import ReplayServer

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import catalogue, log, runtime
-from ocrflow.config import catalogue_warnings, load_settings
-from ocrflow.errors import ConfigError
-from ocrflow.metrics import Metrics, billed_units
+from ocrflow import runtime
+from ocrflow.config.settings import catalogue_warnings, load_settings
+from ocrflow.core.errors import ConfigError
+from ocrflow.observability import log
+from ocrflow.observability.metrics import Metrics
+from ocrflow.provider import catalogue
+from ocrflow.provider.usage import billed_units
 
 CAT = catalogue.load()
 
@@ -100,7 +103,7 @@ def test_wrong_place_answers_say_which_region_was_called_and_where_the_api_is(co
     assert CAT.explain_provider_refusal("AIS.0103", "passport", "cn-east-3") is None
 
 
-def test_auto_classification_bills_each_recognised_document() -> None:
+def test_auto_classification_bills_each_recognized_document() -> None:
     page = [{"status": {"error_code": "AIS.0000"}, "type": "id_card", "content": {"name": "x"}},
             {"status": {"error_code": "AIS.0104"}, "type": "unknown", "content": {}},
             {"type": "bankcard", "content": {"number": "x"}}]

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from ocrflow.client import OcrClient, wrap_base64
-from ocrflow.config import load_settings
-from ocrflow.metrics import Metrics
-from ocrflow.signer import Credentials, verify
+from ocrflow.config.settings import load_settings
+from ocrflow.core.signer import Credentials, verify
+from ocrflow.observability.metrics import Metrics
+from ocrflow.provider.client import OcrClient, wrap_base64
 from tests.support.replay_server import OK_RESULT, Answer, ReplayServer
 
 CREDS = Credentials("TESTAK", "TESTSK")
@@ -179,3 +179,25 @@ def test_proxy_from_the_environment_is_used_and_no_proxy_is_honoured(
         assert len(replay.received) == 1 and len(proxy.received) == 1
     finally:
         proxy.stop()
+
+
+def test_error_retryable_has_one_meaning_written_in_the_failure_schema() -> None:
+    """``error.retryable`` means the same for provider codes and ocrflow's: trying the same
+    upload again later, unchanged, may succeed; the schema says so."""
+    from ocrflow.contract import messages
+    from ocrflow.core import retry
+
+    def find(node: object) -> dict | None:
+        if isinstance(node, dict):
+            if isinstance(node.get("retryable"), dict):
+                return node["retryable"]
+            for value in node.values():
+                if (found := find(value)) is not None:
+                    return found
+        return None
+
+    described = find(messages.schema(messages.FAILURE_TYPE))
+    assert described is not None and "later, unchanged" in described.get("description", "")
+    assert retry.retryable(retry.is_retryable(429, "APIG.0308"), None)  # tried now, and later
+    assert retry.retryable(False, "2026-12-05T09:15:22Z")  # later, from retry_after on
+    assert not retry.retryable(retry.is_retryable(400, "AIS.0101"), None)

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from ocrflow.config import load_settings
-from ocrflow.errors import ConfigError
-from ocrflow.metrics import namespace_problem
-from ocrflow.signer import verify
+from ocrflow.config.settings import load_settings
+from ocrflow.core.errors import ConfigError
+from ocrflow.core.signer import verify
+from ocrflow.observability.metrics import namespace_problem
 from tests.conftest import load_event
 from tests.support.platform import (
     FUNCTIONGRAPH_PROJECT_ID,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ["requests", "urllib3", "boto3", "botocore", "pika", "redis", "confluent_kafka", "sqlite3",
-         "ocrflow.stores.s3", "ocrflow.stores.obs", "ocrflow.queues.sqs", "ocrflow.queues.amqp",
-         "ocrflow.queues.kafka",
+         "ocrflow.adapters.stores.s3", "ocrflow.adapters.stores.obs", "ocrflow.adapters.queues.sqs",
+         "ocrflow.adapters.queues.amqp", "ocrflow.adapters.queues.kafka",
          "ocrflow.emulator", "PIL", "rapidocr_onnxruntime", "pypdf", "pillow_heif", "pypdfium2"]
 
 

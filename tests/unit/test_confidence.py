@@ -15,7 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocrflow import confidence, consumer, messages
+from ocrflow import consumer
+from ocrflow.contract import messages
+from ocrflow.provider import confidence
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer
 from tests.unit.test_documents import pdf_of
@@ -114,7 +116,7 @@ def test_a_document_is_rated_per_page_and_as_a_whole(make: Any, replay: ReplaySe
     pages = msg["data"]["pages"]
     assert pages[0]["confidence"] == {"min": 0.8, "mean": pytest.approx(0.85), "count": 2}
     assert pages[1]["confidence"] == {"min": 0.99, "mean": 0.99, "count": 1}
-    assert "confidence" not in pages[2]  # nothing recognised on it
+    assert "confidence" not in pages[2]  # nothing recognized on it
     assert msg["data"]["confidence"] == {"min": 0.8, "mean": pytest.approx(0.8966667), "count": 3}
     assert msg["ocrreview"] is True
 
@@ -148,8 +150,8 @@ def test_messages_of_before_parse_without_the_new_fields(make: Any, replay: Repl
 ])
 def test_a_bad_review_price_or_topic_setting_names_its_variable(variable: str, value: str,
                                                                  words: str) -> None:
-    from ocrflow.config import load_settings
-    from ocrflow.errors import ConfigError
+    from ocrflow.config.settings import load_settings
+    from ocrflow.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as info:
         load_settings({variable: value})
@@ -157,7 +159,7 @@ def test_a_bad_review_price_or_topic_setting_names_its_variable(variable: str, v
 
 
 def test_review_and_price_settings_read_as_given() -> None:
-    from ocrflow.config import load_settings
+    from ocrflow.config.settings import load_settings
 
     settings = load_settings({"OCR_REVIEW_BELOW": '{"vat-invoice": 0.9}',
                               "OCR_PRICE_PER_UNIT": '{"general-text": 0.0035}'})

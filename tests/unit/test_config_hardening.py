@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import cli, log, redact
-from ocrflow.config import ENV, load_settings
-from ocrflow.errors import ConfigError
+from ocrflow import cli
+from ocrflow.config.settings import ENV, load_settings
+from ocrflow.core import redact
+from ocrflow.core.errors import ConfigError
+from ocrflow.observability import log
 from ocrflow.runtime import reset_runtime
 from tests.conftest import load_event
 from tests.support.replay_server import ReplayServer

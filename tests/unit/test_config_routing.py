@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ocrflow import catalogue
-from ocrflow.config import load_settings
-from ocrflow.errors import ConfigError
-from ocrflow.routing import DEFAULT_API
+from ocrflow.config.settings import load_settings
+from ocrflow.core.errors import ConfigError
+from ocrflow.provider import catalogue
+from ocrflow.provider.routing import DEFAULT_API
 
 
 def test_defaults() -> None:

@@ -14,11 +14,11 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocrflow import redact
-from ocrflow.config import ENV, SECRET_FIELDS, load_settings
-from ocrflow.errors import ConfigError
-from ocrflow.signer import Credentials, sign
-from ocrflow.sqlite_util import parse_sqlite_url
+from ocrflow.adapters.sqlite import parse_sqlite_url
+from ocrflow.config.settings import ENV, SECRET_FIELDS, load_settings
+from ocrflow.core import redact
+from ocrflow.core.errors import ConfigError
+from ocrflow.core.signer import Credentials, sign
 from tests.support.mutations import spliced
 
 #: One value each variable takes, to be mutated.
@@ -40,7 +40,8 @@ EXAMPLES = {
     "POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_METRICS_NAMESPACE": "ocrflow",
     "OCR_MAX_CONCURRENCY": "8", "OCR_MAX_CALLS_PER_DAY": "1000", "OCR_MAX_CALLS_PER_SECOND": "10",
     "OCR_FIT_IMAGES": "true", "OCR_MAX_PDF_PAGES": "50", "OCR_CONNECT_TIMEOUT_S": "3",
-    "OCR_READ_TIMEOUT_S": "20", "OCR_MAX_ATTEMPTS": "4", "OCR_DEADLINE_S": "60",
+    "OCR_READ_TIMEOUT_S": "20", "OCR_MAX_ATTEMPTS": "4", "OCR_MAX_DELIVERIES": "4",
+    "OCR_DEADLINE_S": "60",
     "OCR_URL_ALLOWED_HOSTS": '[".obs.cn-north-4.myhuaweicloud.com"]',
     "OCRFLOW_STATE_DIR": "state", "OCR_CATALOGUE_CHECK": "strict",
     "OCR_METRICS": "ces", "CES_ENDPOINT": "https://ces.{region}.myhuaweicloud.com",

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ocrflow.adapters.registry import open_queue
 from ocrflow.consumer import (
     ConsumerGuard,
     MessageError,
@@ -22,10 +23,9 @@ from ocrflow.consumer import (
     result_of,
     text,
 )
-from ocrflow.errors import ocrflow_failure
-from ocrflow.messages import FailureMessage, ResultMessage, outgoing
-from ocrflow.models import ObjectRef
-from ocrflow.registry import open_queue
+from ocrflow.contract.messages import FailureMessage, ResultMessage, outgoing
+from ocrflow.core.errors import ocrflow_failure
+from ocrflow.core.models import ObjectRef
 from tests.unit.test_cli import ocrflow
 
 REF = ObjectRef("uploads", "scans/a b.png", None, "e" * 32, 10)

@@ -18,10 +18,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocrflow.consumer import MessageError, OcrResult, ResultRefError, parse, parse_message, result_of
-from ocrflow.messages import ResultMessage
-from ocrflow.models import ObjectInfo, ObjectRef
-from ocrflow.ports import ObjectStore
+from ocrflow.adapters.stores import ObjectStore
+from ocrflow.consumer import (
+    MessageError,
+    OcrResult,
+    ResultRefError,
+    parse,
+    parse_message,
+    result_of,
+)
+from ocrflow.contract.messages import ResultMessage
+from ocrflow.core.models import ObjectHead, ObjectRef
 from tests.conftest import ROOT
 from tests.support.mutations import spliced
 
@@ -163,7 +170,7 @@ class BlockingStore(ObjectStore):
         self.release = threading.Event()
         self.asked: list[tuple[str, str, int | None]] = []
 
-    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectHead:
         raise NotImplementedError
 
     def get(self, bucket: str, key: str, version_id: str | None = None,
@@ -175,7 +182,7 @@ class BlockingStore(ObjectStore):
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> str:
         raise NotImplementedError
 
-    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectHead]:
         raise NotImplementedError
 
 

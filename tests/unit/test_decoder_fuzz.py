@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from ocrflow import catalogue, documents
-from ocrflow.errors import OCRFLOW_CODES, FailureError
+from ocrflow import documents
+from ocrflow.core.errors import OCRFLOW_CODES, FailureError
+from ocrflow.provider import catalogue
 from tests.conftest import ROOT
 from tests.support import hostile
 from tests.support.hostile import chunk, deflated_zeros
@@ -238,9 +239,11 @@ def test_what_libtiff_prints_goes_to_the_log_not_to_stderr(tmp_path: Path) -> No
     code = (
         "import sys\n"
         "from dataclasses import replace\n"
-        "from ocrflow import catalogue, documents, log\n"
+        "from ocrflow import documents\n"
+        "from ocrflow.provider import catalogue\n"
+        "from ocrflow.observability import log\n"
         "log.configure('ocrflow-test', 'INFO', sys.stdout)\n"
-        "from ocrflow.errors import FailureError\n"
+        "from ocrflow.core.errors import FailureError\n"
         "cat = catalogue.load()\n"
         "api = replace(cat.apis['general-text'], max_side=40, min_side=4)\n"
         "try:\n"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from ocrflow.config import ENV
-from ocrflow.errors import OCRFLOW_CODES
-from ocrflow.metrics import DEFAULT_CES_NAMESPACE
+from ocrflow.config.settings import ENV
+from ocrflow.core.errors import OCRFLOW_CODES
+from ocrflow.observability.metrics import DEFAULT_CES_NAMESPACE
 from tests.conftest import ROOT
 
 DOCS = ROOT / "docs"
@@ -25,7 +25,7 @@ def test_every_ocrflow_code_is_documented_with_its_meaning_and_action() -> None:
 
 
 def test_the_codes_table_is_generated_from_the_catalogue() -> None:
-    from ocrflow.errors import codes_markdown
+    from ocrflow.core.errors import codes_markdown
 
     block = ERRORS.split("<!-- codes:start -->\n")[1].split("\n<!-- codes:end -->")[0]
     assert block == codes_markdown(), "run: python scripts/update_doc_tables.py"
@@ -47,7 +47,7 @@ def test_every_configuration_variable_is_documented() -> None:
 
 
 def test_the_api_region_table_is_generated_from_the_catalogue() -> None:
-    from ocrflow.catalogue import regions_markdown
+    from ocrflow.provider.catalogue import regions_markdown
 
     block = CONFIGURATION.split("<!-- regions:start -->\n")[1].split("\n<!-- regions:end -->")[0]
     assert block == regions_markdown(), "run: python scripts/update_doc_tables.py"
@@ -56,7 +56,7 @@ def test_the_api_region_table_is_generated_from_the_catalogue() -> None:
 
 
 def test_the_region_advice_in_the_docs_matches_the_catalogue() -> None:
-    from ocrflow.catalogue import load
+    from ocrflow.provider.catalogue import load
 
     prose = " ".join(CONFIGURATION.split("## Routing")[1].split("## APIs and regions")[0].split())
     offered = re.search(r"`cn-south-1` offers only (.+?)\.", prose)

@@ -18,8 +18,10 @@ import tomllib
 from PIL import Image, ImageDraw
 from pypdf import PdfReader, PdfWriter
 
-from ocrflow import catalogue, documents, pdf
-from ocrflow.errors import FailureError
+from ocrflow import documents
+from ocrflow.core.errors import FailureError
+from ocrflow.documents import pdf
+from ocrflow.provider import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 CAT = catalogue.load()
@@ -94,7 +96,8 @@ def test_an_unreadable_pdf_is_not_counted_so_it_is_sent_whole() -> None:
 def test_a_one_page_pdf_or_a_plain_image_imports_no_image_or_pdf_library() -> None:
     code = textwrap_code = (
         "import sys, io, json\n"
-        "from ocrflow import catalogue, documents\n"
+        "from ocrflow import documents\n"
+        "from ocrflow.provider import catalogue\n"
         "cat = catalogue.load()\n"
         f"one_page = bytes.fromhex({pdf_of(1).hex()!r})\n"
         f"png = bytes.fromhex({encoded(Image.new('L', (64, 32), 255), 'PNG').hex()!r})\n"
@@ -272,7 +275,7 @@ def test_an_image_whose_decode_is_beyond_the_budget_is_refused_before_decoding()
 
 
 def test_an_image_within_the_budget_is_fitted_as_large_as_the_budget_allows() -> None:
-    from ocrflow import fit
+    from ocrflow.documents import fit
     from tests.support import hostile
 
     # 27 megapixels of palette: its RGB copy alone takes 108 MB, so the card's full 8192 px

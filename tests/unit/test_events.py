@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ocrflow.events import IgnoredEvent, InvalidRecord, delivery_ids, parse_event
-from ocrflow.models import ObjectRef
+from ocrflow.contract.events import IgnoredEvent, InvalidRecord, delivery_ids, parse_event
+from ocrflow.core.models import ObjectRef
 from tests.conftest import load_event
 
 

@@ -9,8 +9,9 @@ import zlib
 import pytest
 from PIL import Image
 
-from ocrflow import catalogue, filecheck
-from ocrflow.errors import FailureError
+from ocrflow.core.errors import FailureError
+from ocrflow.documents import filecheck
+from ocrflow.provider import catalogue
 
 CAT = catalogue.load()
 TEXT = CAT.apis["general-text"]

@@ -1,5 +1,5 @@
 """Local refusals that must be certain: PDF encryption read from the cross-reference
-structure, JPEG headers found through padding, OFD recognised, unusual headers read."""
+structure, JPEG headers found through padding, OFD recognized, unusual headers read."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import zlib
 import pytest
 from PIL import Image
 
-from ocrflow import catalogue, filecheck
-from ocrflow.errors import FailureError
+from ocrflow.core.errors import FailureError
+from ocrflow.documents import filecheck
+from ocrflow.provider import catalogue
 
 CAT = catalogue.load()
 
@@ -114,7 +115,7 @@ def test_bytes_between_jpeg_segments_are_skipped_as_decoders_do() -> None:
     assert filecheck.inspect(garbage).width == 300
 
 
-def test_ofd_is_recognised_and_only_apis_that_take_it_get_it() -> None:
+def test_ofd_is_recognized_and_only_apis_that_take_it_get_it() -> None:
     from tests.support.variants import ofd_invoice
 
     ofd = ofd_invoice()

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocrflow.errors import FailureError, KeyInvalid, ObjectNotFound
-from ocrflow.recognise import check_key
-from ocrflow.stores.file import FileStore
+from ocrflow.adapters.stores.file import FileStore
+from ocrflow.core.errors import FailureError, KeyInvalid, ObjectNotFound
+from ocrflow.core.object_names import check_key
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import ReplayServer
 from tests.unit.test_hostile_events import notification

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from ocrflow import invoices
-from ocrflow.errors import FailureError
+from ocrflow.core.errors import FailureError
 from ocrflow.handler import redrive_handle
-from ocrflow.urlmode import build_url
+from ocrflow.provider import invoices
+from ocrflow.provider.urlmode import build_url
 from tests.support.harness import make_harness
 from tests.support.replay_server import ReplayServer
 from tests.unit.test_pipeline import png_bytes, s3_event

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from ocrflow import boundedjson
-from ocrflow.events import MAX_WRAPPING, InvalidRecord, parse_event
-from ocrflow.models import ObjectRef
+from ocrflow.contract.events import MAX_WRAPPING, InvalidRecord, parse_event
+from ocrflow.core import boundedjson
+from ocrflow.core.models import ObjectRef
 from tests.conftest import load_event
 from tests.support.platform import Platform, make_platform, tear_down
 from tests.support.replay_server import ReplayServer

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocrflow import redact
-from ocrflow.log import get_logger
-from ocrflow.terminal import json_line, json_text, shown
+from ocrflow.core import redact
+from ocrflow.observability.log import get_logger
+from ocrflow.observability.terminal import json_line, json_text, shown
 from tests.support.replay_server import ReplayServer
 from tests.unit.test_cli import base_env, ocrflow
 from tests.unit.test_pipeline import png_bytes
@@ -49,7 +49,7 @@ def test_json_text_is_one_printable_line_with_the_same_value(value: object) -> N
 
 @given(key=hostile_text, value=hostile_text)
 def test_a_log_line_stays_one_json_line_whatever_a_key_holds(key: str, value: str) -> None:
-    from ocrflow import log
+    from ocrflow.observability import log
 
     stream = io.StringIO()
     log._configured = None
@@ -96,9 +96,9 @@ def test_errors_on_the_terminal_escape_the_names_they_quote(tmp_path: Path) -> N
 
 
 def test_queue_dump_lines_stay_lines_and_decode_to_the_same_names(tmp_path: Path) -> None:
-    from ocrflow.messages import ResultMessage, outgoing
-    from ocrflow.models import ObjectRef
-    from ocrflow.registry import open_queue
+    from ocrflow.adapters.registry import open_queue
+    from ocrflow.contract.messages import ResultMessage, outgoing
+    from ocrflow.core.models import ObjectRef
 
     names = ["a\u2028b.png", "c\x85d\u202e.png", "e\x1b[2Jf\x9b.png", "年\u2029.png"]
     url = f"sqlite:///{tmp_path / 'q.db'}?queue=results"

@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from ocrflow.events import IgnoredEvent, is_creation, parse_event
-from ocrflow.models import ObjectRef
+from ocrflow.contract.events import IgnoredEvent, is_creation, parse_event
+from ocrflow.core.models import ObjectRef
 from tests.conftest import load_event
 from tests.support.platform import Platform, make_platform, tear_down
 from tests.support.replay_server import ReplayServer
@@ -176,7 +176,7 @@ def test_no_call_no_message_counted_as_ignored_with_one_line_each(
     assert not [line for line in lines if line["message"].startswith("record ")]
 
 
-def test_a_batch_mixing_an_upload_and_removals_recognises_the_upload_only(
+def test_a_batch_mixing_an_upload_and_removals_recognizes_the_upload_only(
         platform: Platform, replay: ReplayServer) -> None:
     platform.put("ocrflow-uploads", "batch/one.png", png_bytes())
     event = load_event("sqs_batch_s3.json")
@@ -196,7 +196,7 @@ def test_a_batch_mixing_an_upload_and_removals_recognises_the_upload_only(
     assert len(replay.received) == 1
 
 
-def test_an_ignored_record_is_not_remembered_so_a_later_upload_of_the_key_is_recognised(
+def test_an_ignored_record_is_not_remembered_so_a_later_upload_of_the_key_is_recognized(
         platform: Platform, replay: ReplayServer) -> None:
     platform.put("amzn-s3-demo-bucket1", "example-key", png_bytes())
     platform.invoke(load_event("eventbridge_object_deleted.json"))

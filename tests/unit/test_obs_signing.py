@@ -14,9 +14,9 @@ from botocore.credentials import Credentials as BotoCredentials
 from obs.auth import V4Authentication
 from obs.convertor import Adapter
 
-from ocrflow.errors import ConfigError, ObjectStoreError
-from ocrflow.signer import Credentials
-from ocrflow.stores.obs import ObsStore, open_store, sign_v4
+from ocrflow.adapters.stores.obs import ObsStore, open_store, sign_v4
+from ocrflow.core.errors import ConfigError, ObjectStoreError
+from ocrflow.core.signer import Credentials
 
 TEMP = Credentials("TEMPAK0123", "tempSecret/Key+0123", "token/with+special=chars==")
 WHEN = datetime(2026, 11, 25, 8, 30, 15, tzinfo=timezone.utc)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow.handler import handle
-from ocrflow.metrics import Metrics
+from ocrflow.observability.metrics import Metrics
 from tests.support.harness import make_harness
 from tests.support.replay_server import ReplayServer
 from tests.unit.test_pipeline import png_bytes, s3_event
@@ -80,7 +80,7 @@ def test_functiongraph_context_fills_the_same_keys(tmp_path: Path, replay: Repla
 
 
 def test_sensitive_keys_are_redacted(log_lines: io.StringIO) -> None:
-    from ocrflow.log import get_logger
+    from ocrflow.observability.log import get_logger
     get_logger().info("calling", authorization="SDK-HMAC-SHA256 Access=x, Signature=abc",
                       image="aGVsbG8=", sk="secret", api="general-text")
     [line] = lines(log_lines)
@@ -89,7 +89,7 @@ def test_sensitive_keys_are_redacted(log_lines: io.StringIO) -> None:
 
 
 def test_exceptions_carry_name_and_trace(log_lines: io.StringIO) -> None:
-    from ocrflow.log import get_logger
+    from ocrflow.observability.log import get_logger
     try:
         raise ValueError("boom")
     except ValueError:
@@ -100,7 +100,7 @@ def test_exceptions_carry_name_and_trace(log_lines: io.StringIO) -> None:
 
 
 def test_log_level_is_honoured() -> None:
-    from ocrflow import log
+    from ocrflow.observability import log
     stream = io.StringIO()
     log._configured = None
     log.configure("svc", "WARNING", stream)

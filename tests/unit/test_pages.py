@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from ocrflow import pdf
+from ocrflow.documents import pdf
+from ocrflow.flow.redrive import redrive
 from ocrflow.handler import credentials_for
-from ocrflow.redrive import redrive
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import OK_RESULT, Answer, ReplayServer
 from tests.unit.test_documents import colour_of, pdf_of

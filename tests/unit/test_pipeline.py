@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from ocrflow.errors import ConfigError, PublishError
+from ocrflow.adapters.queues import Queue
+from ocrflow.core.errors import ConfigError, PublishError
+from ocrflow.core.models import OutgoingMessage
 from ocrflow.handler import RecordsNotPublished
-from ocrflow.models import OutgoingMessage
-from ocrflow.ports import Queue
 from tests.conftest import load_event
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer
@@ -68,7 +68,7 @@ def test_multi_record_event_gives_one_message_per_record(h: Harness, replay: Rep
 
 def test_every_sample_event_shape_runs_through_the_handler(tmp_path: Path, replay: ReplayServer,
                                                           validate_message: Any) -> None:
-    from ocrflow.events import parse_event
+    from ocrflow.contract.events import parse_event
     for name in ["s3_put.json", "s3_multi_record.json", "eventbridge_object_created.json",
                  "sns_s3.json", "sqs_sns_s3.json", "obs_s3_compatible.json", "obs_native_v3.json",
                  "eventgrid_obs.json"]:
@@ -195,7 +195,7 @@ def test_redelivered_event_calls_and_publishes_nothing_new(h: Harness, replay: R
     assert len(h.results()) == 1
 
 
-def test_a_new_version_of_the_object_is_recognised_again(h: Harness, replay: ReplayServer) -> None:
+def test_a_new_version_of_the_object_is_recognized_again(h: Harness, replay: ReplayServer) -> None:
     h.put("ocrflow-uploads", "v.png", png_bytes(100, 50))
     h.invoke(s3_event("v.png"))
     h.put("ocrflow-uploads", "v.png", png_bytes(100, 60))
@@ -313,8 +313,8 @@ def test_a_claim_from_a_crashed_attempt_is_taken_over_after_its_expiry(
         tmp_path: Path, replay: ReplayServer) -> None:
     import time
 
-    from ocrflow.models import ObjectRef
-    from ocrflow.recognise import record_key
+    from ocrflow.core.models import ObjectRef
+    from ocrflow.flow.keys import record_key
     h = make_harness(tmp_path, replay.url + "/{region}", OCR_DEADLINE_S="2")
     data = png_bytes()
     h.put("ocrflow-uploads", "crash.png", data)
@@ -338,7 +338,7 @@ def test_a_record_that_keeps_failing_unexpectedly_ends_in_an_internal_error_fail
         h: Harness, replay: ReplayServer, monkeypatch: pytest.MonkeyPatch,
         validate_message: Any) -> None:
     """An error no check turns into a coded failure (a bug, a decoder surprise): the record
-    is redelivered, and the OCR_MAX_ATTEMPTS-th delivery (3 here) publishes the failure
+    is redelivered, and the OCR_MAX_DELIVERIES-th delivery (3 here) publishes the failure
     instead of leaving it to loop until a dead-letter queue."""
     from ocrflow import documents
 

@@ -25,11 +25,13 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from ocrflow import catalogue, consumer, redrive
-from ocrflow.client import OcrClient, is_retryable
-from ocrflow.config import load_settings
+from ocrflow import consumer
+from ocrflow.config.settings import load_settings
+from ocrflow.core.signer import Credentials
+from ocrflow.flow import redrive
 from ocrflow.handler import redrive_handle
-from ocrflow.signer import Credentials
+from ocrflow.provider import catalogue
+from ocrflow.provider.client import OcrClient, is_retryable
 from tests.support.harness import make_harness
 from tests.support.replay_server import OK_RESULT, Answer, ReplayServer
 from tests.unit.test_documents import colour_of, pdf_of

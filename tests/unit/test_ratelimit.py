@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from ocrflow import catalogue
-from ocrflow.ratelimit import limits_problem
-from ocrflow.ratelimit.base import RateStore, RateStoreError
-from ocrflow.ratelimit.limiter import LATE_S, WINDOW_GUARD_S, Limits, RateLimiter
-from ocrflow.ratelimit.policy import Reservation
-from ocrflow.ratelimit.sqlite import open_store
+from ocrflow.adapters.ratelimit import limits_problem
+from ocrflow.adapters.ratelimit.limiter import LATE_S, WINDOW_GUARD_S, Limits, RateLimiter
+from ocrflow.adapters.ratelimit.policy import Reservation
+from ocrflow.adapters.ratelimit.port import RateStore, RateStoreError
+from ocrflow.adapters.ratelimit.sqlite import open_store
+from ocrflow.provider import catalogue
 
 
 class Sleeps:
@@ -142,8 +142,8 @@ def test_limits_per_api() -> None:
     ("fast", "OCR_MAX_CALLS_PER_SECOND: is not valid JSON"),
 ])
 def test_a_bad_setting_stops_the_start_naming_the_variable(text: str, message: str) -> None:
-    from ocrflow.config import load_settings
-    from ocrflow.errors import ConfigError
+    from ocrflow.config.settings import load_settings
+    from ocrflow.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as err:
         load_settings({"OCR_MAX_CALLS_PER_SECOND": text})
@@ -151,7 +151,7 @@ def test_a_bad_setting_stops_the_start_naming_the_variable(text: str, message: s
 
 
 def test_the_setting_is_read_as_a_number_or_per_api() -> None:
-    from ocrflow.config import load_settings
+    from ocrflow.config.settings import load_settings
 
     assert load_settings({"OCR_MAX_CALLS_PER_SECOND": "12.5"}).max_calls_per_second == 12.5
     per_api = load_settings({"OCR_MAX_CALLS_PER_SECOND": '{"general-text": 10, "vat-invoice": 5}'})
@@ -162,9 +162,9 @@ def test_the_setting_is_read_as_a_number_or_per_api() -> None:
 def test_a_call_that_missed_its_slot_is_sent_in_a_later_one(tmp_path: Path, replay: Any) -> None:
     """A process descheduled past its slot does not crowd the window of the call N slots
     after it: the call takes the next slot; after MAX_MISSED_SLOTS it goes all the same."""
-    from ocrflow.client import MAX_MISSED_SLOTS, OcrClient
-    from ocrflow.config import load_settings
-    from ocrflow.signer import Credentials
+    from ocrflow.config.settings import load_settings
+    from ocrflow.core.signer import Credentials
+    from ocrflow.provider.client import MAX_MISSED_SLOTS, OcrClient
 
     now = [time.monotonic()]
     lateness = [LATE_S * 3] * 2 + [0.0]  # late for two slots, then on time

@@ -1,5 +1,5 @@
 """Throttling in the record flow: a throttled record is given back (unpublished, nothing
-billed) and redelivered; only OCR_MAX_ATTEMPTS throttled deliveries in a row make it a
+billed) and redelivered; only OCR_MAX_DELIVERIES throttled deliveries in a row make it a
 published failure; a record whose slot lies beyond its deadline is given back without a
 call."""
 
@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from ocrflow.events import parse_event
+from ocrflow.adapters.ratelimit.limiter import WINDOW_GUARD_S
+from ocrflow.contract.events import parse_event
+from ocrflow.flow.pipeline import Pipeline
 from ocrflow.handler import RecordsNotPublished, credentials_for
-from ocrflow.pipeline import Pipeline
-from ocrflow.ratelimit.limiter import WINDOW_GUARD_S
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import Answer, ReplayServer
 from tests.unit.test_pipeline import png_bytes, s3_event
@@ -44,7 +44,7 @@ def test_a_throttled_record_is_redelivered_until_the_attempts_run_out(h: Harness
                                                                       replay: ReplayServer) -> None:
     replay.default = THROTTLED
     event = s3_event("doc.png")
-    for delivery in (1, 2):  # OCR_MAX_ATTEMPTS=3 in the harness
+    for delivery in (1, 2):  # OCR_MAX_DELIVERIES=3 in the harness
         assert "not_published" in deliver(h, event), delivery
         assert h.results() == [] and h.failures() == []
     assert len(replay.received) == 6  # three attempts per delivery, none billed
@@ -52,6 +52,25 @@ def test_a_throttled_record_is_redelivered_until_the_attempts_run_out(h: Harness
     assert third["counts"]["failures"] == 1
     [failure] = h.failures()
     assert failure["data"]["error"]["code"] == "APIG.0308"
+
+
+def test_throttled_deliveries_are_counted_by_their_own_setting_not_by_the_attempts_of_a_call(
+        tmp_path: Path, replay: ReplayServer) -> None:
+    """OCR_MAX_ATTEMPTS bounds the attempts of one call; OCR_MAX_DELIVERIES the deliveries
+    of a record: one attempt per delivery, and still three deliveries before the failure."""
+    harness = make_harness(tmp_path, replay.url + "/{region}", OCR_MAX_ATTEMPTS="1",
+                           OCR_MAX_DELIVERIES="3")
+    try:
+        harness.put("ocrflow-uploads", "doc.png", png_bytes())
+        replay.default = THROTTLED
+        event = s3_event("doc.png")
+        for delivery in (1, 2):
+            assert "not_published" in deliver(harness, event), delivery
+            assert len(replay.received) == delivery  # one attempt per delivery
+        assert deliver(harness, event)["counts"]["failures"] == 1
+        assert [f["data"]["error"]["code"] for f in harness.failures()] == ["APIG.0308"]
+    finally:
+        harness.close()
 
 
 def test_a_delivery_that_gets_through_publishes_the_result_once(h: Harness, replay: ReplayServer) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from ocrflow.ratelimit.policy import Aimd, RateState, Reservation, current_rate, decrease, reserve
+from ocrflow.adapters.ratelimit.policy import (
+    Aimd,
+    RateState,
+    Reservation,
+    current_rate,
+    decrease,
+    reserve,
+)
 
 AIMD = Aimd()
 

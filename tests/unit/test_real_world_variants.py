@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ocrflow import catalogue, filecheck
+from ocrflow.documents import filecheck
+from ocrflow.provider import catalogue
 from tests.support.harness import make_harness
 from tests.support.replay_server import ReplayServer
 from tests.support.variants import VARIANTS

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ocrflow import redact
+from ocrflow.core import redact
 
 PASSWORD = "Pw0rd@Leak:Sl/ash#Hash%Perc?Quest"
 

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from ocrflow import consumer
-from ocrflow.render import RenderError, _photo, output_path, render_message, to_markdown
-from ocrflow.words import blocks_of, split_words
+from ocrflow.outputs.blocks import blocks_of, split_words
+from ocrflow.outputs.render import RenderError, _photo, output_path, render_message, to_markdown
 
 RECORDED = Path(__file__).resolve().parents[2] / "shared" / "ocrflow" / "emulator" / "recorded"
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ocrflow.signer import Credentials, VerifyError, canonical_uri, sign, verify
+from ocrflow.core.signer import Credentials, VerifyError, canonical_uri, sign, verify
 
 URL = "https://service.endpoint.myhuaweicloud.com/resources?size=1"
 DATE = {"X-Sdk-Date": "20200608T023900Z"}

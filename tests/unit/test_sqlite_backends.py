@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow.errors import ConfigError
-from ocrflow.idempotency.sqlite import open_store
-from ocrflow.queues.sqlite import open_queue
+from ocrflow.adapters.idempotency.sqlite import open_store
+from ocrflow.adapters.queues.sqlite import open_queue
+from ocrflow.core.errors import ConfigError
 
 # PRAGMA synchronous answers 1 for NORMAL, 2 for FULL, 3 for EXTRA
 LEVELS = {"": 1, "&synchronous=normal": 1, "&synchronous=full": 2, "&synchronous=EXTRA": 3}
@@ -48,7 +48,7 @@ def test_a_state_file_of_an_earlier_release_is_read_and_its_saved_message_publis
     import sqlite3
     import time
 
-    from ocrflow.ports import ClaimState
+    from ocrflow.adapters.idempotency import ClaimState
 
     path = tmp_path / "idempotency.db"
     old = sqlite3.connect(path)
@@ -72,3 +72,22 @@ def test_a_state_file_of_an_earlier_release_is_read_and_its_saved_message_publis
         assert store.claim("saved", 30).state is ClaimState.IN_PROGRESS
     finally:
         store.close()
+
+
+def test_remove_is_declared_on_the_queue_port_and_says_whether_the_queue_removes(tmp_path: Path) -> None:
+    """Redrive removes a replayed failure through the port: a queue that keeps its messages
+    (Kafka, SNS) answers False and keeps them; the embedded queue removes and says so."""
+    from ocrflow.adapters.queues import Queue
+    from ocrflow.adapters.queues.kafka import KafkaQueue
+    from ocrflow.adapters.queues.sns import SnsTopic
+    from ocrflow.adapters.queues.sqlite import open_queue as open_sqlite_queue
+    from ocrflow.core.models import OutgoingMessage
+
+    assert "remove" in Queue.__dict__
+    assert KafkaQueue.remove is Queue.remove and SnsTopic.remove is Queue.remove
+    queue = open_sqlite_queue(f"sqlite:///{tmp_path / 'q.db'}?queue=failures")
+    try:
+        queue.publish(OutgoingMessage(id="m-1", type="ocr.failure.v1", body=b'{"id": "m-1"}', key="k"))
+        assert queue.remove("m-1") is True and list(queue.dump()) == []
+    finally:
+        queue.close()

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from ocrflow.config import ENV
+from ocrflow.config.settings import ENV
 from tests.conftest import ROOT
 
 PLATFORM_VARS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_METRICS_NAMESPACE"}
@@ -169,7 +169,7 @@ def test_the_sam_translator_accepts_the_template() -> None:
 def test_the_fleet_rate_limit_is_a_parameter_that_the_configuration_accepts() -> None:
     import re
 
-    from ocrflow.config import load_settings
+    from ocrflow.config.settings import load_settings
 
     param = T["Parameters"]["OcrMaxCallsPerSecond"]
     env = T["Globals"]["Function"]["Environment"]["Variables"]

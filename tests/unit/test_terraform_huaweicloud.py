@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from ocrflow.config import ENV
-from ocrflow.metrics import DEFAULT_CES_NAMESPACE, Metrics
+from ocrflow.config.settings import ENV
+from ocrflow.observability.metrics import DEFAULT_CES_NAMESPACE, Metrics
 from scripts.pin_terraform_schema import used_types
 from tests.support.terraform import (
     CONFIG,

@@ -1,4 +1,4 @@
-"""``data.text``: recognised lines in reading order, from the shapes the official SDK's
+"""``data.text``: recognized lines in reading order, from the shapes the official SDK's
 response models define (serialised as the SDK puts them on the wire)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 from huaweicloudsdkcore.utils.http_utils import sanitize_for_serialization
 from huaweicloudsdkocr.v1 import model as sdk
 
-from ocrflow.catalogue import load
-from ocrflow.emulator.server import text_result
-from ocrflow.text import TEXT_APIS, document_text, text_of
+from ocrflow.emulator.models import text_result
+from ocrflow.provider.catalogue import load
+from ocrflow.provider.text import TEXT_APIS, document_text, text_of
 
 BOX = [[10, 10], [90, 10], [90, 30], [10, 30]]
 

@@ -1,5 +1,5 @@
 """The upload's trace continued into the CloudEvent, its attributes and the log lines; the
-recognised text beside the provider's result — through ``ocrflow invoke`` and the handler."""
+recognized text beside the provider's result — through ``ocrflow invoke`` and the handler."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ocrflow.adapters.queues.kafka import cloudevent_headers
 from ocrflow.consumer import OcrResult, parse_message
-from ocrflow.messages import outgoing
-from ocrflow.queues.kafka import cloudevent_headers
+from ocrflow.contract.messages import outgoing
 from tests.conftest import ROOT, load_event
 from tests.support.harness import make_harness
 from tests.support.replay_server import ReplayServer

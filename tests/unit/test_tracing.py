@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from ocrflow import tracing
+from ocrflow.core import tracing
 
 EVENTS = Path(__file__).parents[1] / "events"
 XRAY = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from urllib3.util import parse_url
 
-from ocrflow.errors import FailureError
-from ocrflow.urlmode import build_url, template_problem
+from ocrflow.core.errors import FailureError
+from ocrflow.provider.urlmode import build_url, template_problem
 from tests.support.platform import Platform, make_platform, tear_down
 from tests.support.replay_server import ReplayServer
 from tests.unit.test_bucket_names import eventbridge

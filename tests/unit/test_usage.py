@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from ocrflow import usage
-from ocrflow.errors import IdempotencyError
+from ocrflow.core.errors import IdempotencyError
+from ocrflow.flow import ledger
+from ocrflow.flow.redrive import redrive
 from ocrflow.handler import credentials_for
-from ocrflow.redrive import redrive
+from ocrflow.provider import usage
 from tests.support.harness import Harness, make_harness
 from tests.support.replay_server import OK_RESULT, Answer, ReplayServer
 from tests.unit.test_documents import pdf_of
@@ -83,7 +84,7 @@ def test_an_answer_with_an_error_code_inside_a_2xx_is_a_call_not_a_billed_unit(
     assert usage_of(msg) == {"billed_units": 0, "calls": 1} == metered(h)
 
 
-def test_auto_classification_bills_each_recognised_document(
+def test_auto_classification_bills_each_recognized_document(
         tmp_path: Path, replay: ReplayServer, validate_message: Any) -> None:
     h = make_harness(tmp_path, replay.url + "/{region}",
                      OCR_ROUTES=json.dumps([{"prefix": "", "api": "auto-classification"}]))
@@ -177,18 +178,18 @@ def test_a_ledger_that_cannot_be_read_costs_a_redelivery_not_a_call(
     def down(*args: Any) -> Any:
         raise IdempotencyError("idempotency store: down")
 
-    monkeypatch.setattr(usage, "read_ledger", down)
+    monkeypatch.setattr(ledger, "read_ledger", down)
     h.put("ocrflow-uploads", "a.png", png_bytes())
     assert "not_published" in deliver(h, s3_event("a.png"))
     assert replay.received == [] and h.results() == [] and h.failures() == []
 
 
 def test_the_ledger_adds_up_and_drops_pages_once_answered() -> None:
-    ledger = usage.Ledger().plus(usage.Usage(0, 3), {2: usage.Usage(0, 3)}, [1])
-    ledger = usage.Ledger.decoded(ledger.encoded()).plus(
+    kept = ledger.Ledger().plus(usage.Usage(0, 3), {2: usage.Usage(0, 3)}, [1])
+    kept = ledger.Ledger.decoded(kept.encoded()).plus(
         usage.Usage(0, 1), {2: usage.Usage(0, 1), 3: usage.Usage(0, 2)}, [2])
-    assert ledger == usage.Ledger(usage.Usage(0, 4), {3: usage.Usage(0, 2)})
-    assert usage.Ledger.decoded(b"not json") == usage.Ledger()
+    assert kept == ledger.Ledger(usage.Usage(0, 4), {3: usage.Usage(0, 2)})
+    assert ledger.Ledger.decoded(b"not json") == ledger.Ledger()
 
 
 def test_the_docs_sum_usage_per_day_and_prefix(h: Harness, replay: ReplayServer) -> None:

@@ -10,7 +10,8 @@ import sys
 import threading
 from typing import Any
 
-from .server import FAULTS, EmulatorOptions, make_server
+from .models import FAULTS, EmulatorOptions
+from .server import make_server
 from .throttle import WINDOWS
 
 

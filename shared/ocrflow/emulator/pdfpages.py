@@ -1,6 +1,6 @@
 """PDF input for the emulator: the requested page rendered to an image, as the service does.
 
-The service turns a PDF page into an image at 144 dpi before recognising it (the API
+The service turns a PDF page into an image at 144 dpi before recognizing it (the API
 reference of smart-document-recognizer says so) and reads page 1 unless the API takes
 ``pdf_page_number``. Rendering uses PDFium through pypdfium2, whose wheel ships the renderer.
 """
@@ -11,7 +11,7 @@ import io
 import threading
 from typing import Any
 
-from .server import Answer
+from .exceptions import Answer
 
 RENDER_DPI = 144
 #: pixels of one rendered page at most: a page of PDF's largest size (200 inches a side)
