@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .core.errors import ConfigError, OcrflowError
-from .observability.terminal import json_line, json_text, shown
+from .observability.terminal import columns, json_line, json_text, padded, shown
 
 EXIT_OK, EXIT_NOT_ALL_PUBLISHED, EXIT_USAGE = 0, 1, 2
 
@@ -86,10 +86,11 @@ class _Progress:
 
 def _fmt_table(rows: list[list[str]], headers: list[str]) -> str:
     rows = [[shown(cell) for cell in row] for row in rows]  # names come from uploads
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    widths = [max(columns(h), *(columns(r[i]) for r in rows)) if rows else columns(h)
+              for i, h in enumerate(headers)]
+    line = "  ".join(padded(h, w) for h, w in zip(headers, widths))
     out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    out += ["  ".join(padded(c, w) for c, w in zip(r, widths)) for r in rows]
     return "\n".join(out)
 
 

@@ -70,6 +70,30 @@ def test_run_processes_a_folder_and_prints_a_table(tmp_path: Path, replay: Repla
     assert "ocrflow queue dump" in out
 
 
+def test_the_run_table_stays_in_line_with_chinese_names(tmp_path: Path, replay: ReplayServer) -> None:
+    """A Chinese character takes two terminal columns: the columns after a Chinese file name
+    start where they start on the other rows."""
+    import unicodedata
+
+    def columns(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "发票扫描件.png").write_bytes(png_bytes())
+    (docs / "a.png").write_bytes(png_bytes())
+    run = ocrflow("run", "docs", cwd=tmp_path, env=base_env(tmp_path, replay))
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("file "))
+    rows = [line for line in lines if line.startswith(("发票扫描件.png", "a.png"))]
+    assert len(rows) == 2
+    where = columns(header[:header.index("api")])
+    for row in rows:
+        name = row.split("  ")[0]
+        assert columns(row[:row.index("general-text")]) == where, (name, lines)
+
+
 def test_bad_configuration_names_the_variable(tmp_path: Path) -> None:
     run = ocrflow("run", ".", cwd=tmp_path, env={"OCR_MAX_CONCURRENCY": "lots"})
     assert run.returncode == 2

@@ -40,6 +40,23 @@ def shown(text: str) -> str:
     return "".join(c if c.isprintable() else _escape(c) for c in text)
 
 
+def columns(text: str) -> int:
+    """How many terminal columns ``text`` takes: East Asian wide and fullwidth characters
+    (Chinese, Japanese, Korean) take two, combining marks none, every other one."""
+    import unicodedata
+
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(c) else
+               2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def padded(text: str, width: int) -> str:
+    """``text`` followed by spaces up to ``width`` terminal columns (``str.ljust`` counts
+    characters, so a column of Chinese names would push the next column out of line)."""
+    return text + " " * max(0, width - columns(text))
+
+
 def _json_escape(char: str) -> str:
     code = ord(char)
     if code < 0x10000:
