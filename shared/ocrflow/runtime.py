@@ -26,6 +26,8 @@ from .adapters.registry import (
 from .adapters.stores import ObjectStore
 from .config.settings import Settings, catalogue_warnings, load_settings
 from .core.errors import ConfigError, PublishError
+from .core.memory import MemoryGate
+from .documents import records_memory
 from .observability.log import configure, get_logger
 from .observability.metrics import CloudEye, Metrics
 from .provider import catalogue as catalogue_mod
@@ -73,6 +75,9 @@ class Runtime:
         self._executor: ThreadPoolExecutor | None = None
         #: OCR calls in flight in this invocation, records and document pages alike
         self.call_slots = threading.BoundedSemaphore(settings.max_concurrency)
+        #: bytes the records in flight hold (files, request bodies), within the function's
+        #: memory (OCR_MEMORY_MB, else the platform's own figure)
+        self.memory = MemoryGate(records_memory(settings.memory_mb))
 
     @property
     def object_store(self) -> ObjectStore:

@@ -82,6 +82,22 @@ def noise_jpeg(width: int, height: int, quality: int = 92) -> bytes:
     return buf.getvalue()
 
 
+def scanned_pdf(pages: int = 50, width: int = 1700, height: int = 2200) -> bytes:
+    """A PDF of ``pages`` scanned pages, each a JPEG of random grey pixels (two pages
+    alternate): 50 pages of 1700×2200 are about 63 MB, ~1.3 MB a page."""
+    import random
+
+    from PIL import Image
+
+    rng = random.Random(1)
+    scans = [Image.frombytes("L", (width, height), rng.randbytes(width * height)).convert("RGB")
+             for _ in range(2)]
+    buf = io.BytesIO()
+    scans[0].save(buf, "PDF", save_all=True, append_images=[scans[i % 2] for i in range(1, pages)],
+                  resolution=200, quality=30)
+    return buf.getvalue()
+
+
 def heic_photo(width: int, height: int) -> bytes:
     """A HEIC photo (pillow-heif) of a smooth picture: as many pixels as a phone's, made in
     seconds."""

@@ -63,6 +63,8 @@ ENV: dict[str, tuple[str, ...]] = {
     "log_level": ("POWERTOOLS_LOG_LEVEL",),
     "metrics_namespace": ("POWERTOOLS_METRICS_NAMESPACE",),
     "max_concurrency": ("OCR_MAX_CONCURRENCY",),
+    # the platforms' own: Lambda's function memory, FunctionGraph's (both in MB)
+    "memory_mb": ("OCR_MEMORY_MB", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "RUNTIME_MEMORY"),
     "max_calls_per_day": ("OCR_MAX_CALLS_PER_DAY",),
     "max_calls_per_second": ("OCR_MAX_CALLS_PER_SECOND",),
     "fit_images": ("OCR_FIT_IMAGES",),
@@ -147,6 +149,9 @@ class Settings(BaseModel):
     log_level: LogLevel = "INFO"
     metrics_namespace: str = Field(default="ocrflow", pattern=_NAME)
     max_concurrency: int = Field(default=8, ge=1, le=256)
+    #: the memory the function has (MB): what the records of a batch may hold at once is
+    #: derived from it (see ocrflow.documents.upload.records_memory)
+    memory_mb: int = Field(default=512, ge=128, le=65536)
     max_calls_per_day: int | None = Field(default=None, ge=0, le=10**9)
     #: fleet-wide, per API and region: one number for every API, or {"api": n}
     max_calls_per_second: float | dict[str, float] | None = None

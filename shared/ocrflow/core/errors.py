@@ -181,6 +181,14 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
     ),
     # Outcome codes of records that were not published (in summaries and logs, never in a
     # message): the platform redelivers the record.
+    "OCRFLOW.MEMORY_BUSY": CodeInfo(
+        "The records of the batch already held as much memory as the function has "
+        "(OCR_MEMORY_MB) until the record's deadline, so it was not read; nothing was paid and "
+        "the record is redelivered.",
+        "Nothing: it runs when the large uploads before it are done. If it recurs, give the "
+        "function more memory or send it smaller batches.",
+        retryable=True,
+    ),
     "OCRFLOW.PAGES_PENDING": CodeInfo(
         "The record's time ran out before every page of the document was called; the pages "
         "answered are saved and the record is redelivered.",

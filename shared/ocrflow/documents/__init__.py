@@ -8,10 +8,16 @@ from .upload import (
     PAGE_NUMBER_MAX_BYTES,
     Document,
     Part,
+    bodies_memory,
+    body_memory,
     check_size,
     max_download_bytes,
+    memory_estimate,
+    pages_memory,
     prepare,
+    records_memory,
 )
 
-__all__ = ["MAX_DOCUMENT_BYTES", "PAGE_NUMBER_MAX_BYTES", "Document", "Part", "check_size",
-           "max_download_bytes", "prepare"]
+__all__ = ["MAX_DOCUMENT_BYTES", "PAGE_NUMBER_MAX_BYTES", "Document", "Part", "bodies_memory",
+           "body_memory", "check_size", "max_download_bytes", "memory_estimate", "pages_memory", "prepare",
+           "records_memory"]

@@ -83,6 +83,13 @@ class Document:
         within its size limit): the way round a page that cannot be split out."""
         return self.api.page_picker is not None and len(self._data) <= self.catalogue.max_file_bytes
 
+    def close(self) -> None:
+        """Lets go of the file and of what was parsed from it, once every page is sent."""
+        if self._splitter is not None:
+            self._splitter.close()
+            self._splitter = None
+        self._data = b""
+
     def take(self) -> Part:
         """A one-call document's part, let go of (so its bytes can be freed once sent)."""
         part, self._single = self._single, None
@@ -113,6 +120,52 @@ class Document:
                 f"page {page} alone is {len(data):,} bytes; {self.api.name} takes at most "
                 f"{self.catalogue.max_file_bytes:,} bytes")
         return Part(page, data, {}, sent)
+
+
+#: What a request body costs in memory per byte of file sent: its base64, the JSON body
+#: around it and the bytes the HTTP client sends (measured: a fitted 11.6 MB photo holds
+#: ~46 MB while called, a 63 MB scanned PDF ~90 MB while its pages are).
+BODY_BYTES_PER_FILE_BYTE = 3
+#: What the process holds beside the records of a batch: the interpreter and the libraries
+#: (~50 MB measured after the import) and the one image being decoded at a time (its own
+#: budget, :data:`ocrflow.documents.fit.FIT_MEMORY_BUDGET`).
+BASE_MEMORY_BYTES = 64 << 20
+#: The pages of one document may always have this much in flight: eight pages of a small
+#: PDF read by page number at once (the invocation's call slots bound them anyway).
+PAGES_MEMORY_FLOOR = 8 * BODY_BYTES_PER_FILE_BYTE * PAGE_NUMBER_MAX_BYTES
+
+
+def records_memory(memory_mb: int) -> int:
+    """What the records in flight in one process may hold together, in a function of
+    ``memory_mb`` MB: the rest is the interpreter's and the one decoding's, and at least a
+    quarter of it (a small function still runs a few small records at once)."""
+    from .fit import FIT_MEMORY_BUDGET
+
+    memory = memory_mb << 20
+    return max(memory // 4, memory - BASE_MEMORY_BYTES - FIT_MEMORY_BUDGET)
+
+
+def body_memory(sent: int) -> int:
+    """What one call holds for a file part of ``sent`` bytes."""
+    return BODY_BYTES_PER_FILE_BYTE * sent
+
+
+def bodies_memory(size: int, catalogue: Catalogue) -> int:
+    """What the calls of one upload of ``size`` bytes hold: as much as one call sending as
+    much as the API takes."""
+    return body_memory(min(size, catalogue.max_file_bytes))
+
+
+def pages_memory(size: int, catalogue: Catalogue) -> int:
+    """What the page calls of one document of ``size`` bytes may hold together."""
+    return max(bodies_memory(size, catalogue), PAGES_MEMORY_FLOOR)
+
+
+def memory_estimate(size: int, catalogue: Catalogue) -> int:
+    """What one record holds at most, reserved before its object is read: the file, and the
+    request bodies made of it (a fitted photo or a page is at most what the API takes).
+    Decoding a photo is bounded apart, by its own budget."""
+    return size + bodies_memory(size, catalogue)
 
 
 def max_download_bytes(api: ApiLimits, catalogue: Catalogue, *, fit_images: bool = True) -> int:

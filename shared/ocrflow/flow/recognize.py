@@ -26,6 +26,7 @@ from ..core.errors import (
     RecordDeferred,
     ocrflow_failure,
 )
+from ..core.memory import MemoryGate, MemoryWaitTimeout
 from ..core.models import ObjectHead, ObjectRef
 from ..core.retry import is_throttle
 from ..core.signer import Credentials
@@ -47,6 +48,25 @@ from ..runtime import Runtime
 from . import keys, ledger, quota
 from .prepare import Job, store_failure
 
+#: Seconds a record waiting for memory leaves, beyond the connect timeout, to read, prepare
+#: and call once it has it.
+MEMORY_WAIT_MARGIN_S = 5.0
+
+
+class _Held:
+    """The memory one record has reserved (none until it reads its object)."""
+
+    def __init__(self, gate: MemoryGate) -> None:
+        self.gate, self.amount = gate, 0
+
+    def take(self, amount: int, deadline: float) -> None:
+        self.amount += self.gate.acquire(amount, deadline)
+
+    def release(self) -> None:
+        amount, self.amount = self.amount, 0
+        if amount:
+            self.gate.release(amount)
+
 
 class Recognizer:
     def __init__(self, runtime: Runtime, function: str = "recognize") -> None:
@@ -59,8 +79,9 @@ class Recognizer:
         ``OCR_MAX_DELIVERIES``-th delivery to end in one: that one ends in an
         ``OCRFLOW.INTERNAL_ERROR`` failure, so a record that can never succeed still ends in
         a message instead of looping until a dead-letter queue."""
+        held = _Held(self.rt.memory)
         try:
-            return self._recognize(job, credentials, deadline)
+            return self._recognize(job, credentials, deadline, held)
         except (RecordDeferred, PagesPending, IdempotencyError):
             raise
         except Exception as exc:
@@ -72,6 +93,8 @@ class Recognizer:
             return self._failure(job, ocrflow_failure(
                 "OCRFLOW.INTERNAL_ERROR",
                 f"{type(exc).__name__} on each of {deliveries} deliveries"))
+        finally:
+            held.release()
 
     def _count_failed_delivery(self, job: Job) -> int | None:
         """One more delivery of ``job`` that ended in an unexpected error; None when the
@@ -82,7 +105,8 @@ class Recognizer:
         except IdempotencyError:
             return None
 
-    def _recognize(self, job: Job, credentials: Credentials | None, deadline: float) -> Message:
+    def _recognize(self, job: Job, credentials: Credentials | None, deadline: float,
+                   held: _Held) -> Message:
         if job.decided is not None:
             return job.decided
         ref, api = job.ref, job.api
@@ -110,6 +134,9 @@ class Recognizer:
                 limit = documents.max_download_bytes(
                     api_limits, self.rt.catalogue, fit_images=settings.fit_images) \
                     if takes_file else self.rt.catalogue.max_file_bytes
+                size = min(limit, next((s for s in (info.size if info else None, ref.size)
+                                        if s is not None), limit))
+                self._reserve_memory(held, size, deadline)
                 data = store.get(ref.bucket, ref.key, ref.version_id,
                                  if_match=None if ref.version_id else ref.etag, max_bytes=limit)
                 if api_limits.body_field == "json":
@@ -123,7 +150,8 @@ class Recognizer:
                         every_page=api_limits.page_field not in job.options)
                     del data  # a fitted photo's original is not kept
                     if document.pages_total is not None:
-                        return self._pages(job, document, credentials, deadline, earlier)
+                        return self._pages(job, document, credentials, deadline, earlier,
+                                           documents.pages_memory(size, self.rt.catalogue))
                     self._spend_budget()
                     part = document.take()
                     del document
@@ -170,9 +198,22 @@ class Recognizer:
         encoded = base64.b64encode(part.data)
         return wrap_base64(body_field, encoded, {**options, **part.options})
 
+    def _reserve_memory(self, held: _Held, size: int, deadline: float) -> None:
+        """What the record will hold, reserved before it is read: a batch of large uploads
+        is read and called a few at a time instead of all at once. Nothing is paid yet, so
+        a record that cannot get it in time is given back unpublished."""
+        # leave the time to read, prepare and call once the memory is free
+        until = deadline - self.rt.settings.connect_timeout_s - MEMORY_WAIT_MARGIN_S
+        try:
+            held.take(documents.memory_estimate(size, self.rt.catalogue), until)
+        except MemoryWaitTimeout as exc:
+            raise RecordDeferred("OCRFLOW.MEMORY_BUSY", str(exc)) from None
+
     def _pages(self, job: Job, document: Document, credentials: Credentials | None,
-               deadline: float, earlier: ledger.Ledger) -> Message:
-        """One call per page not yet answered; one message for the whole document."""
+               deadline: float, earlier: ledger.Ledger, bodies_bytes: int) -> Message:
+        """One call per page not yet answered; one message for the whole document. The
+        pages' request bodies in flight hold at most ``bodies_bytes`` together (a page sent
+        as the whole file holds a copy of it per call), at least one page at a time."""
         ref, api, region = job.ref, job.api, job.region
         assert ref is not None and api is not None and region is not None
         started = time.monotonic()
@@ -203,9 +244,12 @@ class Recognizer:
                                   pages=[a.entry() for a in kept] or None)
         field_name = self.rt.catalogue.apis[api].body_field
 
+        bodies = MemoryGate(max(1, bodies_bytes))
+
         def call(part: Part) -> CallResult:
-            body = self._file_body(field_name, part, job.options)
-            return self.rt.client.call(api, region, body, deadline, credentials)
+            with bodies.hold(documents.body_memory(len(part.data))):
+                body = self._file_body(field_name, part, job.options)
+                return self.rt.client.call(api, region, body, deadline, credentials)
 
         try:
             done = pages.run_pages(document, pending, saved, call,
@@ -214,6 +258,8 @@ class Recognizer:
         except PagesPending as exc:
             refund(len(pending) - exc.calls)
             raise
+        finally:
+            document.close()
         refund(len(pending) - done.calls)
         if done.failure is not None and is_throttle(done.failure):
             # the answered pages stay saved, with their usage; the others' goes to the ledger
