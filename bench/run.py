@@ -160,6 +160,16 @@ ANY_OUTCOME_CALL = MEMORY + textwrap.dedent('''
     print(json.dumps({"counts": out["counts"], "base_kb": base, "peak_kb": _status("VmHWM")}))
 ''')
 
+BATCH_CALL = MEMORY + textwrap.dedent('''
+    import json, sys
+    sys.path.insert(0, sys.argv[1])
+    import handler
+    event = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "bench"},
+             "object": {"key": key}}} for key in sys.argv[2:]]}
+    out = handler.handler(event, None)
+    print(json.dumps({"counts": out["counts"], "peak_kb": _status("VmHWM")}))
+''')
+
 OURS_CALL = MEMORY + textwrap.dedent('''
     import sys, time
     t0 = time.perf_counter()
@@ -787,6 +797,48 @@ def hostile_memory(runtime_python: str, runs: int) -> dict[str, Any]:
     return out
 
 
+def batch_memory(runtime_python: str, runs: int, size: int = 8) -> dict[str, Any]:
+    """Peak RSS of one invocation of ``size`` large uploads, each process fresh: as the
+    function runs it (its records reserving memory within OCR_MEMORY_MB=512), beside one
+    record of the same file (the baseline) and the same batch with the reservations off
+    (OCR_MEMORY_MB=65536)."""
+    from tests.support import hostile
+
+    cases: dict[str, tuple[Callable[[], bytes], str]] = {
+        "63 MB scanned PDFs of 50 pages": (hostile.scanned_pdf, "pdf"),
+        "50-megapixel photos, fitted": (lambda: hostile.noise_jpeg(8160, 6120), "jpg"),
+    }
+    emu = Emulator("--no-recognition")
+    handler_dir = str(ROOT / "functions" / "recognize")
+    out: dict[str, Any] = {"runs": runs, "batch": size, "function_mb": 512}
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            folder = tmp / "buckets" / "bench"
+            folder.mkdir(parents=True)
+            for n, (label, (make, suffix)) in enumerate(cases.items()):
+                data = make()
+                keys = [f"batch{n}-{i}.{suffix}" for i in range(size)]
+                for key in keys:
+                    (folder / key).write_bytes(data)
+                figures: dict[str, list[float]] = {"batch": [], "one": [], "unreserved": []}
+                for i in range(runs):
+                    for name, chosen, memory_mb in (("batch", keys, "512"), ("one", keys[:1], "512"),
+                                                    ("unreserved", keys, "65536")):
+                        env = {**ENV_BASE, **settings_env(tmp, emu.url, OCR_MEMORY_MB=memory_mb,
+                                                          OCRFLOW_STATE_DIR=str(tmp / f"s{n}-{i}-{name}"))}
+                        _, printed = timed_process([runtime_python, "-c", BATCH_CALL, handler_dir, *chosen],
+                                                   env)
+                        report = json.loads(printed.strip().splitlines()[-1])
+                        assert report["counts"]["results"] == len(chosen), report
+                        figures[name].append(report["peak_kb"] / 1024)
+                out[label] = {"file_mb": round(len(data) / 1e6, 1),
+                              **{f"{k}_peak_mb": round(statistics.median(v), 1) for k, v in figures.items()}}
+    finally:
+        emu.stop()
+    return out
+
+
 # --- 5. queue publish throughput ----------------------------------------------------------------------
 def publish_throughput(n: int) -> dict[str, Any]:
     from ocrflow.adapters.registry import open_queue
@@ -898,6 +950,7 @@ def main() -> None:
         "memory_large_image": (True, lambda: memory(sdk, rt, 1 if q else 3)),
         "memory_documents": (False, lambda: documents_memory(rt, 1 if q else 3)),
         "memory_hostile_files": (False, lambda: hostile_memory(rt, 1 if q else 3)),
+        "memory_batch": (False, lambda: batch_memory(rt, 1 if q else 3, 4 if q else 8)),
         "queue_publish": (False, lambda: publish_throughput(50 if q else 1000)),
         "obs_client_alternatives": (False, lambda: obs_clients.measure(2 if q else 9)),
     }
@@ -990,6 +1043,17 @@ def print_table(r: dict[str, Any]) -> None:
                              f"≤ {h['target_mb']} MB"))
                 rows.append((f"  process peak (interpreter included); {f['outcome']}",
                              f"{f['process_peak_mb']} MB", "", "", f"≤ {h['target_mb']} MB"))
+    if "memory_batch" in r:
+        b = r["memory_batch"]
+        for label, f in b.items():
+            if isinstance(f, dict):
+                rows.append((f"peak, a batch of {b['batch']} {label} ({f['file_mb']} MB)",
+                             f"{f['batch_peak_mb']} MB", f"{f['one_peak_mb']} MB (one)",
+                             round(f["batch_peak_mb"] / f["one_peak_mb"], 2),
+                             f"< {b['function_mb']} MB"))
+                off = f["unreserved_peak_mb"]
+                rows.append(("  the same batch, reservations off", f"{off} MB",
+                             f"{f['batch_peak_mb']} MB", round(off / f["batch_peak_mb"], 2), ""))
     print()
     print(f"{'figure':50s} {'ocrflow':>16s} {'baseline':>16s} {'ratio':>7}  target")
     for name, ours, base, rel, target in rows:
