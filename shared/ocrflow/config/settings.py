@@ -163,9 +163,10 @@ class Settings(BaseModel):
     read_timeout_s: float = Field(default=20.0, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
     #: HTTP attempts of one OCR call within one delivery, the first included
     max_attempts: int = Field(default=4, ge=1, le=10)
-    #: deliveries of one record that may end without a message — throttled, or in an
-    #: unexpected error, each counted on its own — before the last publishes the failure;
-    #: below the platform's redelivery limit (SQS maxReceiveCount, 5 in the template)
+    #: deliveries of one record that may end without a message — throttled, in an
+    #: unexpected error, or without a word (killed, timed out), each counted on its own —
+    #: before the last (for the killed, the next) publishes the failure; below the
+    #: platform's redelivery limit (SQS maxReceiveCount, 5 in the template)
     max_deliveries: int = Field(default=4, ge=1, le=100)
     deadline_s: float = Field(default=60.0, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
     url_allowed_hosts: list[str] = Field(default_factory=lambda: [])

@@ -211,7 +211,9 @@ OCRFLOW_CODES: dict[str, CodeInfo] = {
         "An unexpected error in ocrflow itself. The record is redelivered; the "
         "OCR_MAX_DELIVERIES-th delivery to end in such an error publishes this failure (its "
         "message names the exception's type), so the record does not loop until a "
-        "dead-letter queue.",
+        "dead-letter queue. Likewise when OCR_MAX_DELIVERIES deliveries ended without a word "
+        "(the process killed out of memory, a crash, or the function's timeout): the next "
+        "one publishes this failure without trying again.",
         "Report it with the log line's exception_name and function_request_id; once fixed, "
         "replay the failures with ocrflow redrive FAILURE_QUEUE_URL --code OCRFLOW.INTERNAL_ERROR.",
         retryable=True,

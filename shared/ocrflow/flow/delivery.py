@@ -23,6 +23,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from ..adapters.idempotency import Claim, ClaimState
@@ -41,6 +42,7 @@ from ..core.signer import Credentials
 from ..core.tracing import TraceContext
 from ..observability.log import get_logger
 from ..runtime import Runtime
+from . import keys
 
 Status = Literal["result", "failure", "duplicate", "in_progress", "unpublished", "ignored"]
 T = TypeVar("T")
@@ -145,11 +147,16 @@ class Delivery:
         self.trace = trace
         self.api, self.region = api, region
         self.started = time.monotonic() if started is None else started
+        #: this delivery is in the record's count of deliveries not ended (see run)
+        self._counted = False
 
     def run(self, recognize: Callable[[], Message], claim_for_s: float,
-            deadline: float) -> Outcome:
+            deadline: float, after_crashes: Callable[[int], Message] | None = None) -> Outcome:
         """``deadline`` (``time.monotonic()``) bounds the writes retried against a store
-        that fails after the call."""
+        that fails after the call. ``after_crashes(n)``, when given, is the message of a
+        record whose last ``n`` deliveries (``OCR_MAX_DELIVERIES`` or more) ended without a
+        word — the process killed (out of memory, a decoder's crash) or timed out while it
+        held the claim: published instead of trying once more."""
         store = self.rt.idempotency
         try:
             claim = store.claim(self.key, claim_for_s)
@@ -162,7 +169,52 @@ class Delivery:
             return self._held_elsewhere()
         if claim.state is ClaimState.OUTCOME_STORED:  # its holder crashed or gave it back
             return self._publish(_Stored.of(claim), claim, None, deadline)
+        if after_crashes is None:
+            return self._run_claimed(recognize, claim, deadline)
+        crashes = self._count_unended()
+        if crashes is not None and crashes >= self.rt.settings.max_deliveries:
+            get_logger().error("record ended no delivery on its last deliveries; failure published",
+                               deliveries=crashes)
+            recognize = partial(after_crashes, crashes)
+        try:
+            outcome = self._run_claimed(recognize, claim, deadline)
+        except BaseException:
+            self._count_ended()
+            raise
+        if outcome.status == "unpublished":  # given back on purpose: not a crash
+            self._count_ended()
+        return outcome
 
+    # --- deliveries that ended without a word ------------------------------------------------
+    # One counter per record: +1 when a delivery takes the claim to recognize it, -1 when
+    # the delivery gives the record back (deferred, pages pending, store or queue down, an
+    # unexpected error). A published record is not counted down: it is never recognized
+    # again. What is left, beside this delivery's own, is the deliveries that ended without
+    # a word.
+    def _count_unended(self) -> int | None:
+        """This delivery counted; how many before it ended without a word (None: the store
+        cannot count, and the record is simply tried)."""
+        try:
+            count = self.rt.idempotency.increment(keys.unended_deliveries_key(self.key), None,
+                                                  self.rt.settings.idempotency_ttl_s)
+        except IdempotencyError:
+            self._counted = False
+            return None
+        self._counted = count is not None
+        return None if count is None else count - 1
+
+    def _count_ended(self) -> None:
+        if not self._counted:
+            return
+        self._counted = False
+        try:
+            self.rt.idempotency.increment(keys.unended_deliveries_key(self.key), None,
+                                          self.rt.settings.idempotency_ttl_s, amount=-1)
+        except IdempotencyError:
+            pass  # counted as one that ended without a word: OCR_MAX_DELIVERIES allows for it
+
+    def _run_claimed(self, recognize: Callable[[], Message], claim: Claim,
+                     deadline: float) -> Outcome:
         try:
             message = recognize()
         except RecordDeferred as exc:

@@ -51,5 +51,9 @@ def failed_deliveries_key(record: str) -> str:
     return "failed:" + record
 
 
+def unended_deliveries_key(record: str) -> str:
+    return "unended:" + record
+
+
 def budget_key(day: datetime) -> str:
     return f"budget:{day:%Y-%m-%d}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from structlog.contextvars import bound_contextvars
 
@@ -87,7 +88,7 @@ class Pipeline:
                 max(0.0, deadline - time.monotonic()) + CLAIM_GRACE_S
             outcome = delivery.run(
                 lambda: self.recognizer.recognize(job, credentials, deadline), claim_for_s,
-                deadline)
+                deadline, None if job.decided else partial(self.recognizer.after_crashes, job))
         except Exception as exc:  # noqa: BLE001 - a record must never take the batch down
             self.log.exception("record failed unexpectedly", error_type=type(exc).__name__)
             outcome = Outcome(record if isinstance(record, ObjectRef) else None, "unpublished",

@@ -96,6 +96,16 @@ class Recognizer:
         finally:
             held.release()
 
+    def after_crashes(self, job: Job, deliveries: int) -> Message:
+        """The failure of a record whose last ``deliveries`` deliveries ended without a word
+        (see :meth:`ocrflow.flow.delivery.Delivery.run`): not tried again."""
+        earlier = ledger.read_ledger(self.rt.idempotency, job.key)
+        return self._failure(job, ocrflow_failure(
+            "OCRFLOW.INTERNAL_ERROR",
+            f"the function ended without finishing this record on each of its last "
+            f"{deliveries} deliveries (killed out of memory, a crash, or its timeout); not "
+            f"tried again"), earlier.whole)
+
     def _count_failed_delivery(self, job: Job) -> int | None:
         """One more delivery of ``job`` that ended in an unexpected error; None when the
         store cannot count it (the record is simply redelivered)."""
