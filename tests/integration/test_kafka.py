@@ -215,3 +215,26 @@ def test_dump_of_a_missing_topic_is_an_error(kafka_broker: TansuBroker) -> None:
             list(queue.dump())
     finally:
         queue.close()
+
+
+def test_dump_gives_a_record_that_is_not_a_message_as_unreadable_and_goes_on(
+        kafka_broker: TansuBroker) -> None:
+    import confluent_kafka
+
+    topic = topic_for(kafka_broker, 1)
+    queue = open_queue(kafka_broker.url(topic))
+    producer = confluent_kafka.Producer({"bootstrap.servers": kafka_broker.bootstrap})
+    try:
+        first, last = event("first", 1), event("last", 2)
+        queue.publish(first)
+        for body in (b"not json", b"[1, 2]"):  # another producer's records
+            producer.produce(topic, body)
+            producer.flush(10)
+        queue.publish(last)
+        dumped = list(queue.dump())
+    finally:
+        queue.close()
+    assert [m.get("id") for m in dumped] == [first.id, None, None, last.id]
+    assert dumped[1]["unreadable"]["reason"].startswith("not JSON")
+    assert dumped[2]["unreadable"]["reason"] == "JSON, but list rather than an object"
+    assert dumped[1]["unreadable"]["where"] == "partition 0 offset 1"

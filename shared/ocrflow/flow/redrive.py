@@ -49,12 +49,16 @@ def select(failures: Iterable[dict[str, Any]], codes: set[str] | None,
     moment = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds").replace("+00:00", "Z")
     chosen, waiting = [], 0
     for message in failures:
-        if message.get("type") != messages.FAILURE_TYPE:
+        # another producer's message, or a body that is not one, is not ours to replay
+        if not isinstance(message, dict) or message.get("type") != messages.FAILURE_TYPE:
             continue
-        data = message.get("data") or {}
-        if not data.get("object"):
+        data = message.get("data")
+        obj = data.get("object") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not isinstance(obj, dict) \
+                or not all(isinstance(v, str) for v in (obj.get("bucket"), obj.get("key"),
+                                                         message.get("id"))):
             continue  # an unparseable event names no object to replay
-        error = data.get("error") or {}
+        error: dict[str, Any] = data["error"] if isinstance(data.get("error"), dict) else {}
         if codes and error.get("code") not in codes:
             continue
         after = error.get("retry_after")

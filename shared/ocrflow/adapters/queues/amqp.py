@@ -12,7 +12,6 @@ broke; publishes are serialised (pika's blocking connection is not thread-safe).
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +21,7 @@ from ...core import redact
 from ...core.errors import ConfigError, PublishError
 from ...core.models import OutgoingMessage
 from ..urls import port_and_host, query_of, refusal
-from .port import Queue
+from .port import Queue, decoded
 
 
 def _safe(url: str) -> str:
@@ -121,7 +120,7 @@ class AmqpQueue(Queue):
         finally:
             conn.close()
         for body in bodies:
-            yield json.loads(body)
+            yield decoded(body)
 
     def remove(self, message_id: str) -> bool:
         """Acknowledges (deletes) the message with this CloudEvent id, leaving the rest."""

@@ -42,7 +42,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ...core import redact as redaction
 from ...core.errors import ConfigError, OcrflowError, PublishError
 from ...core.models import OutgoingMessage
-from .port import Queue
+from .port import Queue, decoded
 
 if TYPE_CHECKING:  # the library is imported by the code that talks to a broker, not at import
     import confluent_kafka
@@ -511,12 +511,10 @@ class KafkaQueue(Queue):
         offset), read by partition assignment from the beginning up to the end offsets
         seen when reading started. No consumer group is joined, no offset committed."""
         for partition, offset, value in self._read_records():
-            try:
-                yield json.loads(value)
-            except ValueError:
-                raise KafkaReadError(f"{self.settings.where}: the record at partition "
-                                     f"{partition} offset {offset} is not JSON",
-                                     "NOT_JSON") from None
+            event = decoded(value)
+            if "unreadable" in event and len(event) == 1:
+                event["unreadable"]["where"] = f"partition {partition} offset {offset}"
+            yield event
 
     def _read_records(self) -> list[tuple[int, int, bytes]]:
         import confluent_kafka

@@ -8,14 +8,13 @@ reader decides without parsing the event; ``?maxlen=N`` trims the stream approxi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from ...core.errors import ConfigError, PublishError
 from ...core.models import OutgoingMessage
 from .. import redis as redis_url
-from .port import Queue
+from .port import Queue, decoded
 
 
 class RedisStream(Queue):
@@ -51,7 +50,7 @@ class RedisStream(Queue):
 
     def dump(self) -> Iterator[dict[str, Any]]:
         for _, fields in self._entries():
-            yield json.loads(fields[b"event"])
+            yield decoded(fields.get(b"event"))
 
     def remove(self, message_id: str) -> bool:
         for entry_id, fields in self._entries():

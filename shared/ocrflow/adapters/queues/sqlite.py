@@ -17,7 +17,7 @@ from ...core.errors import ConfigError, PublishError
 from ...core.models import OutgoingMessage
 from ..sqlite import SqliteDb, parse_sqlite_url, synchronous_mode
 from ..sqlite import check_url as sqlite_check_url
-from .port import Queue
+from .port import Queue, decoded
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -57,7 +57,7 @@ class SqliteQueue(Queue):
                 "SELECT body FROM messages WHERE queue = ? ORDER BY seq", (self.name,)
             ).fetchall()
         for (body,) in rows:
-            yield json.loads(body)
+            yield decoded(body)
 
     def remove(self, message_id: str) -> bool:
         with self.db.lock:

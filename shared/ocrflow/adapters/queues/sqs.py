@@ -11,7 +11,6 @@ deduplicate by the CloudEvent id. Bodies over the SQS limit go through the claim
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +20,7 @@ from ...core.errors import ConfigError, PublishError
 from ...core.models import OutgoingMessage
 from ..aws import LazyClient, error_code
 from ..urls import http_endpoint, refusal
-from .port import Queue
+from .port import Queue, decoded
 
 #: 256 KiB for body and attributes together; a little is kept for the attributes.
 SQS_LIMIT = 256 * 1024
@@ -141,8 +140,9 @@ class SqsQueue(Queue):
             return int(a.get("SentTimestamp", 0)), int(a.get("SequenceNumber", 0))
 
         for m in sorted(received, key=order):
-            event = json.loads(m["Body"])
-            self._receipts[str(event.get("id"))] = m["ReceiptHandle"]
+            event = decoded(m.get("Body"))
+            if isinstance(event.get("id"), str):
+                self._receipts[event["id"]] = m["ReceiptHandle"]
             yield event
 
     def remove(self, message_id: str) -> bool:
