@@ -31,3 +31,22 @@ def test_botocore_urllib3_pika_redis_records_become_json_lines_without_secrets(
     for secret in ("wJalrXUtnFEMI", "IQoJb3JpZ2lu", "hunter2", "0f1e2d3c", "s3cret"):
         assert secret not in text
     assert "amqp://ocrflow:***@10.0.0.5:5672" in lines[2]["message"]
+
+
+def test_a_library_logging_to_a_closed_stream_goes_on(log_lines: io.StringIO) -> None:
+    """A library that logs while the process shuts its output down (a Kafka producer
+    flushing as it closes) is not stopped by the line that cannot be written."""
+    from ocrflow.observability import log
+
+    closing = io.StringIO()
+    log._configured = None
+    log.configure("ocrflow-test", "DEBUG", closing)
+    closing.close()
+    try:
+        logging.getLogger("confluent_kafka").error("FAIL [ocrflow#producer-1]: broker down")
+        logging.getLogger("pika").warning("connection lost")
+    finally:
+        log._configured = None
+        log.configure("ocrflow-test", "DEBUG", log_lines)  # as the other tests leave it
+    logging.getLogger("pika").warning("written again")
+    assert json.loads(log_lines.getvalue())["message"] == "written again"

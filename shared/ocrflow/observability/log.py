@@ -135,7 +135,12 @@ class _LibraryRecords(logging.Handler):
         if record.exc_info and record.exc_info[0] is not None:
             fields["exception_name"] = record.exc_info[0].__name__
         # redacted before the cut, so no secret is split where the line's own pass cannot see it
-        structlog.get_logger().log(record.levelno, redact.text(message)[:2000], **fields)
+        try:
+            structlog.get_logger().log(record.levelno, redact.text(message)[:2000], **fields)
+        except (ValueError, OSError):
+            # the stream is closed or gone (a process shutting down): the line is lost, and
+            # the library that logged it — a producer flushing as it closes — goes on
+            pass
 
 
 _library_handler = _LibraryRecords(logging.WARNING)
