@@ -8,7 +8,6 @@ from .upload import (
     PAGE_NUMBER_MAX_BYTES,
     Document,
     Part,
-    bodies_memory,
     body_memory,
     check_size,
     max_download_bytes,
@@ -18,6 +17,6 @@ from .upload import (
     records_memory,
 )
 
-__all__ = ["MAX_DOCUMENT_BYTES", "PAGE_NUMBER_MAX_BYTES", "Document", "Part", "bodies_memory",
-           "body_memory", "check_size", "max_download_bytes", "memory_estimate", "pages_memory", "prepare",
+__all__ = ["MAX_DOCUMENT_BYTES", "PAGE_NUMBER_MAX_BYTES", "Document", "Part", "body_memory",
+           "check_size", "max_download_bytes", "memory_estimate", "pages_memory", "prepare",
            "records_memory"]

@@ -173,8 +173,8 @@ class Delivery:
             return self._run_claimed(recognize, claim, deadline)
         crashes = self._count_unended()
         if crashes is not None and crashes >= self.rt.settings.max_deliveries:
-            get_logger().error("record ended no delivery on its last deliveries; failure published",
-                               deliveries=crashes)
+            get_logger().error("the record's last deliveries all ended without a word; failure "
+                               "published", deliveries=crashes)
             recognize = partial(after_crashes, crashes)
         try:
             outcome = self._run_claimed(recognize, claim, deadline)
@@ -198,7 +198,6 @@ class Delivery:
             count = self.rt.idempotency.increment(keys.unended_deliveries_key(self.key), None,
                                                   self.rt.settings.idempotency_ttl_s)
         except IdempotencyError:
-            self._counted = False
             return None
         self._counted = count is not None
         return None if count is None else count - 1
