@@ -89,6 +89,7 @@ def test_rabbitmq(rabbitmq: str) -> None:
     queue = open_queue(f"{rabbitmq}?queue={name}")
     conn = pika.BlockingConnection(pika.URLParameters(rabbitmq))
     channel = conn.channel()
+    channel.confirm_delivery()  # each foreign body on the queue before the next message
     try:
         check(queue, lambda body: channel.basic_publish("", name, body) or body)
     finally:
