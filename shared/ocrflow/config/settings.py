@@ -63,7 +63,8 @@ ENV: dict[str, tuple[str, ...]] = {
     "log_level": ("POWERTOOLS_LOG_LEVEL",),
     "metrics_namespace": ("POWERTOOLS_METRICS_NAMESPACE",),
     "max_concurrency": ("OCR_MAX_CONCURRENCY",),
-    # the platforms' own: Lambda's function memory, FunctionGraph's (both in MB)
+    # the platforms' own, in MB: Lambda's, and FunctionGraph's preset variable (its page
+    # "Configuring Environment Variables", functiongraph_01_0154)
     "memory_mb": ("OCR_MEMORY_MB", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "RUNTIME_MEMORY"),
     "max_calls_per_day": ("OCR_MAX_CALLS_PER_DAY",),
     "max_calls_per_second": ("OCR_MAX_CALLS_PER_SECOND",),

@@ -42,7 +42,7 @@ from ..core.signer import Credentials
 from ..core.tracing import TraceContext
 from ..observability.log import get_logger
 from ..runtime import Runtime
-from . import keys
+from . import keys, quota
 
 Status = Literal["result", "failure", "duplicate", "in_progress", "unpublished", "ignored"]
 T = TypeVar("T")
@@ -195,8 +195,8 @@ class Delivery:
         """This delivery counted; how many before it ended without a word (None: the store
         cannot count, and the record is simply tried)."""
         try:
-            count = self.rt.idempotency.increment(keys.unended_deliveries_key(self.key), None,
-                                                  self.rt.settings.idempotency_ttl_s)
+            count = quota.count_delivery(self.rt.idempotency, keys.unended_deliveries_key(self.key),
+                                         self.rt.settings.idempotency_ttl_s)
         except IdempotencyError:
             return None
         self._counted = count is not None
@@ -207,8 +207,8 @@ class Delivery:
             return
         self._counted = False
         try:
-            self.rt.idempotency.increment(keys.unended_deliveries_key(self.key), None,
-                                          self.rt.settings.idempotency_ttl_s, amount=-1)
+            quota.count_delivery(self.rt.idempotency, keys.unended_deliveries_key(self.key),
+                                 self.rt.settings.idempotency_ttl_s, amount=-1)
         except IdempotencyError:
             pass  # counted as one that ended without a word: OCR_MAX_DELIVERIES allows for it
 

@@ -61,11 +61,12 @@ def spend_invoice_verification(store: IdempotencyStore, fields: dict[str, Any]) 
                               "times today (Beijing time)")
 
 
-def count_delivery(store: IdempotencyStore, counter: str, retention_s: float) -> int | None:
+def count_delivery(store: IdempotencyStore, counter: str, retention_s: float,
+                   amount: int = 1) -> int | None:
     """Counts, durably, one more delivery on ``counter`` (:func:`.keys.throttled_deliveries_key`,
-    :func:`.keys.failed_deliveries_key`); the count so far. Raises IdempotencyError when the
-    store cannot count it."""
-    return store.increment(counter, None, retention_s)
+    :func:`.keys.failed_deliveries_key`, :func:`.keys.unended_deliveries_key`; ``amount=-1``
+    takes one back); the count so far. Raises IdempotencyError when the store cannot count it."""
+    return store.increment(counter, None, retention_s, amount)
 
 
 def last_delivery(count: int | None, max_deliveries: int) -> bool:
